@@ -1,0 +1,50 @@
+# The two commands of the README, `make demo` and `make test`, are all the set-up a fresh machine needs:
+# each creates .venv when it is missing and installs the project into it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.offpipe-installed
+DEMO_PRODUCTS ?= 2000
+# Reference data (taxonomies, Robotoff's keyword lists). When the shared folder is beside the checkout,
+# the demo and the tests use it; otherwise the generator falls back to its embedded vocabulary.
+SHARED_DATA ?= $(abspath ../shared/data)
+
+export OFF_DATA_DIR ?= $(abspath data)
+
+.PHONY: install demo test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@if [ -d "$(SHARED_DATA)/taxonomies" ]; then \
+	  export OFF_TAXONOMY_DIR="$(SHARED_DATA)/taxonomies" OFF_KEYWORDS_DIR="$(SHARED_DATA)/ocr-keywords"; fi; \
+	$(VENV)/bin/offpipe synth --products $(DEMO_PRODUCTS) --seed 42 \
+	  --out "$(OFF_DATA_DIR)/demo/products.jsonl.gz" \
+	  --ocr-out "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" \
+	  --truth-out "$(OFF_DATA_DIR)/demo/truth.jsonl.gz" && \
+	$(VENV)/bin/offpipe synth --profile "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --top 40
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	@if [ -d "$(SHARED_DATA)/taxonomies" ]; then \
+	  export OFF_TAXONOMY_DIR="$(SHARED_DATA)/taxonomies" OFF_KEYWORDS_DIR="$(SHARED_DATA)/ocr-keywords"; fi; \
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,180 @@
+"""All configuration of the pipeline, read from the environment in one place.
+
+Why one module: every setting has a documented default here (and in ``docs/configuration.md``, which a test
+keeps in sync), and nothing else in the code base reads ``os.environ``. Settings are read when
+:func:`get_settings` is called, never at import time, so tests and CLI options can change the environment
+before a run starts.
+
+Later stages add their settings to :class:`Settings` with the ``OFF_`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from openfoodfacts.types import Environment as SdkEnvironment
+from openfoodfacts.types import Flavor as SdkFlavor
+from openfoodfacts.utils import URLBuilder
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot use."""
+
+
+class Flavor(StrEnum):
+    """Product Opener instances. ``off_pro`` is the producers' platform (private products, owner folders)."""
+
+    off = "off"
+    obf = "obf"
+    opff = "opff"
+    opf = "opf"
+    off_pro = "off_pro"
+
+    @property
+    def sdk(self) -> SdkFlavor:
+        """The SDK's flavor enum (the SDK spells the pro platform ``off-pro``)."""
+        return SdkFlavor[self.value]
+
+    @property
+    def product_type(self) -> str:
+        """Product Opener's ``product_type`` for products of this flavor."""
+        return FLAVOR_PRODUCT_TYPES[self]
+
+
+FLAVOR_PRODUCT_TYPES: dict[Flavor, str] = {
+    Flavor.off: "food",
+    Flavor.obf: "beauty",
+    Flavor.opff: "petfood",
+    Flavor.opf: "product",
+    Flavor.off_pro: "food",
+}
+
+# Robotoff maps an event's product_type to a server type this way (spec §5).
+PRODUCT_TYPE_FLAVORS: dict[str, Flavor] = {
+    "food": Flavor.off,
+    "beauty": Flavor.obf,
+    "petfood": Flavor.opff,
+    "product": Flavor.opf,
+}
+
+# Dump file names on each flavor's static server.
+DUMP_FILE_NAMES: dict[Flavor, str] = {
+    Flavor.off: "openfoodfacts-products.jsonl.gz",
+    Flavor.obf: "openbeautyfacts-products.jsonl.gz",
+    Flavor.opff: "openpetfoodfacts-products.jsonl.gz",
+    Flavor.opf: "openproductsfacts-products.jsonl.gz",
+}
+
+
+class Environment(StrEnum):
+    """Product Opener environments: ``org`` is production, ``net`` is staging."""
+
+    org = "org"
+    net = "net"
+
+
+@dataclass(frozen=True)
+class FlavorUrls:
+    """Base URLs of one flavor's Product Opener servers (no trailing slash)."""
+
+    world: str
+    static: str
+    images: str
+
+    @property
+    def dump_url_base(self) -> str:
+        """Folder of the JSONL dumps on the static server."""
+        return f"{self.static}/data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The pipeline's settings. Build with :meth:`from_env` (or :func:`get_settings`)."""
+
+    data_dir: Path
+    redis_url: str
+    mongo_uri: str | None
+    environment: Environment
+    taxonomy_dir: Path
+    keywords_dir: Path
+    urls: Mapping[Flavor, FlavorUrls] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("OFF_DATA_DIR") or "./data").expanduser().resolve()
+        environment = _enum_setting(env, "OFF_ENVIRONMENT", Environment, Environment.org)
+        return cls(
+            data_dir=data_dir,
+            redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+            mongo_uri=env.get("MONGO_URI") or None,
+            environment=environment,
+            taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
+            keywords_dir=_path_setting(env, "OFF_KEYWORDS_DIR", data_dir / "ocr-keywords"),
+            urls={flavor: _flavor_urls(env, flavor, environment) for flavor in Flavor},
+        )
+
+    def flavor_urls(self, flavor: Flavor | str) -> FlavorUrls:
+        """Base URLs of ``flavor``."""
+        return self.urls[Flavor(flavor)]
+
+    def dump_url(self, flavor: Flavor | str) -> str:
+        """URL of the daily JSONL dump of ``flavor`` (the pro platform has no public dump)."""
+        flavor = Flavor(flavor)
+        if flavor not in DUMP_FILE_NAMES:
+            raise ConfigError(f"flavor {flavor} has no public dump")
+        return f"{self.flavor_urls(flavor).dump_url_base}/{DUMP_FILE_NAMES[flavor]}"
+
+
+def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Current settings, read now from the environment."""
+    return Settings.from_env(environ)
+
+
+def _path_setting(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _enum_setting(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{name}={value!r} is not one of: {allowed}") from None
+
+
+def _flavor_urls(env: Mapping[str, str], flavor: Flavor, environment: Environment) -> FlavorUrls:
+    """Default URLs come from the SDK's URL builder; each can be overridden per flavor.
+
+    Overrides (``OFF_WORLD_URL_OBF``, ``OFF_STATIC_URL_OFF``, ``OFF_IMAGES_URL_OFF``…) let tests point the
+    pipeline at a local HTTP server and let operators use a mirror.
+    """
+    sdk_env = SdkEnvironment[environment.value]
+    defaults = {
+        "world": URLBuilder.world(flavor.sdk, sdk_env),
+        "static": URLBuilder.static(flavor.sdk, sdk_env),
+        "images": URLBuilder._get_url(  # the SDK builds image URLs only with a path; we want the base
+            base_domain=flavor.sdk.get_base_domain(), prefix="images", tld=sdk_env.value
+        ),
+    }
+    values = {}
+    for kind, default in defaults.items():
+        override = env.get(f"OFF_{kind.upper()}_URL_{flavor.value.upper()}")
+        value = (override or default).rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(f"OFF_{kind.upper()}_URL_{flavor.value.upper()} must be an http(s) URL")
+        values[kind] = value
+    return FlavorUrls(**values)

@@ -1,0 +1,61 @@
+"""Loading the project's SQL files by name, and DuckDB connections with the project's macros installed.
+
+Every SQL statement of the pipeline lives in ``sql/`` (one file per rule, named after what it produces);
+Python code refers to it by name (``load_sql("macros/barcodes")``) and passes values as parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+# The repository's sql/ folder. The project runs from a checkout (editable install), so it sits beside the
+# package; OFF_SQL_DIR overrides it for unusual layouts.
+_DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+class SqlNotFoundError(FileNotFoundError):
+    """No SQL file of that name."""
+
+
+def sql_dir() -> Path:
+    """Folder holding the project's SQL files."""
+    override = os.environ.get("OFF_SQL_DIR")
+    return Path(override) if override else _DEFAULT_SQL_DIR
+
+
+@cache
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load_sql(name: str) -> str:
+    """Text of ``sql/<name>.sql`` (``name`` may contain sub-folders: ``macros/barcodes``)."""
+    base = sql_dir().resolve()
+    path = (base / f"{name}.sql").resolve()
+    if base not in path.parents:
+        raise SqlNotFoundError(f"SQL name outside {base}: {name!r}")
+    if not path.is_file():
+        raise SqlNotFoundError(f"no SQL file {path}")
+    return _read(path)
+
+
+def macro_names() -> list[str]:
+    """Names of the macro files, in a stable order (later files may use earlier macros)."""
+    return sorted(f"macros/{p.stem}" for p in (sql_dir() / "macros").glob("*.sql"))
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Create (or replace) every macro of ``sql/macros/`` on ``con``."""
+    for name in macro_names():
+        con.execute(load_sql(name))
+    return con
+
+
+def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the project's macros installed."""
+    con = duckdb.connect(str(database), read_only=read_only)
+    return install_macros(con)
