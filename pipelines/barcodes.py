@@ -43,7 +43,9 @@ _GS1_BRACKETED = re.compile(r"\(01\)([0-9]{14})(?:\(|\Z)")
 _GS1_UNBRACKETED = re.compile(r"\^01([0-9]{14})")
 _GS1_PLAIN = re.compile(r"01([0-9]{14})")
 _URL = re.compile(r"https?://", re.IGNORECASE)
-_GS1_DIGITAL_LINK = re.compile(r"https?://[^?#]*?/01/([0-9]{14}|[0-9]{13}|[0-9]{12}|[0-9]{8})(?:[/?#]|\Z)", re.IGNORECASE)
+_GS1_DIGITAL_LINK = re.compile(
+    r"https?://[^?#]*?/01/([0-9]{14}|[0-9]{13}|[0-9]{12}|[0-9]{8})(?:[/?#]|\Z)", re.IGNORECASE
+)
 _OWNER = re.compile(r"(?:org|user)-[a-z0-9][a-z0-9_-]*")
 _IMAGE_ID = re.compile(r"[0-9]+|[a-z]+(?:_[a-z]{2,3})?")
 _IMAGE_SIZES = frozenset({"100", "200", "400", "full"})
@@ -192,7 +194,7 @@ def _checked_product_id(product_id: str) -> str:
 
 
 def image_path(product_id: str, image_id: str | int, size: str | None = None) -> str:
-    """Path of an image below ``/images/products``: ``/000/009/972/3824/1.jpg`` (``1.400.jpg`` with a size)."""
+    """Path of an image below ``/images/products``: ``/000/009/972/3824/1.jpg`` (``1.400.jpg`` sized)."""
     return generate_image_path(_checked_product_id(product_id), _checked_image_id(image_id, size))
 
 
@@ -227,7 +229,11 @@ def image_url(
 
 
 def ocr_url(
-    product_id: str, image_id: str | int, flavor: Flavor | str = Flavor.off, *, settings: Settings | None = None
+    product_id: str,
+    image_id: str | int,
+    flavor: Flavor | str = Flavor.off,
+    *,
+    settings: Settings | None = None,
 ) -> str:
     """URL of an image's OCR JSON on the flavor's image server."""
     return _images_base(flavor, settings) + ocr_path(product_id, image_id)

@@ -21,7 +21,6 @@ from openfoodfacts.types import Environment as SdkEnvironment
 from openfoodfacts.types import Flavor as SdkFlavor
 from openfoodfacts.utils import URLBuilder
 
-
 E = TypeVar("E", bound=StrEnum)
 
 

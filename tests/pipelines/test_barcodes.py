@@ -97,7 +97,13 @@ def test_gs1_forms(raw: str, expected: str, con: duckdb.DuckDBPyConnection) -> N
 def test_pro_platform_owner_is_first_folder(con: duckdb.DuckDBPyConnection) -> None:
     assert barcodes.split_code("org-lea-nature/3307130803004") == "org-lea-nature/330/713/080/3004"
     assert barcodes.split_code("user-bob/0012345678905") == "user-bob/001/234/567/8905"
-    for bad in ["../3307130803004", "org-/3307130803004", "Org-X/3307130803004", "org-x/12", "x y/3307130803004"]:
+    for bad in [
+        "../3307130803004",
+        "org-/3307130803004",
+        "Org-X/3307130803004",
+        "org-x/12",
+        "x y/3307130803004",
+    ]:
         assert barcodes.split_code(bad) == "invalid", bad
     assert [r[2] for r in sql_twin(con, ["org-lea-nature/3307130803004", "../3307130803004"])] == [
         "org-lea-nature/330/713/080/3004",
@@ -126,7 +132,10 @@ def test_urls_use_configured_base(monkeypatch: pytest.MonkeyPatch) -> None:
         "https://images.openfoodfacts.net/images/products/301/762/042/2003/5.json"
     )
     assert barcodes.image_path("org-x/3307130803004", "front_fr") == "/org-x/330/713/080/3004/front_fr.jpg"
-    assert barcodes.legacy_image_url("99723824", 1) == "https://images.openfoodfacts.org/images/products/99723824/1.jpg"
+    assert (
+        barcodes.legacy_image_url("99723824", 1)
+        == "https://images.openfoodfacts.org/images/products/99723824/1.jpg"
+    )
 
 
 @pytest.mark.parametrize(
@@ -175,10 +184,13 @@ def test_sql_twin_equals_scalar(con: duckdb.DuckDBPyConnection, codes: list[str]
 def test_barcode_info_macro_matches_parse(con: duckdb.DuckDBPyConnection) -> None:
     codes = [v[0] for v in MIGRATION_VECTORS] + ["12", "(01)03017620422003", "abc"]
     rows = con.execute(
-        "SELECT barcode_info(raw) FROM unnest($codes) WITH ORDINALITY AS t(raw, i) ORDER BY i", {"codes": codes}
+        "SELECT barcode_info(raw) FROM unnest($codes) WITH ORDINALITY AS t(raw, i) ORDER BY i",
+        {"codes": codes},
     ).fetchall()
     expected = [barcodes.Barcode.parse(c) for c in codes]
-    assert [r[0] for r in rows] == [{"normalized": b.normalized, "valid": b.valid, "path": b.path} for b in expected]
+    assert [r[0] for r in rows] == [
+        {"normalized": b.normalized, "valid": b.valid, "path": b.path} for b in expected
+    ]
 
 
 def test_sql_twin_equals_scalar_on_seeded_corpus(con: duckdb.DuckDBPyConnection) -> None:

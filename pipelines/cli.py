@@ -1,0 +1,78 @@
+"""The ``offpipe`` command line: one Typer app; each pipeline stage plugs its sub-commands in here.
+
+Commands import their stage lazily, so ``offpipe --help`` stays fast and a stage's heavy dependencies load
+only when one of its commands runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import typer
+
+from pipelines.logs import configure_cli_logging
+from pipelines.synth.cli import synth_command
+
+app = typer.Typer(
+    name="offpipe",
+    help="Batch insight pipeline for Open Food Facts: dumps, Parquet, predictions, insights, facets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, validation, image paths).")
+app.add_typer(barcode_app, name="barcode")
+app.command("synth")(synth_command)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    configure_cli_logging(verbose)
+
+
+@barcode_app.command("normalize")
+def barcode_normalize(
+    codes: list[str] = typer.Argument(..., help="Raw codes, GS1 element strings or GS1 Digital Link URLs."),
+    flavor: str = typer.Option("off", help="Flavor for the image URL: off, obf, opff, opf, off_pro."),
+) -> None:
+    """Print the normalized code, validity, folder and first-image URL of each code (one JSON line each)."""
+    from pipelines import barcodes
+
+    for raw in codes:
+        info = barcodes.Barcode.parse(raw)
+        line = {"raw": raw, "normalized": info.normalized, "valid": info.valid, "path": info.path}
+        line["image_url"] = barcodes.image_url(raw, 1, flavor) if info.valid else None
+        line["legacy_path"] = barcodes.legacy_split_code(raw)
+        typer.echo(json.dumps(line))
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective settings (secrets in URLs are masked)."""
+    from pipelines.config import get_settings
+
+    settings = get_settings()
+    out = {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_ENVIRONMENT": settings.environment.value,
+        "OFF_TAXONOMY_DIR": str(settings.taxonomy_dir),
+        "OFF_KEYWORDS_DIR": str(settings.keywords_dir),
+        "REDIS_URL": _mask(settings.redis_url),
+        "MONGO_URI": _mask(settings.mongo_uri) if settings.mongo_uri else None,
+        "urls": {flavor.value: vars(urls) for flavor, urls in settings.urls.items()},
+    }
+    typer.echo(json.dumps(out, indent=2))
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
