@@ -192,12 +192,19 @@ def _short_code(rank: int) -> str:
 
 
 def assign_kinds(mix: Mapping[str, float], rng_values: list[float]) -> list[str]:
-    """Kinds of a chunk of products, from one uniform draw per product; conflicts come as adjacent pairs."""
+    """Kinds of a chunk of products, from one uniform draw per product; conflicts come as adjacent pairs.
+
+    A conflict draw also takes the next slot, so it is drawn with probability q = s / (2 - s) for a share s
+    of products in pairs; the other kinds keep their relative shares.
+    """
     names = list(mix)
+    pair_share = mix.get("conflict", 0.0)
+    q = pair_share / (2 - pair_share)
+    others = sum(share for name, share in mix.items() if name != "conflict")
     bounds = []
     acc = 0.0
     for name in names:
-        acc += mix[name]
+        acc += q if name == "conflict" else mix[name] * (1 - q) / others if others else 0.0
         bounds.append(acc)
     kinds = []
     for value in rng_values:

@@ -666,7 +666,13 @@ class DocumentBuilder:
                 value = f"{rng.randint(1, 12)},{rng.randint(0, 9)}"
                 lines.append(f"{labels['fiber']} {value} g")
                 fact(type="nutrient_mention", value="fiber", text=labels["fiber"])
-                fact(type="nutrient", value="fiber", nutrient_value=value.replace(",", "."), unit="g")
+                fact(
+                    type="nutrient",
+                    value="fiber",
+                    nutrient_value=value.replace(",", "."),
+                    unit="g",
+                    raw=f"{labels['fiber']} {value} g",
+                )
                 if not fiber_known:
                     selected = selected_ids.get("nutrition") == image.image_id
                     facets = ["en:missing-nutrition-facts-fibers-present-on-photos"]

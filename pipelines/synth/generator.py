@@ -56,15 +56,36 @@ class SynthSpec:
     keywords_dir: Path = Path("data/ocr-keywords")
     with_ocr: bool = False
     with_truth: bool = False
+    # gzip level of each output (dump, OCR, truth); None writes plain text. Set by generate() from the names.
+    gzip_levels: tuple[int | None, int | None, int | None] = (None, None, None)
 
 
 @dataclass
 class ChunkResult:
+    """One chunk's lines; ``blobs`` holds them ready to append to each output (gzip members when .gz)."""
+
     index: int
     products: list[bytes]
     ocr: list[bytes]
     truth: list[bytes]
     stats: Counter
+    blobs: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+    def seal(self, levels: tuple[int | None, int | None, int | None]) -> ChunkResult:
+        """Join (and compress, in the worker) each output's lines; drop the line lists.
+
+        Each chunk becomes one gzip member: a multi-member gzip file is standard (gzip, zcat, Python, DuckDB
+        and Polars read it), and compressing in the workers keeps the parent from being the bottleneck.
+        ``mtime=0`` keeps the files byte-identical for a seed.
+        """
+        blobs = []
+        for lines, level in zip((self.products, self.ocr, self.truth), levels, strict=True):
+            raw = b"\n".join(lines) + b"\n" if lines else b""
+            blobs.append(gzip.compress(raw, compresslevel=level, mtime=0) if raw and level else raw)
+        self.stats["lines"] = len(self.products)
+        self.products, self.ocr, self.truth = [], [], []
+        self.blobs = (blobs[0], blobs[1], blobs[2])
+        return self
 
 
 @dataclass
@@ -133,13 +154,14 @@ def _build_chunk(task: tuple[int, list[str], dict[str, int]]) -> ChunkResult:
         partner_of = code.raw if kind == "conflict" else None
         if kind == CONFLICT_PARTNER:
             result.stats["conflict_pairs"] += 1
-        ocr_count = _emit_ocr(result, built, code.raw) if spec.with_ocr else 0
+        # A conflict partner shares its twin's image folder: only the first of the pair gets OCR files.
+        ocr_count = _emit_ocr(result, built, code.raw) if spec.with_ocr and kind != CONFLICT_PARTNER else 0
         for fact in built.facts:
             if fact.get("source") != "ocr" or ocr_count:
                 result.stats[f"fact:{fact['type']}"] += 1
         if spec.with_truth:
             result.truth.append(_truth_line(code.raw, kind, conflict_with, built, bool(ocr_count)))
-    return result
+    return result.seal(spec.gzip_levels)
 
 
 def _emit_ocr(result: ChunkResult, built: Built, raw: str) -> int:
@@ -211,14 +233,15 @@ def _results(spec: SynthSpec, workers: int) -> Iterator[ChunkResult]:
             yield future.result()
 
 
-def _open_gz(stack: ExitStack, path: Path | None, level: int) -> IO[bytes] | None:
+def _open_tmp(stack: ExitStack, path: Path | None) -> IO[bytes] | None:
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".gz":
-        return stack.enter_context(gzip.open(tmp, "wb", compresslevel=level))
-    return stack.enter_context(tmp.open("wb"))
+    return stack.enter_context(path.with_name(path.name + ".tmp").open("wb"))
+
+
+def _level(path: Path | None, level: int) -> int | None:
+    return level if path is not None and path.suffix == ".gz" else None
 
 
 def generate(
@@ -234,7 +257,8 @@ def generate(
     """Generate ``spec.products`` products into ``out`` (and the OCR archive / truth file when asked)."""
     if spec.products < 0:
         raise ValueError("the number of products cannot be negative")
-    spec = _with_outputs(spec, ocr_out is not None, truth_out is not None)
+    levels = (_level(out, compresslevel), _level(ocr_out, compresslevel), _level(truth_out, compresslevel))
+    spec = replace(spec, with_ocr=ocr_out is not None, with_truth=truth_out is not None, gzip_levels=levels)
     if workers is None:
         # Worker start-up (vocabulary loading) costs ~1 s: worth it for big runs, or smaller ones with OCR.
         big = spec.products >= (2 if spec.with_ocr else 20) * CHUNK
@@ -244,22 +268,18 @@ def generate(
     outputs = [p for p in (out, ocr_out, truth_out) if p is not None]
     try:
         with ExitStack() as stack:
-            dump = _open_gz(stack, out, compresslevel)
-            ocr = _open_gz(stack, ocr_out, compresslevel)
-            truth = _open_gz(stack, truth_out, compresslevel)
-            assert dump is not None
+            files = [_open_tmp(stack, path) for path in (out, ocr_out, truth_out)]
             for result in _results(spec, workers):
-                dump.write(b"\n".join(result.products) + b"\n" if result.products else b"")
-                if ocr is not None and result.ocr:
-                    ocr.write(b"\n".join(result.ocr) + b"\n")
-                if truth is not None and result.truth:
-                    truth.write(b"\n".join(result.truth) + b"\n")
+                for handle, blob in zip(files, result.blobs, strict=True):
+                    if handle is not None and blob:
+                        handle.write(blob)
                 totals.update(result.stats)
-                report.lines += len(result.products)
+                report.lines += result.stats["lines"]
                 if progress is not None:
                     progress(sum(v for k, v in result.stats.items() if k.startswith("kind:")))
-            if spec.huge_line:
-                dump.write(_huge_line(spec.seed) + b"\n")
+            if spec.huge_line and files[0] is not None:
+                huge = _huge_line(spec.seed) + b"\n"
+                files[0].write(gzip.compress(huge, compresslevel=levels[0], mtime=0) if levels[0] else huge)
                 totals["bad:huge"] += 1
                 report.lines += 1
         for path in outputs:
@@ -278,10 +298,6 @@ def generate(
     report.vocabulary = vocabulary_source(spec.taxonomy_dir)
     logger.info("generated %d products (%d lines) into %s", report.products, report.lines, out)
     return report
-
-
-def _with_outputs(spec: SynthSpec, with_ocr: bool, with_truth: bool) -> SynthSpec:
-    return replace(spec, with_ocr=with_ocr, with_truth=with_truth)
 
 
 def _huge_line(seed: int) -> bytes:

@@ -13,6 +13,7 @@ image-orientation predictor reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,40 +41,51 @@ def _upright_size(image: OcrImage) -> tuple[int, int]:
     return image.width, image.height
 
 
-def _transform(image: OcrImage, x: int, y: int) -> dict[str, int]:
-    """Map a point of the upright canvas to the stored (possibly rotated) image."""
+PolyFn = Callable[[int, int, int, int], dict[str, Any]]
+
+
+def _poly_maker(image: OcrImage) -> PolyFn:
+    """A function giving the bounding polygon of an upright box, mapped to the stored (rotated) image.
+
+    Vertices stay in text order (top-left, top-right, bottom-right, bottom-left of the text), so a rotated
+    image has its topmost edge elsewhere: that is what orientation detection reads.
+    """
     width, height = _upright_size(image)
-    if image.orientation == "left":
-        x, y = y, width - x
-    elif image.orientation == "right":
-        x, y = height - y, x
-    elif image.orientation == "down":
-        x, y = width - x, height - y
-    return {"x": x, "y": y}
+    orientation = image.orientation
+
+    def point(x: int, y: int) -> dict[str, int]:
+        if orientation == "left":
+            return {"x": y, "y": width - x}
+        if orientation == "right":
+            return {"x": height - y, "y": x}
+        if orientation == "down":
+            return {"x": width - x, "y": height - y}
+        return {"x": x, "y": y}
+
+    def poly(x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
+        return {"vertices": [point(x0, y0), point(x1, y0), point(x1, y1), point(x0, y1)]}
+
+    return poly
 
 
-def _poly(image: OcrImage, x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
-    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    return {"vertices": [_transform(image, x, y) for x, y in corners]}
-
-
-def _symbols(image: OcrImage, word: str, x: int, y: int, lang_prop: dict, brk: str | None) -> list[dict]:
-    symbols = []
-    for i, char in enumerate(word):
-        symbol: dict[str, Any] = {
-            "property": dict(lang_prop),
-            "boundingBox": _poly(image, x + i * CHAR_W, y, x + (i + 1) * CHAR_W, y + LINE_H - 6),
+def _symbols(poly: PolyFn, word: str, x: int, y: int, lang_prop: dict, brk: str) -> list[dict]:
+    bottom = y + LINE_H - 6
+    symbols = [
+        {
+            "property": lang_prop,
+            "boundingBox": poly(x + i * CHAR_W, y, x + (i + 1) * CHAR_W, bottom),
             "text": char,
         }
-        if brk is not None and i == len(word) - 1:
-            symbol["property"] = {**lang_prop, "detectedBreak": {"type": brk}}
-        symbols.append(symbol)
+        for i, char in enumerate(word)
+    ]
+    symbols[-1]["property"] = {**lang_prop, "detectedBreak": {"type": brk}}
     return symbols
 
 
 def build_response(image: OcrImage) -> dict[str, Any]:
     """The Cloud Vision ``{"responses": [...]}`` document of ``image``."""
     lang_prop = {"detectedLanguages": [{"languageCode": image.lang}]}
+    poly = _poly_maker(image)
     width, _height = _upright_size(image)
     max_chars = max(8, (width - 2 * MARGIN) // CHAR_W)
     y = MARGIN
@@ -100,12 +112,12 @@ def build_response(image: OcrImage) -> dict[str, Any]:
                 else:
                     brk = "EOL_SURE_SPACE"
                 x1 = x + len(word) * CHAR_W
-                box = _poly(image, x, y, x1, y + LINE_H - 6)
+                box = poly(x, y, x1, y + LINE_H - 6)
                 words_json.append(
                     {
                         "property": lang_prop,
                         "boundingBox": box,
-                        "symbols": _symbols(image, word, x, y, lang_prop, brk),
+                        "symbols": _symbols(poly, word, x, y, lang_prop, brk),
                     }
                 )
                 word_annotations.append({"description": word, "boundingPoly": box})
@@ -115,7 +127,7 @@ def build_response(image: OcrImage) -> dict[str, Any]:
             y += LINE_H
         if not words_json:
             continue
-        block_box = _poly(image, MARGIN, block_y0, block_x1, y - 6)
+        block_box = poly(MARGIN, block_y0, block_x1, y - 6)
         blocks.append(
             {
                 "property": lang_prop,
@@ -132,7 +144,7 @@ def build_response(image: OcrImage) -> dict[str, Any]:
         "height": image.height,
         "blocks": blocks,
     }
-    full_box = _poly(image, MARGIN, MARGIN, max(MARGIN + 1, width - MARGIN), max(MARGIN + 1, y))
+    full_box = poly(MARGIN, MARGIN, max(MARGIN + 1, width - MARGIN), max(MARGIN + 1, y))
     text_annotations = (
         [{"locale": image.lang, "description": text, "boundingPoly": full_box}, *word_annotations]
         if text
