@@ -31,6 +31,8 @@ demo: $(STAMP)
 	$(VENV)/bin/offpipe synth --profile "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --top 40
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,1 @@
+"""Prefect flows and deployments: thin wrappers that call ``pipelines`` (stages land with their issues)."""

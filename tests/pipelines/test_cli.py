@@ -1,0 +1,130 @@
+"""The ``offpipe`` command line: every command has --help, synth and barcode commands work end to end."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and sub-command of the app, as argument lists."""
+    paths: list[list[str]] = []
+
+    def walk(command: object, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in getattr(command, "commands", {}).items():  # groups (Typer vendors its own click)
+            walk(sub, [*prefix, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "offpipe")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_expected_commands_exist() -> None:
+    names = {" ".join(p) for p in _command_paths()}
+    assert {"synth", "barcode", "barcode normalize", "config"} <= names
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("offpipe")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "synth" in result.stdout
+
+
+def test_barcode_normalize() -> None:
+    result = runner.invoke(app, ["barcode", "normalize", "0006", "12", "--flavor", "obf"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert lines[0]["normalized"] == "00000006"
+    assert lines[0]["path"] == "000/000/000/0006"
+    assert (
+        lines[0]["image_url"] == "https://images.openbeautyfacts.org/images/products/000/000/000/0006/1.jpg"
+    )
+    assert lines[1] == {
+        "raw": "12",
+        "normalized": "00000012",
+        "valid": False,
+        "path": "invalid",
+        "image_url": None,
+        "legacy_path": "invalid",
+    }
+
+
+def test_synth_generates_and_profiles(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "d.jsonl.gz"
+    truth = tmp_path / "t.jsonl.gz"
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            "-n",
+            "120",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--truth-out",
+            str(truth),
+            "--bad-line-rate",
+            "0.1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{") :])
+    assert summary["products"] == 120
+    assert summary["lines"] == 120 + sum(summary["bad_lines"].values())
+    assert summary["mean_document_bytes"] > 8000
+    assert len(gzip.decompress(truth.read_bytes()).splitlines()) == 120
+
+    result = runner.invoke(app, ["synth", "--profile", str(out), "--profile", str(out), "--top", "5"])
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.output and "[2]" in result.output
+    assert "documents=120" in result.output
+
+    result = runner.invoke(app, ["synth", "--profile", str(out), "--json"])
+    profile = json.loads(result.output)[0]
+    assert profile["documents"] == 120
+    assert profile["fields"]["code"]["rate"] == 1.0
+
+
+def test_synth_default_output_is_under_the_data_dir(data_dir: Path) -> None:
+    result = runner.invoke(app, ["synth", "-n", "5"])
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "synth" / "products.jsonl.gz").is_file()
+
+
+def test_synth_rejects_a_bad_mix(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["synth", "-n", "5", "--out", str(tmp_path / "x.jsonl"), "--barcode-mix", "qr=1"]
+    )
+    assert result.exit_code != 0
+    assert "unknown barcode kind" in result.output
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("MONGO_URI", "mongodb://robot:s3cret@db.example:27017/off")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output)
+    assert "s3cret" not in result.output
+    assert config["MONGO_URI"] == "mongodb://robot:***@db.example:27017/off"
+    assert config["OFF_DATA_DIR"] == str(data_dir)
