@@ -28,7 +28,9 @@ demo: $(STAMP)
 	  --out "$(OFF_DATA_DIR)/demo/products.jsonl.gz" \
 	  --ocr-out "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" \
 	  --truth-out "$(OFF_DATA_DIR)/demo/truth.jsonl.gz" && \
-	$(VENV)/bin/offpipe synth --profile "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --top 40
+	real="$(SHARED_DATA)/products/off-real-sample.jsonl.gz"; \
+	if [ -f "$$real" ]; then compare=(--profile "$$real"); else compare=(); fi; \
+	$(VENV)/bin/offpipe synth --profile "$(OFF_DATA_DIR)/demo/products.jsonl.gz" "$${compare[@]}" --top 40
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

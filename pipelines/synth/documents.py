@@ -53,6 +53,8 @@ CREATORS = [
     "stephane",
 ]
 EU_FR_DEPTS = ["29", "56", "22", "35", "44", "85", "49", "72", "59", "62", "2A", "69"]
+# Selection parameters of an uncropped selected image, as Product Opener writes them.
+NO_CROP = {"normalize": None, "white_magic": None, "x1": "-1", "y1": "-1", "x2": "-1", "y2": "-1"}
 DATE_YEARS = range(2021, 2026)  # inside Robotoff's [2015, 2025] window and ours (current year ±10)
 
 
@@ -499,12 +501,7 @@ class DocumentBuilder:
                         "generation": {
                             "angle": rng.choice([0, 0, 0, 90]),
                             "geometry": "0x0-0-0",
-                            "normalize": None,
-                            "white_magic": None,
-                            "x1": "-1",
-                            "y1": "-1",
-                            "x2": "-1",
-                            "y2": "-1",
+                            **NO_CROP,
                             "coordinates_image_size": "full",
                         },
                     }
@@ -522,12 +519,7 @@ class DocumentBuilder:
                         "sizes": data["sizes"],
                         "angle": rng.choice([angle, str(angle), None]) if angle == 0 else angle,
                         "geometry": "0x0--10--10",
-                        "normalize": None,
-                        "white_magic": None,
-                        "x1": "-1",
-                        "y1": "-1",
-                        "x2": "-1",
-                        "y2": "-1",
+                        **NO_CROP,
                     }
             doc["images"] = legacy
         doc["max_imgid"] = str(count) if rng.random() < 0.997 else count
