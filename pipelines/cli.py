@@ -11,6 +11,7 @@ import re
 
 import typer
 
+from pipelines.download.cli import download_command
 from pipelines.logs import configure_cli_logging
 from pipelines.synth.cli import synth_command
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, validation, image paths).")
 app.add_typer(barcode_app, name="barcode")
 app.command("synth")(synth_command)
+app.command("download")(download_command)
 
 
 @app.callback()

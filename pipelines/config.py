@@ -73,6 +73,17 @@ DUMP_FILE_NAMES: dict[Flavor, str] = {
 }
 
 
+# Minimum number of lines a downloaded dump must have before it replaces the previous one. OFF's floor is
+# Robotoff's DATASET_CHECK_MIN_PRODUCT_COUNT; the others are set well below each flavor's size (2026: obf
+# ~60k, opff ~15k, opf ~20k products) to catch truncated files. 0 disables the check (tests).
+DEFAULT_DUMP_MIN_LINES: dict[Flavor, int] = {
+    Flavor.off: 2_800_000,
+    Flavor.obf: 20_000,
+    Flavor.opff: 5_000,
+    Flavor.opf: 5_000,
+}
+
+
 class Environment(StrEnum):
     """Product Opener environments: ``org`` is production, ``net`` is staging."""
 
@@ -105,6 +116,7 @@ class Settings:
     taxonomy_dir: Path
     keywords_dir: Path
     urls: Mapping[Flavor, FlavorUrls] = field(default_factory=dict)
+    dump_min_lines: Mapping[Flavor, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,7 +132,19 @@ class Settings:
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
             keywords_dir=_path_setting(env, "OFF_KEYWORDS_DIR", data_dir / "ocr-keywords"),
             urls={flavor: _flavor_urls(env, flavor, environment) for flavor in Flavor},
+            dump_min_lines={
+                flavor: _int_setting(env, f"OFF_DUMP_MIN_LINES_{flavor.value.upper()}", default)
+                for flavor, default in DEFAULT_DUMP_MIN_LINES.items()
+            },
         )
+
+    def dump_dir(self, flavor: Flavor | str) -> Path:
+        """Folder of a flavor's downloaded dump and its sidecar metadata."""
+        return self.data_dir / "dumps" / Flavor(flavor).value
+
+    def parquet_dir(self, flavor: Flavor | str) -> Path:
+        """Folder of a flavor's Parquet snapshot (and its quarantine file and conversion report)."""
+        return self.data_dir / "parquet" / Flavor(flavor).value
 
     def flavor_urls(self, flavor: Flavor | str) -> FlavorUrls:
         """Base URLs of ``flavor``."""
@@ -142,6 +166,19 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _path_setting(env: Mapping[str, str], name: str, default: Path) -> Path:
     value = env.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not an integer") from None
+    if number < 0:
+        raise ConfigError(f"{name} cannot be negative")
+    return number
 
 
 def _enum_setting(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
