@@ -67,8 +67,10 @@ class Barcode:
 
     @classmethod
     def parse(cls, raw: str) -> Barcode:
-        """Normalize, validate and split ``raw`` in one go."""
-        return cls(raw=raw, normalized=normalize_code(raw), valid=is_valid_code(raw), path=split_code(raw))
+        """Normalize, validate and split the raw code ``raw`` at once (as the ``barcode_info`` macro does)."""
+        return cls(
+            raw=raw, normalized=normalize_code(raw) or "", valid=is_valid_code(raw), path=code_path(raw)
+        )
 
 
 def gs1_gtin(raw: str) -> str | None:
@@ -129,6 +131,13 @@ def validated_code(raw: str | None) -> str:
     return normalized
 
 
+def code_path(raw: str | None) -> str:
+    """Product folder of a plain raw code (no owner): ``000/009/972/3824``, or ``"invalid"``."""
+    if not is_valid_code(raw):
+        return INVALID_PATH
+    return "/".join(split_barcode(normalize_code(raw) or ""))
+
+
 def split_owner(product_id: str) -> tuple[str | None, str]:
     """Split a pro-platform product id ``org-xyz/CODE`` into owner and code; plain codes have no owner.
 
@@ -152,10 +161,10 @@ def split_code(product_id: str | None) -> str:
     owner, code = split_owner(product_id)
     if owner is not None and not _OWNER.fullmatch(owner):
         return INVALID_PATH
-    if not is_valid_code(code):
-        return INVALID_PATH
-    folders = split_barcode(normalize_code(code) or "")
-    return "/".join(([owner] if owner else []) + folders)
+    path = code_path(code)
+    if owner is None or path == INVALID_PATH:
+        return path
+    return f"{owner}/{path}"
 
 
 def legacy_split_code(raw: str) -> str:

@@ -11,6 +11,7 @@ import re
 
 import typer
 
+from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.logs import configure_cli_logging
 from pipelines.synth.cli import synth_command
@@ -26,6 +27,7 @@ barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, val
 app.add_typer(barcode_app, name="barcode")
 app.command("synth")(synth_command)
 app.command("download")(download_command)
+app.command("convert")(convert_command)
 
 
 @app.callback()

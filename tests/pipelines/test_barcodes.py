@@ -39,17 +39,33 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def sql_twin(con: duckdb.DuckDBPyConnection, codes: list[str | None]) -> list[tuple]:
     """normalize_code / is_valid_code / split_code of every code, computed set-based in one query."""
-    return con.execute(
+    rows = con.execute(
         """
-        SELECT normalize_code(raw), is_valid_code(raw), split_code(raw)
+        SELECT normalize_code(raw), is_valid_code(raw), split_code(raw), barcode_info(raw)
         FROM unnest($codes) WITH ORDINALITY AS t(raw, i) ORDER BY i
         """,
         {"codes": codes},
     ).fetchall()
+    return [
+        (normalized, valid, path, None if info is None else (info["normalized"], info["valid"], info["path"]))
+        for normalized, valid, path, info in rows
+    ]
 
 
 def scalar(codes: list[str | None]) -> list[tuple]:
-    return [(barcodes.normalize_code(c), barcodes.is_valid_code(c), barcodes.split_code(c)) for c in codes]
+    """The same four values from the Python functions; the last is what ``barcode_info`` (the bulk macro, with
+    its own fast path for plain digit strings) must return for a raw code."""
+    out = []
+    for code in codes:
+        info = (
+            None
+            if code is None
+            else (barcodes.normalize_code(code), barcodes.is_valid_code(code), barcodes.code_path(code))
+        )
+        out.append(
+            (barcodes.normalize_code(code), barcodes.is_valid_code(code), barcodes.split_code(code), info)
+        )
+    return out
 
 
 @pytest.mark.parametrize(("raw", "normalized", "path"), MIGRATION_VECTORS)
@@ -57,14 +73,14 @@ def test_migration_vectors(raw: str, normalized: str, path: str, con: duckdb.Duc
     assert barcodes.normalize_code(raw) == normalized
     assert barcodes.is_valid_code(raw)
     assert barcodes.split_code(raw) == path
-    assert sql_twin(con, [raw]) == [(normalized, True, path)]
+    assert sql_twin(con, [raw]) == [(normalized, True, path, (normalized, True, path))]
 
 
 @pytest.mark.parametrize("raw", ["12", "7", "000", "", "abc", None, "1" * 25])
 def test_bogus_codes_are_invalid(raw: str | None, con: duckdb.DuckDBPyConnection) -> None:
     assert not barcodes.is_valid_code(raw)
     assert barcodes.split_code(raw) == "invalid"
-    assert sql_twin(con, [raw])[0][1:] == (False, "invalid")
+    assert sql_twin(con, [raw])[0][1:3] == (False, "invalid")
     with pytest.raises(InvalidBarcodeError):
         barcodes.validated_code(raw)
 

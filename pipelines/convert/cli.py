@@ -1,0 +1,47 @@
+"""``offpipe convert``: a dump file → the flavor's Parquet snapshot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+
+def convert_command(
+    file: Path | None = typer.Argument(
+        None, help="Dump (.jsonl or .jsonl.gz). Default: the flavor's downloaded dump."
+    ),
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Default: $OFF_DATA_DIR/parquet/<flavor>."),
+    threads: int | None = typer.Option(None, min=1, help="DuckDB threads (default: all cores)."),
+    batch_rows: int = typer.Option(16_384, min=1, help="Lines per DuckDB batch."),
+) -> None:
+    """Convert a JSONL dump to Parquet (explicit schema, bad lines quarantined); prints the report as JSON."""
+    from pipelines.config import Flavor, get_settings
+    from pipelines.convert.convert import ConversionError, ConvertOptions, convert_dump
+    from pipelines.convert.reader import DumpReadError
+    from pipelines.download.fetch import DUMP_NAME
+    from pipelines.logs import progress_bar
+
+    try:
+        chosen = Flavor(flavor)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown flavor {flavor!r}") from exc
+    settings = get_settings()
+    source = file or settings.dump_dir(chosen) / DUMP_NAME
+    if not source.is_file():
+        raise typer.BadParameter(
+            f"no dump at {source} (run `offpipe download --flavor {chosen.value}` first)"
+        )
+    options = ConvertOptions(batch_rows=batch_rows, threads=threads)
+    with progress_bar(f"converting {source.name}", None) as advance:
+        try:
+            report = convert_dump(
+                source, chosen, out_dir=out_dir, settings=settings, options=options, progress=advance
+            )
+        except (ConversionError, DumpReadError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    typer.echo(json.dumps(report.to_dict(), indent=2))

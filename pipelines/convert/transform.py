@@ -1,0 +1,141 @@
+"""One batch of raw dump lines → rows of the snapshot (and quarantined lines), with DuckDB.
+
+The SQL is ``sql/convert/products.sql``. json_transform must know its keys up front, and the language
+variants of names and texts (``product_name_fr``, ``ingredients_text_de``…) differ from batch to batch, so a
+cheap pre-pass (``sql/convert/language_keys.sql``) lists the variants present and the query's placeholders
+are filled with them — after each key has been checked against a strict pattern, so nothing but
+``<family>_<two lowercase letters>`` ever reaches the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.convert.schema import LANGUAGE_FAMILIES
+from pipelines.sql import load_sql
+
+_LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
+STATUS_COLUMNS = ("_line_no", "_reason", "_raw")
+FAILED_PREFIX = "_failed:"
+
+
+NUTRIMENT_SUFFIXES = (  # OFF's export order: the first suffix a key ends with decides its field
+    ("_prepared_100g", "prepared_100g"),
+    ("_prepared_serving", "prepared_serving"),
+    ("_prepared_unit", "prepared_unit"),
+    ("_prepared_value", "prepared_value"),
+    ("_unit", "unit"),
+    ("_value", "value"),
+    ("_100g", "100g"),
+    ("_serving", "serving"),
+)
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]*")
+_TEXT_FIELDS = {"unit", "prepared_unit"}
+_NUTRIMENT_FIELDS = (
+    "value",
+    "100g",
+    "serving",
+    "unit",
+    "prepared_value",
+    "prepared_100g",
+    "prepared_serving",
+    "prepared_unit",
+)
+NUTRIMENT_TYPE = (
+    'STRUCT(name VARCHAR, value FLOAT, "100g" FLOAT, serving FLOAT, unit VARCHAR, prepared_value FLOAT, '
+    "prepared_100g FLOAT, prepared_serving FLOAT, prepared_unit VARCHAR)[]"
+)
+
+
+class BatchTransformer:
+    """Runs the convert queries on successive batches over one DuckDB connection.
+
+    Per batch: list the language variants and legacy nutriment keys present (``language_keys.sql``,
+    ``nutriment_keys.sql``), define the ``parsed_lines`` view for them, then build the rows in one query
+    (each line is parsed once there). ``unsafe_keys`` counts nutriment keys skipped because their name could
+    not be written safely into the query.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, max_line_bytes: int) -> None:
+        self.con = con
+        self.max_line_bytes = int(max_line_bytes)  # inlined in the view (views take no parameters)
+        self.params = {"max_line_bytes": self.max_line_bytes}
+        self.language_keys = load_sql("convert/language_keys")
+        self.nutriment_keys = load_sql("convert/nutriment_keys")
+        self.parsed_lines = load_sql("convert/parsed_lines")
+        self.products = load_sql("convert/products")
+        self.unsafe_keys = 0
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        con = self.con
+        con.register("batch", batch)
+        try:
+            languages = con.execute(self.language_keys, self.params).fetchone()[0]
+            nutriments = con.execute(self.nutriment_keys, self.params).fetchone()[0]
+            con.execute(
+                self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
+            )
+            return con.sql(self.products_query(languages, nutriments)).to_arrow_table()
+        finally:
+            con.execute("DROP VIEW IF EXISTS parsed_lines")
+            con.unregister("batch")
+
+    def parsed_lines_query(self, languages: list[str]) -> str:
+        members = "".join(f', "{key}": "VARCHAR"' for key in _checked_languages(languages))
+        return self.parsed_lines.replace("{language_keys}", members)
+
+    def products_query(self, languages: list[str], nutriment_keys: list[str]) -> str:
+        """The products query for a batch with these language variants and legacy nutriment keys."""
+        sql = self.products
+        by_family: dict[str, list[str]] = {family: [] for family in LANGUAGE_FAMILIES}
+        for key in _checked_languages(languages):
+            family, lang = key.rsplit("_", 1)
+            by_family[family].append(lang)
+        for family, langs in by_family.items():
+            items = [f"{{'lang': 'main', 'text': j.{family}}}"]
+            items += [f"{{'lang': '{lang}', 'text': j.\"{family}_{lang}\"}}" for lang in sorted(langs)]
+            sql = sql.replace(f"{{{family}_langs}}", "[" + ", ".join(items) + "]")
+        structure, listing = self._nutriments(nutriment_keys)
+        return sql.replace("{nutriment_structure}", structure).replace("{nutriment_list}", listing)
+
+    def _nutriments(self, keys: list[str]) -> tuple[str, str]:
+        """json_transform structure of the nutriment keys and the SQL list of one struct per nutrient."""
+        fields: dict[str, dict[str, str]] = {}
+        read = {"fiber", "fiber_prepared"}
+        for key in keys:
+            if not _SAFE_KEY.fullmatch(key):
+                self.unsafe_keys += 1
+                continue
+            for suffix, field in NUTRIMENT_SUFFIXES:
+                if key.endswith(suffix) and len(key) > len(suffix):
+                    fields.setdefault(key[: -len(suffix)], {})[field] = key
+                    read.add(key)
+                    break
+        structure = "{" + ", ".join(f'"{key}": "VARCHAR"' for key in sorted(read)) + "}"
+        items = []
+        for name in sorted(fields):
+            parts = [f"'name': '{name}'"]
+            for field in _NUTRIMENT_FIELDS:
+                key = fields[name].get(field)
+                if key is None:
+                    value = "CAST(NULL AS VARCHAR)" if field in _TEXT_FIELDS else "CAST(NULL AS FLOAT)"
+                elif field in _TEXT_FIELDS:
+                    value = f'nut."{key}"'
+                else:
+                    value = f'off_float(nut."{key}")'
+                parts.append(f"'{field}': {value}")
+            items.append("{" + ", ".join(parts) + "}")
+        listing = (
+            f"CAST([{', '.join(items)}] AS {NUTRIMENT_TYPE})" if items else f"CAST([] AS {NUTRIMENT_TYPE})"
+        )
+        return structure, listing
+
+
+def _checked_languages(keys: list[str]) -> list[str]:
+    for key in keys:
+        if _LANGUAGE_KEY.fullmatch(key) is None:
+            raise ValueError(f"unexpected language key {key!r}")
+    return keys
