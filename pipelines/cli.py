@@ -11,6 +11,7 @@ import re
 
 import typer
 
+from pipelines.audit.cli import audit_barcodes_command
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.logs import configure_cli_logging
@@ -28,6 +29,7 @@ app.add_typer(barcode_app, name="barcode")
 app.command("synth")(synth_command)
 app.command("download")(download_command)
 app.command("convert")(convert_command)
+app.command("audit-barcodes")(audit_barcodes_command)
 
 
 @app.callback()

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 PRODUCTS_FILE = "products.parquet"
 QUARANTINE_FILE = "products.bad.jsonl.gz"
 REPORT_FILE = "products.report.json"
-ROW_GROUP_ROWS = 122_880
+ROW_GROUP_ROWS = 100_000  # ~650 MB of Arrow data at real document sizes: two in memory at most
 MAX_LINE_BYTES = 16 * 1024 * 1024  # DuckDB's default maximum JSON object size
 
 
@@ -83,7 +83,7 @@ class ConversionReport:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    batch_rows: int = 16_384
+    batch_rows: int = 8_192
     row_group_rows: int = ROW_GROUP_ROWS
     max_line_bytes: int = MAX_LINE_BYTES
     threads: int | None = None
@@ -159,10 +159,13 @@ def _run(
                 expected_line += batch.num_rows
                 report.lines_in += batch.num_rows
                 reasons = result.column("_reason")
-                good = pc.is_null(reasons)
-                rows = result.filter(good)
+                if reasons.null_count == result.num_rows:
+                    rows = result  # the common case: no bad line, no copy
+                else:
+                    good = pc.is_null(reasons)
+                    rows = result.filter(good)
+                    _quarantine(result.filter(pc.invert(good)), bad, quarantined)
                 report.rows_out += rows.num_rows
-                _quarantine(result.filter(pc.invert(good)), bad, quarantined)
                 for name in result.column_names:
                     if name.startswith(FAILED_PREFIX):
                         count = pc.sum(rows.column(name)).as_py() or 0
@@ -247,6 +250,7 @@ class _RowGroupWriter:
         if self.pending_rows:
             self._send(pa.concat_tables(self.pending))
         self.pending = []
+        self.queue.join()
         self.queue.put(None)
         self.thread.join()
         self._raise_if_failed()
@@ -255,9 +259,13 @@ class _RowGroupWriter:
         self.pending = []
         if self.thread.is_alive():
             self.queue.put(None)
-            self.thread.join(timeout=30)
+            self.thread.join(timeout=60)
 
     def _send(self, table: pa.Table) -> None:
+        # Wait until the previous group is written: at most one group is being written while the next one
+        # accumulates, which bounds memory whatever the size of the dump.
+        self.queue.join()
+        self._raise_if_failed()
         self.queue.put(table)
         self.row_groups += 1
 
@@ -270,12 +278,17 @@ class _RowGroupWriter:
         try:
             writer = pq.ParquetWriter(self.path, PRODUCT_SCHEMA, compression="zstd", compression_level=3)
             while (table := self.queue.get()) is not None:
-                if self.error is None:
-                    writer.write_table(table.combine_chunks(), row_group_size=self.row_group_rows)
+                try:
+                    writer.write_table(table, row_group_size=self.row_group_rows)
+                finally:
+                    del table
+                    self.queue.task_done()
+            self.queue.task_done()
         except BaseException as exc:
             self.error = exc
             while self.queue.get() is not None:  # drain so the producer never blocks
-                pass
+                self.queue.task_done()
+            self.queue.task_done()
         finally:
             if writer is not None:
                 writer.close()
@@ -287,7 +300,7 @@ def _code_stats(path: Path, report: ConversionReport) -> None:
     """Duplicate raw codes, raw codes that normalize to the same code, invalid codes (rows are all kept)."""
     con = connect()
     try:
-        row = con.execute(load_sql("convert/code_stats"), {"path": str(path)}).fetchone()
+        row = con.execute(load_sql("convert/code_stats"), {"path": str(path)}).fetchall()[0]
     finally:
         con.close()
     report.duplicate_code_rows, report.normalized_code_collisions, report.invalid_codes = (

@@ -1,9 +1,9 @@
 """Streaming a dump into Arrow batches of raw lines, on a background thread.
 
-Decompression (zlib, multi-member gzip included) and line splitting (numpy over large blocks, zero-copy
-Arrow buffers) run on a producer thread while DuckDB transforms the previous batch; both release the GIL
-for their heavy work, so the two overlap on a 2-core machine. Lines are numbered from 1 and handed over as
-bytes: invalid UTF-8 must reach the classifier intact, never be "repaired".
+Decompression (ISA-L's inflate, 2x faster than zlib; multi-member gzip included) and line splitting (numpy
+over large blocks, zero-copy Arrow buffers) run on a producer thread while DuckDB transforms the previous
+batch; both release the GIL for their heavy work, so they overlap on a 2-core machine. Lines are numbered
+from 1 and handed over as bytes: invalid UTF-8 must reach the classifier intact, never be "repaired".
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from isal import isal_zlib
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
 READ_SIZE = 16 * 1024 * 1024
@@ -35,22 +36,22 @@ def _chunks(path: Path) -> Iterator[bytes]:
             while chunk := handle.read(READ_SIZE):
                 yield chunk
             return
-        decoder = zlib.decompressobj(wbits=31)
+        decoder = isal_zlib.decompressobj(wbits=31)
         while chunk := handle.read(READ_SIZE):
             try:
                 out = [decoder.decompress(chunk)]
                 while decoder.eof and decoder.unused_data:
                     rest = decoder.unused_data
-                    decoder = zlib.decompressobj(wbits=31)
+                    decoder = isal_zlib.decompressobj(wbits=31)
                     out.append(decoder.decompress(rest))
-            except zlib.error as exc:
+            except (zlib.error, isal_zlib.error) as exc:
                 raise DumpReadError(f"{path}: corrupt gzip data ({exc})") from exc
             yield b"".join(out)
         if not decoder.eof:
             raise DumpReadError(f"{path}: gzip stream is truncated")
 
 
-def _batches_of(data: bytes, first_line: int, rows: int) -> Iterator[pa.RecordBatch]:
+def _batches_of(data: bytes | memoryview, first_line: int, rows: int) -> Iterator[pa.RecordBatch]:
     """Split ``data`` (whole lines, each ending in a newline) into record batches of ``rows`` lines.
 
     Values keep their trailing newline: Arrow binary values are contiguous, and JSON ignores it. The data is
@@ -76,23 +77,32 @@ def _batches_of(data: bytes, first_line: int, rows: int) -> Iterator[pa.RecordBa
 
 
 def iter_line_batches(path: Path, rows: int = 8192) -> Iterator[pa.RecordBatch]:
-    """Record batches ``(line_no, line)`` of ``path``, in order (runs in the calling thread)."""
+    """Record batches ``(line_no, line)`` of ``path``, in order (runs in the calling thread).
+
+    Chunks are not concatenated: the line that straddles two chunks is assembled on its own, and the body of
+    each chunk is sliced without copying.
+    """
     carry = b""
     next_line = 1
     for chunk in _chunks(path):
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
+        first = chunk.find(b"\n")
+        if first < 0:
+            carry += chunk
             continue
-        carry = data[cut + 1 :]
-        whole = data[: cut + 1]
-        for batch in _batches_of(whole, next_line, rows):
-            yield batch
-        next_line += whole.count(b"\n")
+        last = chunk.rfind(b"\n")
+        head = carry + chunk[: first + 1]
+        yield from _batches_of(head, next_line, rows)
+        next_line += 1
+        body = memoryview(chunk)[first + 1 : last + 1]
+        if len(body):
+            count = 0
+            for batch in _batches_of(body, next_line, rows):
+                count += batch.num_rows
+                yield batch
+            next_line += count
+        carry = chunk[last + 1 :]
     if carry:
-        for batch in _batches_of(carry + b"\n", next_line, rows):
-            yield batch
+        yield from _batches_of(carry + b"\n", next_line, rows)
 
 
 def iter_line_tables(path: Path, rows: int = 16384, chunk_rows: int = 1024) -> Iterator[pa.Table]:
@@ -112,7 +122,7 @@ def iter_line_tables(path: Path, rows: int = 16384, chunk_rows: int = 1024) -> I
         yield pa.Table.from_batches(pending, schema=BATCH_SCHEMA)
 
 
-def background_tables(path: Path, rows: int = 16384, prefetch: int = 2) -> Iterator[pa.Table]:
+def background_tables(path: Path, rows: int = 16384, prefetch: int = 1) -> Iterator[pa.Table]:
     """:func:`iter_line_tables` on a producer thread, at most ``prefetch`` tables ahead."""
     slots: queue.Queue = queue.Queue(maxsize=prefetch)
     stop = threading.Event()

@@ -53,10 +53,11 @@ NUTRIMENT_TYPE = (
 class BatchTransformer:
     """Runs the convert queries on successive batches over one DuckDB connection.
 
-    Per batch: list the language variants and legacy nutriment keys present (``language_keys.sql``,
-    ``nutriment_keys.sql``), define the ``parsed_lines`` view for them, then build the rows in one query
-    (each line is parsed once there). ``unsafe_keys`` counts nutriment keys skipped because their name could
-    not be written safely into the query.
+    Per batch: list the language variants present (``language_keys.sql``), define the ``parsed_lines`` view
+    for them, build the rows in one query (each line is parsed once there), then regroup the legacy
+    nutriments from their small JSON text (``nutriment_keys.sql``, ``legacy_nutriments.sql``).
+    ``unsafe_keys`` counts nutriment keys skipped because their name could not be written safely into the
+    query.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, max_line_bytes: int) -> None:
@@ -67,28 +68,48 @@ class BatchTransformer:
         self.nutriment_keys = load_sql("convert/nutriment_keys")
         self.parsed_lines = load_sql("convert/parsed_lines")
         self.products = load_sql("convert/products")
+        self.legacy_nutriments = load_sql("convert/legacy_nutriments")
         self.unsafe_keys = 0
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
         con = self.con
         con.register("batch", batch)
         try:
-            languages = con.execute(self.language_keys, self.params).fetchone()[0]
-            nutriments = con.execute(self.nutriment_keys, self.params).fetchone()[0]
-            con.execute(
-                self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
-            )
-            return con.sql(self.products_query(languages, nutriments)).to_arrow_table()
+            languages = con.execute(self.language_keys, self.params).fetchall()[0][0]
+            view = self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
+            con.execute(view)
+            result = con.sql(self.products_query(languages)).to_arrow_table()
         finally:
             con.execute("DROP VIEW IF EXISTS parsed_lines")
             con.unregister("batch")
+        return self._with_legacy_nutriments(result)
+
+    def _with_legacy_nutriments(self, result: pa.Table) -> pa.Table:
+        """Second, small pass: regroup the legacy nutriments objects (their JSON text only) per nutrient."""
+        con = self.con
+        columns = ["_legacy_nutriments", "nutriments", "has_fiber_value"]
+        con.register(
+            "nutriment_batch", result.select(columns).rename_columns(["legacy_nutriments", *columns[1:]])
+        )
+        try:
+            keys = con.execute(self.nutriment_keys).fetchall()[0][0]
+            structure, listing = self._nutriments(keys)
+            query = self.legacy_nutriments.replace("{nutriment_structure}", structure)
+            fixed = con.sql(query.replace("{nutriment_list}", listing)).to_arrow_table()
+        finally:
+            con.unregister("nutriment_batch")
+        if fixed.num_rows != result.num_rows:
+            raise RuntimeError("the legacy nutriments pass changed the number of rows")
+        for name in ("nutriments", "has_fiber_value"):
+            result = result.set_column(result.schema.get_field_index(name), name, fixed.column(name))
+        return result.drop_columns(["_legacy_nutriments"])
 
     def parsed_lines_query(self, languages: list[str]) -> str:
         members = "".join(f', "{key}": "VARCHAR"' for key in _checked_languages(languages))
         return self.parsed_lines.replace("{language_keys}", members)
 
-    def products_query(self, languages: list[str], nutriment_keys: list[str]) -> str:
-        """The products query for a batch with these language variants and legacy nutriment keys."""
+    def products_query(self, languages: list[str]) -> str:
+        """The products query for a batch with these language variants."""
         sql = self.products
         by_family: dict[str, list[str]] = {family: [] for family in LANGUAGE_FAMILIES}
         for key in _checked_languages(languages):
@@ -98,8 +119,7 @@ class BatchTransformer:
             items = [f"{{'lang': 'main', 'text': j.{family}}}"]
             items += [f"{{'lang': '{lang}', 'text': j.\"{family}_{lang}\"}}" for lang in sorted(langs)]
             sql = sql.replace(f"{{{family}_langs}}", "[" + ", ".join(items) + "]")
-        structure, listing = self._nutriments(nutriment_keys)
-        return sql.replace("{nutriment_structure}", structure).replace("{nutriment_list}", listing)
+        return sql
 
     def _nutriments(self, keys: list[str]) -> tuple[str, str]:
         """json_transform structure of the nutriment keys and the SQL list of one struct per nutrient."""

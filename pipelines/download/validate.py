@@ -12,8 +12,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
+from isal import isal_zlib
 
 CHUNK = 4 * 1024 * 1024
 
@@ -37,7 +39,7 @@ def validate_dump(path: Path, min_lines: int = 0, progress: Callable[[int], None
     if path.name.endswith((".gz", ".gz.part")) and not gzipped:
         raise DumpValidationError(f"{path.name}: corrupt gzip data (no gzip header)")
     digest = hashlib.sha256()
-    decoder = zlib.decompressobj(wbits=31) if gzipped else None
+    decoder = isal_zlib.decompressobj(wbits=31) if gzipped else None
     lines = 0
     size = 0
     last = b""
@@ -65,16 +67,16 @@ def validate_dump(path: Path, min_lines: int = 0, progress: Callable[[int], None
     return Validated(size=size, sha256=digest.hexdigest(), lines=lines)
 
 
-def _inflate(decoder: zlib._Decompress, chunk: bytes, path: Path) -> tuple[bytes, zlib._Decompress]:
+def _inflate(decoder: Any, chunk: bytes, path: Path) -> tuple[bytes, Any]:
     """Decompress ``chunk``, continuing into the next gzip member when one ends inside it."""
     out = []
     try:
         out.append(decoder.decompress(chunk))
         while decoder.eof and decoder.unused_data:
             rest = decoder.unused_data
-            decoder = zlib.decompressobj(wbits=31)
+            decoder = isal_zlib.decompressobj(wbits=31)
             out.append(decoder.decompress(rest))
-    except zlib.error as exc:
+    except (zlib.error, isal_zlib.error) as exc:
         raise DumpValidationError(f"{path.name}: corrupt gzip data ({exc})") from exc
     return b"".join(out), decoder
 

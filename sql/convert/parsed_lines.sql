@@ -23,7 +23,7 @@ parsed AS (
         line,
         n_bytes,
         text,
-        CASE WHEN starts_with(ltrim(text, chr(32) || chr(9) || chr(13) || chr(10)), '{') THEN try(json_transform(text, '{
+        CASE WHEN regexp_matches(text, '^\s*\{') THEN try(json_transform(text, '{
             "brands": "VARCHAR", "categories": "VARCHAR", "code": "VARCHAR",
             "compared_to_category": "VARCHAR", "creator": "VARCHAR",
             "environmental_score_grade": "VARCHAR", "emb_codes": "VARCHAR", "labels": "VARCHAR",
@@ -75,8 +75,8 @@ SELECT
     CASE
         WHEN n_bytes > $max_line_bytes THEN 'too_large'
         WHEN text IS NULL THEN 'invalid_utf8'
-        WHEN trim(text, chr(32) || chr(9) || chr(13) || chr(10)) = '' THEN 'empty'
-        WHEN NOT starts_with(ltrim(text, chr(32) || chr(9) || chr(13) || chr(10)), '{') THEN 'not_an_object'
+        WHEN regexp_full_match(text, '\s*') THEN 'empty'
+        WHEN NOT regexp_matches(text, '^\s*\{') THEN 'not_an_object'
         WHEN j IS NULL THEN 'invalid_json'
         WHEN j.code IS NULL OR trim(j.code) = '' THEN 'no_code'
     END AS reason,

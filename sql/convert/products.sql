@@ -9,10 +9,9 @@
 -- pipelines/convert/transform.py from validated names only:
 --   {product_name_langs} {generic_name_langs} {ingredients_text_langs} {packaging_text_langs}: lists of
 --     `{'lang': 'fr', 'text': j."product_name_fr"}` items, the main language first as lang 'main';
---   {nutriment_structure}: json_transform structure of the legacy nutriments keys present in the batch
---     (sql/convert/nutriment_keys.sql), always with "fiber" and "fiber_prepared";
---   {nutriment_list}: one struct per nutrient name read from those keys (OFF's export regroups
---     `<name>_100g`, `_serving`, `_unit`, `_value` and their `_prepared_` forms per nutrient).
+-- `nutriments` is filled here for schema 1003+ only; legacy `nutriments` objects come out as
+-- `_legacy_nutriments` (JSON text) and are regrouped by sql/convert/legacy_nutriments.sql, which reads only
+-- that small text instead of parsing whole documents again.
 WITH typed AS (
     SELECT
         line_no,
@@ -137,13 +136,10 @@ WITH typed AS (
                     off_int(coalesce(cp."agribalyse_proxy_food_code:en", cp.agribalyse_proxy_food_code))
             })[1] END AS categories_properties,
         off_images(j.images) AS images,
-        CASE
-            WHEN coalesce(off_int(j.schema_version), 999) >= 1003 THEN off_nutriments_v3(j.nutrition)
-            WHEN nut IS NOT NULL THEN list_filter({nutriment_list}, lambda nm: nm.name IS NOT NULL AND (
-                nm.value IS NOT NULL OR nm."100g" IS NOT NULL OR nm.serving IS NOT NULL OR nm.unit IS NOT NULL
-                OR nm.prepared_value IS NOT NULL OR nm.prepared_100g IS NOT NULL
-                OR nm.prepared_serving IS NOT NULL OR nm.prepared_unit IS NOT NULL))
-        END AS nutriments,
+        CASE WHEN coalesce(off_int(j.schema_version), 999) >= 1003 THEN off_nutriments_v3(j.nutrition) END
+            AS nutriments,
+        CASE WHEN coalesce(off_int(j.schema_version), 999) < 1003 AND starts_with(j.nutriments, '{')
+            THEN j.nutriments END AS legacy_nutriments,
         CASE WHEN starts_with(j.owner_fields, '{') THEN list_transform(
             map_entries(TRY_CAST(j.owner_fields AS MAP(VARCHAR, JSON))),
             lambda of: {'field_name': of.key, 'timestamp': off_bigint(of.value)}) END AS owner_fields,
@@ -155,15 +151,8 @@ WITH typed AS (
         CAST(j.environmental_score_data AS VARCHAR) AS environmental_score_data,
         CAST(j.nutrition AS VARCHAR) AS nutrition,
         barcode_info(j.code) AS barcode,
-        (nut.fiber IS NOT NULL OR nut.fiber_prepared IS NOT NULL OR off_nutrition_has_fiber(j.nutrition)) AS has_fiber_value
-    FROM (
-        SELECT
-            *,
-            CASE WHEN j IS NOT NULL AND coalesce(off_int(j.schema_version), 999) < 1003
-                      AND starts_with(j.nutriments, '{')
-                 THEN json_transform(j.nutriments, '{nutriment_structure}') END AS nut
-        FROM parsed_lines
-    )
+        off_nutrition_has_fiber(j.nutrition) AS has_fiber_value
+    FROM parsed_lines
 )
 
 SELECT
@@ -278,5 +267,6 @@ SELECT
     data_quality_tags,
     nutrition,
     has_fiber_value,
-    line_no AS dump_line
+    line_no AS dump_line,
+    legacy_nutriments AS _legacy_nutriments
 FROM typed

@@ -97,3 +97,12 @@ CREATE OR REPLACE TEMP MACRO barcode_info(raw) AS CASE
                      ELSE 'invalid' END
     })[1]
 END;
+
+-- Folder of a raw code under the pre-migration layout: the code as stored, unpadded, split 3/3/3/rest only
+-- with 9+ digits ('99723824' → '99723824', '00000111222' → '000/001/112/22'); 'invalid' for invalid codes.
+CREATE OR REPLACE TEMP MACRO legacy_split_code(raw) AS list_transform([off_code_digits(raw)], lambda bc_l: CASE
+    WHEN NOT off_digits_valid(bc_l) THEN 'invalid'
+    WHEN length(bc_l) >= 9 THEN substr(bc_l, 1, 3) || '/' || substr(bc_l, 4, 3) || '/' || substr(bc_l, 7, 3)
+        || CASE WHEN length(bc_l) > 9 THEN '/' || substr(bc_l, 10) ELSE '' END
+    ELSE bc_l
+END)[1];

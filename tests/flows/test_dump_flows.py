@@ -1,0 +1,68 @@
+"""The dump-stage flows on a real Prefect API: download, convert, audit — results and artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support.http_server import DumpServer, ServedFile
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def artifact(key: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> list:
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+
+    return asyncio.run(read())
+
+
+def test_download_flow_then_unchanged(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.dumps import download_dump
+
+    body = gzip.compress(b"".join(orjson.dumps({"code": f"{i:013d}"}) + b"\n" for i in range(300)))
+    with DumpServer() as server:
+        server.files["/data/openbeautyfacts-products.jsonl.gz"] = ServedFile(body)
+        monkeypatch.setenv("OFF_STATIC_URL_OBF", server.base)
+        first = download_dump(flavor="obf", min_lines=0)
+        second = download_dump(flavor="obf", min_lines=0)
+    assert first["status"] == "downloaded" and first["lines"] == 300
+    assert second["status"] == "unchanged"
+    assert (data_dir / "dumps" / "obf" / "products.jsonl.gz").read_bytes() == body
+    assert artifact("download-obf")
+
+
+def test_convert_and_audit_flows(data_dir: Path, real_off_sample: Path) -> None:
+    from flows.dumps import audit_barcodes, convert_to_parquet
+
+    report = convert_to_parquet(flavor="off", source=str(real_off_sample))
+    assert report["rows_out"] == report["lines_in"] == 718
+    assert (data_dir / "parquet" / "off" / "products.parquet").is_file()
+    audit = audit_barcodes(flavor="off")
+    assert audit["products"] == 718
+    assert (data_dir / "reports" / "barcodes" / "off" / "barcode-audit.csv").is_file()
+    markdown = artifact("barcode-audit-off")
+    assert markdown and audit["summary"] in markdown[0].data
+    assert artifact("convert-off")
+
+
+def test_failed_conversion_fails_the_flow(data_dir: Path, tmp_path: Path) -> None:
+    from prefect.states import State
+
+    from flows.dumps import convert_to_parquet
+
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"code": "1"}\n' * 100)[:-20])
+    state = convert_to_parquet(flavor="off", source=str(broken), return_state=True)
+    assert isinstance(state, State) and state.is_failed()
+    assert "truncated" in str(state.message) or "gzip" in str(state.message)
