@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,65 +86,118 @@ class LanguageText(BaseModel):
     text: str
 
 
-class RowProduct(BaseModel):
-    """A row-by-row product model in the style of OFF's export (a subset of its fields)."""
+class ImageSize(BaseModel):
+    h: int | None = None
+    w: int | None = None
 
-    code: str
-    product_name: list[LanguageText] | None = None
-    brands: str | None = None
-    brands_tags: list[str] | None = None
-    categories_tags: list[str] | None = None
-    labels_tags: list[str] | None = None
-    countries_tags: list[str] | None = None
-    lang: str | None = None
-    quantity: str | None = None
-    serving_quantity: str | None = None
-    ingredients_n: int | None = None
-    additives_n: int | None = None
-    completeness: float | None = None
-    created_t: int | None = None
-    last_modified_t: int | None = None
-    unique_scans_n: int | None = None
-    nova_group: int | None = None
-    images: list[dict] | None = None
-    nutriments: list[dict] | None = None
-    ingredients: str | None = None
 
-    @field_validator("ingredients_n", "additives_n", "nova_group", "unique_scans_n", mode="before")
-    @classmethod
-    def _int(cls, value: object) -> object:
-        try:
-            return int(float(value)) if value not in (None, "") else None  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None
+class Image(BaseModel):
+    key: str | None = None
+    imgid: int | None = None
+    rev: int | None = None
+    sizes: dict[str, ImageSize] | None = None
+    uploaded_t: int | None = None
+    uploader: str | None = None
+
+
+class Ingredient(BaseModel):
+    id: str | None = None
+    text: str | None = None
+    percent_estimate: float | None = None
+    percent_min: float | None = None
+    percent_max: float | None = None
+    is_in_taxonomy: int | None = None
+    vegan: str | None = None
+    vegetarian: str | None = None
+    ciqual_food_code: str | None = None
+    ingredients: list[Ingredient] | None = None
+
+
+class Nutriment(BaseModel):
+    name: str
+    value: float | None = None
+    per_100g: float | None = None
+    serving: float | None = None
+    unit: str | None = None
+
+
+class Packaging(BaseModel):
+    material: str | None = None
+    number_of_units: int | None = None
+    recycling: str | None = None
+    shape: str | None = None
+    weight_measured: float | None = None
+
+
+_SCALARS = {"int32": int, "int64": int, "float": float, "string": str, "bool": bool}
+
+
+def _row_model() -> type[BaseModel]:
+    """A pydantic model of all 111 export columns, the way OFF's export validates each product."""
+    from pydantic import create_model
+
+    from pipelines.convert.schema import HF_COLUMNS
+
+    special: dict[str, object] = {
+        "images": list[Image],
+        "nutriments": list[Nutriment],
+        "packagings": list[Packaging],
+        "ingredients": list[Ingredient],
+        "product_name": list[LanguageText],
+        "generic_name": list[LanguageText],
+        "ingredients_text": list[LanguageText],
+        "packaging_text": list[LanguageText],
+        "owner_fields": list[dict],
+        "categories_properties": dict,
+    }
+    fields = {}
+    for name, kind in HF_COLUMNS:
+        annotation = special.get(name) or _SCALARS.get(str(kind)) or list[str]
+        fields[name] = (annotation | None, None)
+    model = create_model("RowProduct", **fields)  # type: ignore[call-overload]
+    model.model_config["coerce_numbers_to_str"] = True
+    return model
 
 
 def _row_model_input(doc: dict) -> dict:
-    data = {
-        k: doc.get(k) for k in RowProduct.model_fields if k not in ("product_name", "images", "nutriments")
-    }
-    names = [{"lang": "main", "text": doc["product_name"]}] if doc.get("product_name") else []
-    names += [
-        {"lang": k[-2:], "text": v}
-        for k, v in doc.items()
-        if k.startswith("product_name_") and len(k) == 15 and v
-    ]
-    data["product_name"] = names
+    """The export's pre-processing: language fields to lists, images and nutriments to lists of items."""
+    data = dict(doc)
+    for field in ("product_name", "generic_name", "ingredients_text", "packaging_text"):
+        items = [{"lang": "main", "text": data[field]}] if data.get(field) else []
+        items += [
+            {"lang": k[-2:], "text": v}
+            for k, v in doc.items()
+            if k.startswith(field + "_") and len(k) == len(field) + 3 and v
+        ]
+        data[field] = items
     images = doc.get("images") or {}
+    if "uploaded" in images or "selected" in images:
+        from openfoodfacts.images import convert_to_legacy_schema
+
+        images = convert_to_legacy_schema(images)
     data["images"] = [{"key": key, **value} for key, value in images.items() if isinstance(value, dict)]
-    nutriments = doc.get("nutriments") or {}
-    data["nutriments"] = [{"name": k, "value": v} for k, v in nutriments.items() if k.endswith("_100g")]
-    data["ingredients"] = orjson.dumps(doc.get("ingredients")).decode() if doc.get("ingredients") else None
-    for key in ("quantity", "serving_quantity"):
-        if data.get(key) is not None:
-            data[key] = str(data[key])
+    grouped: dict[str, dict] = {}
+    for key, value in (doc.get("nutriments") or {}).items():
+        for suffix, field in (
+            ("_100g", "per_100g"),
+            ("_serving", "serving"),
+            ("_unit", "unit"),
+            ("_value", "value"),
+        ):
+            if key.endswith(suffix):
+                grouped.setdefault(key[: -len(suffix)], {"name": key[: -len(suffix)]})[field] = value
+    data["nutriments"] = list(grouped.values())
+    data["owner_fields"] = [
+        {"field_name": k, "timestamp": v} for k, v in (doc.get("owner_fields") or {}).items()
+    ]
     return data
 
 
 def row_by_row(path: Path) -> float:
-    """The baseline: parse, validate with pydantic, build pyarrow tables of 1,024 rows, write Parquet."""
+    """The baseline: parse, validate every product with pydantic, 1,024-row pyarrow tables, write Parquet."""
     import pyarrow.parquet as pq
 
+    model = _row_model()
     started = time.perf_counter()
     out = path.with_suffix(".rows.parquet")
     writer = None
@@ -153,12 +206,12 @@ def row_by_row(path: Path) -> float:
             rows = []
             for line in batch:
                 try:
-                    rows.append(RowProduct.model_validate(_row_model_input(orjson.loads(line))).model_dump())
+                    row = model.model_validate(_row_model_input(orjson.loads(line))).model_dump()
                 except Exception:
                     continue
-            for row in rows:
-                row["images"] = orjson.dumps(row["images"]).decode()
-                row["nutriments"] = orjson.dumps(row["nutriments"]).decode()
+                for key in ("images", "nutriments", "ingredients", "owner_fields", "categories_properties"):
+                    row[key] = orjson.dumps(row[key]).decode() if row[key] is not None else None
+                rows.append(row)
             table = pa.Table.from_pylist(rows)
             if writer is None:
                 writer = pq.ParquetWriter(out, table.schema, compression="zstd")

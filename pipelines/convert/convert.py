@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 PRODUCTS_FILE = "products.parquet"
 QUARANTINE_FILE = "products.bad.jsonl.gz"
 REPORT_FILE = "products.report.json"
-ROW_GROUP_ROWS = 100_000  # ~650 MB of Arrow data at real document sizes: two in memory at most
+ROW_GROUP_ROWS = 100_000  # ~650 MB of Arrow data at real document sizes, held while the group fills
 MAX_LINE_BYTES = 16 * 1024 * 1024  # DuckDB's default maximum JSON object size
 
 
@@ -87,7 +87,7 @@ class ConvertOptions:
     row_group_rows: int = ROW_GROUP_ROWS
     max_line_bytes: int = MAX_LINE_BYTES
     threads: int | None = None
-    memory_limit: str = "4GB"
+    memory_limit: str = "2GB"
 
 
 def convert_dump(
@@ -141,10 +141,8 @@ def _run(
     report: ConversionReport,
     progress: Callable[[int], None] | None,
 ) -> None:
-    con = connect()
-    con.execute(f"SET threads = {int(options.threads or os.cpu_count() or 2)}")
-    con.execute("SET memory_limit = ?", [options.memory_limit])
-    transformer = BatchTransformer(con, options.max_line_bytes)
+    threads = int(options.threads or os.cpu_count() or 2)
+    transformer = BatchTransformer(options.max_line_bytes, threads=threads, memory_limit=options.memory_limit)
     names = PRODUCT_SCHEMA.names
     quarantined: Counter = Counter()
     coerced: Counter = Counter()
@@ -171,7 +169,9 @@ def _run(
                         count = pc.sum(rows.column(name)).as_py() or 0
                         if count:
                             coerced[name[len(FAILED_PREFIX) :]] += count
-                writer.put(rows.select(names).cast(PRODUCT_SCHEMA))
+                # combine_chunks copies the rows into Arrow's own pool at their exact size, releasing the
+                # (over-allocated) buffers DuckDB exported: the pending row group stays compact.
+                writer.put(rows.select(names).cast(PRODUCT_SCHEMA).combine_chunks())
                 if progress is not None:
                     progress(batch.num_rows)
         writer.close()
@@ -179,7 +179,7 @@ def _run(
         writer.abort()
         raise
     finally:
-        con.close()
+        transformer.close()
     report.quarantined = dict(sorted(quarantined.items()))
     report.coerced_to_null = dict(sorted(coerced.items()))
     report.row_groups = writer.row_groups

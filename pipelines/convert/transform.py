@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.convert.schema import LANGUAGE_FAMILIES
-from pipelines.sql import load_sql
+from pipelines.sql import connect, load_sql
 
 _LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
 STATUS_COLUMNS = ("_line_no", "_reason", "_raw")
@@ -60,8 +60,19 @@ class BatchTransformer:
     query.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, max_line_bytes: int) -> None:
-        self.con = con
+    def __init__(
+        self,
+        max_line_bytes: int,
+        *,
+        threads: int = 2,
+        memory_limit: str = "2GB",
+        batches_per_connection: int = 8,
+    ) -> None:
+        self.threads = int(threads)
+        self.batches_per_connection = batches_per_connection
+        self.batches_on_connection = 0
+        self.memory_limit = memory_limit
+        self.con: duckdb.DuckDBPyConnection | None = None
         self.max_line_bytes = int(max_line_bytes)  # inlined in the view (views take no parameters)
         self.params = {"max_line_bytes": self.max_line_bytes}
         self.language_keys = load_sql("convert/language_keys")
@@ -72,7 +83,29 @@ class BatchTransformer:
         self.unsafe_keys = 0
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """Rows and quarantined lines of ``batch``, computed on an in-memory DuckDB database.
+
+        A database keeps the memory its queries used (hundreds of MB) until it is closed, so it is replaced
+        every ``batches_per_connection`` batches: memory stays flat whatever the size of the dump, and the
+        cost of a new database (macros, first page faults) is paid rarely.
+        """
+        if self.con is None or self.batches_on_connection >= self.batches_per_connection:
+            self.close()
+            self.con = connect()
+            self.con.execute(f"SET threads = {self.threads}")
+            self.con.execute("SET memory_limit = ?", [self.memory_limit])
+            self.batches_on_connection = 0
+        self.batches_on_connection += 1
+        return self._transform(batch)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def _transform(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
         con = self.con
+        assert con is not None
         con.register("batch", batch)
         try:
             languages = con.execute(self.language_keys, self.params).fetchall()[0][0]
@@ -87,6 +120,7 @@ class BatchTransformer:
     def _with_legacy_nutriments(self, result: pa.Table) -> pa.Table:
         """Second, small pass: regroup the legacy nutriments objects (their JSON text only) per nutrient."""
         con = self.con
+        assert con is not None
         columns = ["_legacy_nutriments", "nutriments", "has_fiber_value"]
         con.register(
             "nutriment_batch", result.select(columns).rename_columns(["legacy_nutriments", *columns[1:]])
