@@ -18,7 +18,6 @@ import gzip
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -67,18 +66,15 @@ def convert_in_child(path: Path, out: Path) -> dict:
         "import json, sys, time; from pathlib import Path; "
         "from pipelines.convert.convert import convert_dump; "
         "t = time.perf_counter(); r = convert_dump(Path(sys.argv[1]), 'off', out_dir=Path(sys.argv[2])); "
+        "import resource; "
         "print(json.dumps({'seconds': time.perf_counter() - t, 'rows': r.rows_out, "
-        "'quarantined': r.quarantined_total, 'row_groups': r.row_groups}))"
+        "'quarantined': r.quarantined_total, 'row_groups': r.row_groups, "
+        "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = subprocess.run(
         [sys.executable, "-c", code, str(path), str(out)], check=True, capture_output=True, text=True
     )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    info = json.loads(result.stdout.strip().splitlines()[-1])
-    # ru_maxrss of children is the largest of any child so far: children run one at a time here, bigger last.
-    info["peak_rss_mb"] = round(max(peak, before) / 1024)
-    return info
+    return json.loads(result.stdout.strip().splitlines()[-1])  # the child reports its own peak RSS
 
 
 class LanguageText(BaseModel):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import queue
 import threading
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from isal import isal_zlib
+
+from pipelines.gzip_stream import GzipDecodeError, GzipStream
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
 READ_SIZE = 16 * 1024 * 1024
@@ -36,18 +36,13 @@ def _chunks(path: Path) -> Iterator[bytes]:
             while chunk := handle.read(READ_SIZE):
                 yield chunk
             return
-        decoder = isal_zlib.decompressobj(wbits=31)
+        stream = GzipStream()
         while chunk := handle.read(READ_SIZE):
             try:
-                out = [decoder.decompress(chunk)]
-                while decoder.eof and decoder.unused_data:
-                    rest = decoder.unused_data
-                    decoder = isal_zlib.decompressobj(wbits=31)
-                    out.append(decoder.decompress(rest))
-            except (zlib.error, isal_zlib.error) as exc:
+                yield stream.feed(chunk)
+            except GzipDecodeError as exc:
                 raise DumpReadError(f"{path}: corrupt gzip data ({exc})") from exc
-            yield b"".join(out)
-        if not decoder.eof:
+        if not stream.eof:
             raise DumpReadError(f"{path}: gzip stream is truncated")
 
 

@@ -66,7 +66,7 @@ class BatchTransformer:
         *,
         threads: int = 2,
         memory_limit: str = "2GB",
-        batches_per_connection: int = 8,
+        batches_per_connection: int = 2,
     ) -> None:
         self.threads = int(threads)
         self.batches_per_connection = batches_per_connection

@@ -8,14 +8,13 @@ compressed bytes and counts lines, so validation reads the file once.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
-from isal import isal_zlib
+
+from pipelines.gzip_stream import GzipDecodeError, GzipStream
 
 CHUNK = 4 * 1024 * 1024
 
@@ -39,7 +38,7 @@ def validate_dump(path: Path, min_lines: int = 0, progress: Callable[[int], None
     if path.name.endswith((".gz", ".gz.part")) and not gzipped:
         raise DumpValidationError(f"{path.name}: corrupt gzip data (no gzip header)")
     digest = hashlib.sha256()
-    decoder = isal_zlib.decompressobj(wbits=31) if gzipped else None
+    decoder = GzipStream() if gzipped else None
     lines = 0
     size = 0
     last = b""
@@ -51,7 +50,10 @@ def validate_dump(path: Path, min_lines: int = 0, progress: Callable[[int], None
                 progress(len(chunk))
             data = chunk
             if decoder is not None:
-                data, decoder = _inflate(decoder, chunk, path)
+                try:
+                    data = decoder.feed(chunk)
+                except GzipDecodeError as exc:
+                    raise DumpValidationError(f"{path.name}: corrupt gzip data ({exc})") from exc
             if data:
                 lines += data.count(b"\n")
                 last = (last + data)[-65536:] if len(data) < 65536 else data[-65536:]
@@ -65,20 +67,6 @@ def validate_dump(path: Path, min_lines: int = 0, progress: Callable[[int], None
     if lines < min_lines:
         raise DumpValidationError(f"{path.name}: {lines:,} lines, fewer than the minimum {min_lines:,}")
     return Validated(size=size, sha256=digest.hexdigest(), lines=lines)
-
-
-def _inflate(decoder: Any, chunk: bytes, path: Path) -> tuple[bytes, Any]:
-    """Decompress ``chunk``, continuing into the next gzip member when one ends inside it."""
-    out = []
-    try:
-        out.append(decoder.decompress(chunk))
-        while decoder.eof and decoder.unused_data:
-            rest = decoder.unused_data
-            decoder = isal_zlib.decompressobj(wbits=31)
-            out.append(decoder.decompress(rest))
-    except (zlib.error, isal_zlib.error) as exc:
-        raise DumpValidationError(f"{path.name}: corrupt gzip data ({exc})") from exc
-    return b"".join(out), decoder
 
 
 def _check_last_line(path: Path, tail: bytes) -> None:

@@ -1,0 +1,29 @@
+"""Incremental gzip decoding across members, in any chunking."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from pipelines.gzip_stream import GzipDecodeError, GzipStream
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 10_000])
+def test_members_decode_as_one_stream(chunk: int) -> None:
+    data = gzip.compress(b"first\n" * 50) + gzip.compress(b"second\n" * 50) + gzip.compress(b"")
+    stream = GzipStream()
+    out = b"".join(stream.feed(data[i : i + chunk]) for i in range(0, len(data), chunk))
+    assert out == b"first\n" * 50 + b"second\n" * 50
+    assert stream.eof
+
+
+def test_truncated_stream_is_not_at_eof() -> None:
+    stream = GzipStream()
+    stream.feed(gzip.compress(b"x" * 1000)[:-10])
+    assert not stream.eof
+
+
+def test_garbage_raises() -> None:
+    with pytest.raises(GzipDecodeError):
+        GzipStream().feed(b"\x1f\x8b\x08\x00garbage that is not deflate data at all")
