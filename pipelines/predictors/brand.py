@@ -1,0 +1,87 @@
+"""Brand predictions (spec §1.2 "brand"): two keyword lists and (OCR only) Cloud Vision logos.
+
+- ``brand.txt`` (``tag||Name||pattern``), predictor ``curated-list``, automatic;
+- ``brand_from_taxonomy.gz`` (``tag||Name``), predictor ``taxonomy``, not automatic;
+  both without all-digit names and blacklisted tags; value = Name, value_tag = tag, ``data.text`` = the
+  matched text as written;
+- OCR only: a logo description found in ``brand_logo_annotation.txt`` gives value = Name, value_tag =
+  ``get_tag(Name)``, predictor ``google-cloud-vision``, confidence = logo score.
+
+Both keyword lists are matched in one pass (``match_keywords``), each with its own leftmost-longest choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+from openfoodfacts.utils.text import get_tag
+
+from pipelines.predictors.base import (
+    Predictor,
+    Row,
+    empty_result,
+    logo_annotations,
+    match_text_data,
+    rows_to_frame,
+)
+from pipelines.predictors.keywords import match_keywords
+from pipelines.predictors.resources import Resources
+from pipelines.predictors.texts import NAME_SOURCE, OCR_SOURCE
+
+TYPE = "brand"
+
+
+def _keywords(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
+    lists = {"curated-list": resources.curated_brands, "taxonomy": resources.taxonomy_brands}
+    matches = match_keywords(frame["text"], lists)
+    if matches.height == 0:
+        return empty_result()
+    values = pl.concat([keywords.frame().with_columns(list=pl.lit(name)) for name, keywords in lists.items()])
+    matches = matches.join(values, on=["list", "keyword"], how="left", maintain_order="left")
+    # Robotoff emits the curated list's predictions before the taxonomy list's
+    matches = matches.sort(pl.col("list").replace_strict({"curated-list": 0, "taxonomy": 1}), "row", "start")
+    return matches.select(
+        "row",
+        type=pl.lit(TYPE),
+        value="name",
+        value_tag="key",
+        data=match_text_data(frame, matches),
+        automatic_processing=pl.col("list") == "curated-list",
+        predictor="list",
+        confidence=pl.lit(None, dtype=pl.Float64),
+    )
+
+
+def _logo_rows(frame: pl.DataFrame, resources: Resources) -> Iterable[Row]:
+    if "logos" not in frame.columns:
+        return
+    known = resources.brand_logos
+    for row, description, score in logo_annotations(frame).iter_rows():
+        if description in known:
+            name = known[description]
+            yield {
+                "row": row,
+                "type": TYPE,
+                "value": name,
+                "value_tag": get_tag(name),
+                "automatic_processing": False,
+                "predictor": "google-cloud-vision",
+                "confidence": score,
+                "data": {},
+            }
+
+
+def run(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
+    """Robotoff's ``find_brands`` over every row of ``frame``."""
+    return pl.concat([_keywords(frame, resources), rows_to_frame(_logo_rows(frame, resources))])
+
+
+PREDICTOR = Predictor(
+    type=TYPE,
+    name="brand",
+    predictors=("curated-list", "taxonomy", "google-cloud-vision"),
+    sources=frozenset({NAME_SOURCE, OCR_SOURCE}),
+    reads=("text", "words", "logos"),
+    run=run,
+)

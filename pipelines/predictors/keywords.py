@@ -1,0 +1,214 @@
+"""Keyword matching with Robotoff's flashtext semantics, over a whole column of texts at once.
+
+Robotoff walks a character trie over one text at a time (``robotoff/utils/text/flashtext.py``). What that
+walk finds, stated as a rule (spec §0.3, and checked against a literal simulation in the tests):
+
+- texts and keywords are compared lowercased (Python ``str.lower``);
+- word characters are ASCII ``[A-Za-z0-9_]`` only; anything else, accented letters included, is a boundary;
+- a match starts at the text start or right after a boundary character, and ends at the text end or right
+  before a boundary character;
+- scanning left to right, the longest keyword at the leftmost start wins; the boundary character that ends
+  a match is consumed, so the next match starts strictly after it.
+
+Here the candidate occurrences of every keyword of every list in every text come from one Aho-Corasick
+pass (Polars' ``find_many``/``extract_many``: all overlapping occurrences, byte offsets). The boundary rules
+are checks on the byte before and after each occurrence: UTF-8 bytes of non-ASCII characters are never ASCII
+word bytes, so byte checks equal character checks. The leftmost-longest, non-overlapping choice keeps the
+longest occurrence per start and then every occurrence that starts after all earlier ones ended; only the
+rare texts where occurrences overlap go through a small Python scan. Byte offsets become character offsets
+of the original text at the end, with Robotoff's correction for ``İ`` (the one character whose lowercase is
+two characters long).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+WORD_BYTES = list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+DOTTED_CAPITAL_I = "İ"
+
+MATCH_SCHEMA = {"list": pl.String, "row": pl.UInt32, "start": pl.Int64, "end": pl.Int64, "keyword": pl.String}
+
+
+@dataclass
+class KeywordSet:
+    """Keywords (lowercased patterns) and the clean value each one maps to.
+
+    Adding a pattern equal, once lowercased, to an earlier one replaces its clean value, as in flashtext's
+    trie.
+    """
+
+    clean: dict[str, Any] = field(default_factory=dict)
+    _frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def add(self, pattern: str, value: Any) -> None:
+        key = pattern.lower()
+        if key:
+            self.clean[key] = value
+            self._frame = None
+
+    def frame(self) -> pl.DataFrame:
+        """``keyword, key, name``: the patterns and their ``(key, name)`` clean values, for joins."""
+        if self._frame is None:
+            rows = [(keyword, *value) for keyword, value in self.clean.items()]
+            schema = {"keyword": pl.String, "key": pl.String, "name": pl.String}
+            self._frame = pl.DataFrame(rows, schema=schema, orient="row")
+        return self._frame
+
+    @property
+    def patterns(self) -> list[str]:
+        return list(self.clean)
+
+    def __len__(self) -> int:
+        return len(self.clean)
+
+
+def parse_keyword_lines(lines: Iterable[str], keep: Callable[[str, str], bool] | None = None) -> KeywordSet:
+    """Robotoff's ``key||name`` / ``key||name||pattern`` files: the clean value is ``(key, name)``.
+
+    ``keep(key, name)`` filters entries (the brand lists drop numeric names and blacklisted tags).
+    """
+    keywords = KeywordSet()
+    for line in lines:
+        parts = line.split("||")
+        if len(parts) == 2:
+            key, name = parts
+            pattern = name
+        elif len(parts) == 3:
+            key, name, pattern = parts
+        else:
+            raise ValueError(f"invalid keyword line (expected key||name[||pattern]): {line!r}")
+        if keep is not None and not keep(key, name):
+            continue
+        keywords.add(pattern, (key, name))
+    return keywords
+
+
+def lowercase(texts: pl.Series) -> pl.Series:
+    """``str.lower`` of every text: Polars for ASCII texts, Python's own ``lower`` for the others."""
+    lowered = texts.fill_null("").str.to_lowercase()
+    non_ascii = (texts.str.len_bytes() != texts.str.len_chars()).fill_null(False)
+    if non_ascii.any():
+        indices = non_ascii.arg_true().to_list()
+        values = texts.gather(indices).to_list()
+        lowered = lowered.scatter(indices, [v.lower() for v in values])
+    return lowered
+
+
+def _occurrences(lowered: pl.Series, patterns: list[str]) -> pl.DataFrame:
+    """Every occurrence of every pattern whose ends fall on boundaries: row, byte start/end, pattern."""
+    frame = pl.DataFrame({"text": lowered}).with_row_index("row")
+    found = frame.with_columns(
+        start=pl.col("text").str.find_many(patterns, overlapping=True),
+        keyword=pl.col("text").str.extract_many(patterns, overlapping=True),
+    ).filter(pl.col("start").list.len() > 0)
+    found = found.with_columns(pl.col("text").cast(pl.Binary)).explode("start", "keyword")
+    found = found.with_columns(
+        start=pl.col("start").cast(pl.Int64),
+        end=pl.col("start").cast(pl.Int64) + pl.col("keyword").str.len_bytes(),
+    )
+    before = pl.when(pl.col("start") > 0).then(pl.col("text").bin.get(pl.col("start") - 1, null_on_oob=True))
+    after = pl.col("text").bin.get(pl.col("end"), null_on_oob=True)
+    on_boundaries = ~before.is_in(WORD_BYTES).fill_null(False) & ~after.is_in(WORD_BYTES).fill_null(False)
+    return found.filter(on_boundaries).select("row", "start", "end", "keyword")
+
+
+def _scan(spans: list[tuple[int, int, str]]) -> list[bool]:
+    """Greedy choice over one text's occurrences sorted by (start, -length): which are kept."""
+    kept = []
+    last_end = -1
+    for start, end, _ in spans:
+        keep = start > last_end
+        kept.append(keep)
+        if keep:
+            last_end = end
+    return kept
+
+
+def _choose(occurrences: pl.DataFrame) -> pl.DataFrame:
+    """Leftmost-longest, non-overlapping occurrences per (list, row).
+
+    Sorted by (list, row, start, -end), the longest occurrence per start is the first of its start. An
+    occurrence starting after every earlier occurrence of its text ended is certainly kept; texts where some
+    occurrence does not are "tangled" (rare) and get the exact greedy scan.
+    """
+    ordered = occurrences.sort(["list", "row", "start", "end"], descending=[False, False, False, True])
+    group = pl.struct("list", "row").rle_id()
+    same_start = (pl.col("group") == pl.col("group").shift(1)) & (pl.col("start") == pl.col("start").shift(1))
+    longest = ordered.with_columns(group=group).filter(~same_start.fill_null(False))
+    # running maximum of `end` inside each group without a window: groups are consecutive and numbered in
+    # increasing order, so offsetting each group's ends by group * stride keeps maxima from leaking.
+    stride = int(longest["end"].max() or 0) + 2
+    offset = pl.col("group").cast(pl.Int64) * stride
+    earlier = (offset + pl.col("end")).cum_max().shift(1) - offset
+    flagged = longest.with_columns(clear=(pl.col("start") > earlier).fill_null(True))
+    tangled_groups = flagged.filter(~pl.col("clear"))["group"].unique()
+    if tangled_groups.len() == 0:
+        return flagged.drop("group", "clear")
+    is_tangled = pl.col("group").is_in(tangled_groups.implode())
+    clean = flagged.filter(~is_tangled).drop("group", "clear")
+    tangled = flagged.filter(is_tangled)
+    keep: list[bool] = []
+    for _, frame in tangled.group_by("group", maintain_order=True):
+        keep.extend(_scan(list(zip(frame["start"], frame["end"], frame["keyword"], strict=True))))
+    chosen = tangled.filter(pl.Series(keep)).drop("group", "clear")
+    return pl.concat([clean, chosen]).sort("list", "row", "start")
+
+
+def _to_characters(chosen: pl.DataFrame, texts: pl.Series, lowered: pl.Series) -> pl.DataFrame:
+    """Byte offsets in the lowercased text → character offsets in the original text."""
+    non_ascii = (lowered.str.len_bytes() != lowered.str.len_chars()).fill_null(False)
+    rows = chosen["row"]
+    needs = non_ascii.gather(rows)
+    if not needs.any():
+        return chosen
+    starts, ends = chosen["start"].to_list(), chosen["end"].to_list()
+    for index in needs.arg_true().to_list():
+        row = rows[index]
+        original, low = texts[row], lowered[row]
+        encoded = low.encode("utf-8")
+        start = len(encoded[: starts[index]].decode("utf-8"))
+        end = len(encoded[: ends[index]].decode("utf-8"))
+        if len(original) != len(low):
+            start, end = _original_span(original, start, end)
+        starts[index], ends[index] = start, end
+    return chosen.with_columns(start=pl.Series(starts, dtype=pl.Int64), end=pl.Series(ends, dtype=pl.Int64))
+
+
+def _original_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Map a span of ``text.lower()`` to ``text``: ``İ`` lowercases to two characters."""
+    mapping: list[int] = []
+    for index, char in enumerate(text):
+        if char == DOTTED_CAPITAL_I:
+            mapping.append(index)
+        mapping.append(index)
+    return mapping[start], mapping[end - 1] + 1
+
+
+def match_keywords(texts: pl.Series, lists: Mapping[str, KeywordSet]) -> pl.DataFrame:
+    """Flashtext matches of several keyword lists over ``texts``, each list matched on its own.
+
+    Returns one row per match: ``list`` (the name given in ``lists``), ``row`` (index in ``texts``),
+    ``start``/``end`` (character span in the original text) and ``keyword`` (the lowercased pattern, key of
+    that list's ``clean`` values). One Aho-Corasick pass serves every list.
+    """
+    texts = texts.cast(pl.String)
+    lists = {name: keywords for name, keywords in lists.items() if len(keywords)}
+    if texts.len() == 0 or not lists:
+        return pl.DataFrame(schema=MATCH_SCHEMA)
+    owners = pl.DataFrame(
+        [(name, pattern) for name, keywords in lists.items() for pattern in keywords.clean],
+        schema={"list": pl.String, "keyword": pl.String},
+        orient="row",
+    )
+    lowered = lowercase(texts)
+    occurrences = _occurrences(lowered, owners["keyword"].unique(maintain_order=True).to_list())
+    if occurrences.height == 0:
+        return pl.DataFrame(schema=MATCH_SCHEMA)
+    occurrences = occurrences.join(owners, on="keyword", how="inner")
+    chosen = _choose(occurrences)
+    return _to_characters(chosen, texts, lowered).select(list(MATCH_SCHEMA))

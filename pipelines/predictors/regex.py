@@ -1,0 +1,154 @@
+"""Python regular expressions over a column of texts: a vectorized prefilter, then Python ``re`` exactly.
+
+Robotoff's rules are Python ``re`` patterns with look-arounds and Unicode ``\\w``/``\\s`` (spec §0.4). Polars'
+Rust engine has no look-arounds and slightly different ``\\w``/``\\s`` classes, so it cannot run them as
+they are. It can run a *superset* of each: the pattern with its look-arounds removed (a look-around only ever
+rejects matches) and with ``\\w``/``\\s`` widened to cover Python's classes. Rows the superset does not match
+cannot match the real pattern; the real pattern then runs with Python's ``re`` on the few rows left, which
+keeps Robotoff's semantics to the letter. Tests check the superset property on real and random texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from functools import cached_property
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+# Python's \s also matches the information separators \x1c-\x1f, which Rust's \s (White_Space) does not.
+_SPACE_IN_CLASS = r"\s\x1c-\x1f"
+# Python's \w is str.isalnum() or "_": it includes numeric characters (\p{N}) that Rust's \w lacks.
+_WORD_IN_CLASS = r"\w\p{N}"
+_LOOKAROUND_OPENERS = ("(?=", "(?!", "(?<=", "(?<!")
+_UNSUPPORTED_ESCAPES = set("WSDbBAZ")
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index just past the group opened at ``pattern[start]`` (escapes and classes skipped)."""
+    depth = 0
+    index = start
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "^":
+                index += 1
+            if pattern[index + 1 : index + 2] == "]":
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    raise ValueError(f"unbalanced group in {pattern!r}")
+
+
+def superset_pattern(pattern: str, flags: int = 0) -> str | None:
+    """A Rust-regex pattern matching at least every text ``re.compile(pattern, flags)`` matches, or None.
+
+    None means no safe superset was found (an escape whose widening is not obvious, such as ``\\W`` or
+    ``\\b``): the rule then runs on every row.
+    """
+    out: list[str] = []
+    index = 0
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            escape = pattern[index + 1 : index + 2]
+            if escape in _UNSUPPORTED_ESCAPES:
+                return None
+            if escape == "s":
+                out.append(_SPACE_IN_CLASS if in_class else f"[{_SPACE_IN_CLASS}]")
+            elif escape == "w":
+                out.append(_WORD_IN_CLASS if in_class else f"[{_WORD_IN_CLASS}]")
+            else:
+                out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+            out.append(char)
+            index += 1
+            continue
+        if char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            for literal in ("^", "]"):
+                if pattern[index : index + 1] == literal:
+                    out.append(literal)
+                    index += 1
+            continue
+        if pattern.startswith(_LOOKAROUND_OPENERS, index):
+            index = _group_end(pattern, index)
+            continue
+        out.append(char)
+        index += 1
+    body = "".join(out)
+    if not body or flags & re.VERBOSE:
+        return None
+    prefix = "(?i)" if flags & re.IGNORECASE else ""
+    candidate = prefix + body
+    try:
+        pl.Series([""]).str.contains(candidate)
+    except Exception:  # the Rust engine rejects some Python syntax: run this rule on every row
+        logger.debug("no vectorized prefilter for %r", pattern)
+        return None
+    return candidate
+
+
+@dataclass(frozen=True)
+class TextRegex:
+    """A Python pattern and the text field it reads (``full_text`` or ``full_text_contiguous``)."""
+
+    name: str
+    pattern: re.Pattern[str]
+    text_field: str = "full_text_contiguous"
+    extra: dict = dataclass_field(default_factory=dict, compare=False)
+
+    @cached_property
+    def prefilter(self) -> str | None:
+        return superset_pattern(self.pattern.pattern, self.pattern.flags)
+
+
+def candidate_rows(texts: pl.Series, regexes: Sequence[TextRegex]) -> pl.Series:
+    """Indices of the rows where at least one regex may match (one combined vectorized pass)."""
+    prefilters = [r.prefilter for r in regexes]
+    usable = texts.fill_null("")
+    if any(p is None for p in prefilters):
+        return (usable.str.len_bytes() > 0).arg_true()
+    combined = "|".join(f"(?:{p})" for p in prefilters)
+    return usable.str.contains(combined).arg_true()
+
+
+def finditer_rows(
+    texts: pl.Series, regex: TextRegex, rows: pl.Series | None = None
+) -> Iterator[tuple[int, re.Match]]:
+    """``(row, match)`` for every Python match of ``regex`` in ``texts`` (restricted to ``rows`` if given)."""
+    subset = texts if rows is None else texts.gather(rows)
+    row_ids = pl.Series(range(texts.len())) if rows is None else rows
+    if regex.prefilter is not None:
+        keep = subset.fill_null("").str.contains(regex.prefilter)
+        subset, row_ids = subset.filter(keep), row_ids.filter(keep)
+    for row, text in zip(row_ids.to_list(), subset.to_list(), strict=True):
+        if not text:
+            continue
+        for match in regex.pattern.finditer(text):
+            yield row, match

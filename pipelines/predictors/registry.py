@@ -1,0 +1,105 @@
+"""The list of predictors, and ``predict``: run any subset over product names and OCR texts.
+
+``predict`` is the only entry point, for the nightly run over millions of products and for the
+per-product run over one: the caller decides how many rows the input tables hold, never which code runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import polars as pl
+import pyarrow as pa
+
+from pipelines.config import Flavor
+from pipelines.predictors import brand, label, product_weight
+from pipelines.predictors.base import Predictor, finish_name_predictions
+from pipelines.predictors.resources import Resources, default_resources
+from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
+from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts
+
+logger = logging.getLogger(__name__)
+
+PREDICTORS: tuple[Predictor, ...] = (
+    label.PREDICTOR,
+    brand.PREDICTOR,
+    product_weight.PREDICTOR,
+)
+
+# Robotoff's product-name set (spec §2).
+NAME_TYPES = ("label", "product_weight", "brand")
+
+
+class UnknownPredictionTypeError(ValueError):
+    """A requested prediction type has no predictor."""
+
+
+def registered_types() -> list[str]:
+    return sorted({p.type for p in PREDICTORS})
+
+
+def select(types: Sequence[str] | None = None) -> list[Predictor]:
+    """Predictors of the requested prediction types (all when None), in registry order."""
+    if types is None:
+        return list(PREDICTORS)
+    unknown = set(types) - set(registered_types())
+    if unknown:
+        raise UnknownPredictionTypeError(f"no predictor for {sorted(unknown)}; known: {registered_types()}")
+    return [p for p in PREDICTORS if p.type in types]
+
+
+def _to_table(frame: pl.DataFrame, result: pl.DataFrame, predictor: Predictor) -> pa.Table:
+    """A predictor's result frame → a prediction table, keys copied from the frame rows it points to."""
+    if result.height == 0:
+        return empty_predictions()
+    if frame["source"][0] == NAME_SOURCE:
+        result = finish_name_predictions(result)
+    keys = frame.select("barcode", "server_type", "source_image")[result["row"]]
+    table = pl.concat([result.drop("row"), keys], how="horizontal").with_columns(
+        predictor_version=pl.lit(predictor.version)
+    )
+    return table.select(COLUMNS).to_arrow().cast(PREDICTION_SCHEMA)
+
+
+def predict(
+    products: pl.DataFrame | pa.Table | None = None,
+    ocr: pl.DataFrame | pa.Table | None = None,
+    *,
+    types: Sequence[str] | None = None,
+    flavor: Flavor | str = Flavor.off,
+    resources: Resources | None = None,
+) -> pa.Table:
+    """Predictions of the selected types for every product name of ``products`` and image of ``ocr``.
+
+    ``products`` is a product table (the Parquet snapshot's columns, or any table with ``code`` or
+    ``normalized_code``, ``product_name`` and optionally ``product_type``); ``ocr`` an OCR-text table
+    (``pipelines.ocr``). Either may be None or hold a single row.
+    """
+    resources = resources or default_resources()
+    frames = []
+    if products is not None:
+        frames.append(name_texts(products, flavor))
+    if ocr is not None:
+        frames.append(ocr_texts(ocr, flavor))
+    tables = []
+    for predictor in select(types):
+        for frame in frames:
+            source = frame["source"][0] if frame.height else None
+            if source is None or not predictor.applies_to(source):
+                continue
+            if source == NAME_SOURCE and predictor.type not in NAME_TYPES:
+                continue
+            started = time.perf_counter()
+            table = _to_table(frame, predictor.run(frame, resources), predictor)
+            logger.info(
+                "%s on %s: %d rows → %d predictions in %.2fs",
+                predictor.name,
+                source,
+                frame.height,
+                table.num_rows,
+                time.perf_counter() - started,
+            )
+            tables.append(table)
+    return concat_predictions(tables)

@@ -1,0 +1,119 @@
+"""Robotoff's keyword and regex lists, read from a keywords folder and parsed once per process.
+
+The files are Robotoff's own (``data/ocr/*`` in its repository; formats in spec §0.3 and §8). In production
+they are downloaded beside the taxonomies and cached (``$OFF_KEYWORDS_DIR``); tests read
+``../shared/data/ocr-keywords``. Every reader follows Robotoff's text-file rules: lines lose their trailing
+newline only, empty lines and lines starting with ``//`` are skipped, ``.gz`` files are read through gzip.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator
+from functools import cache, cached_property
+from pathlib import Path
+
+from pipelines.config import get_settings
+from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
+
+logger = logging.getLogger(__name__)
+
+
+class MissingResourceError(FileNotFoundError):
+    """A keyword list the predictors need is not in the keywords folder."""
+
+
+def text_lines(path: Path, *, comments: bool = True) -> Iterator[str]:
+    """Lines of a Robotoff text file (``.gz`` or plain), with its skipping rules."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if line and not (comments and line.startswith("//")):
+                yield line
+
+
+def keep_brand(key: str, name: str, blacklist: frozenset[str]) -> bool:
+    """Robotoff's brand-list filter: no all-digit names, no blacklisted tags."""
+    return not name.isdigit() and key not in blacklist
+
+
+def _pairs(lines: Iterator[str], name: str) -> dict[str, str]:
+    """``a||b`` lines as a mapping a → b (later lines win); other lines are skipped with a warning."""
+    pairs: dict[str, str] = {}
+    for line in lines:
+        parts = line.split("||")
+        if len(parts) != 2:
+            logger.warning("%s: '||' separator expected in %r", name, line)
+            continue
+        pairs[parts[0]] = parts[1]
+    return pairs
+
+
+class Resources:
+    """The lists of one keywords folder, each parsed on first use."""
+
+    def __init__(self, keywords_dir: Path, taxonomy_dir: Path | None = None) -> None:
+        self.keywords_dir = Path(keywords_dir)
+        self.taxonomy_dir = Path(taxonomy_dir) if taxonomy_dir else None
+
+    def path(self, name: str) -> Path:
+        path = self.keywords_dir / name
+        if not path.is_file():
+            raise MissingResourceError(
+                f"keyword list {name} not found in {self.keywords_dir} "
+                "(set OFF_KEYWORDS_DIR to a folder holding Robotoff's data/ocr lists)"
+            )
+        return path
+
+    def lines(self, name: str) -> list[str]:
+        return list(text_lines(self.path(name)))
+
+    @cached_property
+    def brand_blacklist(self) -> frozenset[str]:
+        return frozenset(self.lines("brand_taxonomy_blacklist.txt"))
+
+    def _brands(self, name: str) -> KeywordSet:
+        blacklist = self.brand_blacklist
+        return parse_keyword_lines(
+            self.lines(name), keep=lambda key, value: keep_brand(key, value, blacklist)
+        )
+
+    @cached_property
+    def curated_brands(self) -> KeywordSet:
+        return self._brands("brand.txt")
+
+    @cached_property
+    def taxonomy_brands(self) -> KeywordSet:
+        return self._brands("brand_from_taxonomy.gz")
+
+    @cached_property
+    def label_keywords(self) -> KeywordSet:
+        return parse_keyword_lines(self.lines("label_flashtext.txt"))
+
+    @cached_property
+    def label_logos(self) -> dict[str, str]:
+        return _pairs(text_lines(self.path("label_logo_annotation.txt")), "label_logo_annotation.txt")
+
+    @cached_property
+    def brand_logos(self) -> dict[str, str]:
+        return _pairs(text_lines(self.path("brand_logo_annotation.txt")), "brand_logo_annotation.txt")
+
+    @cached_property
+    def brand_prefixes(self) -> frozenset[tuple[str, str]]:
+        """``(brand tag, code[:7] + "xxxxxx")`` pairs seen on at least 5 products (importer check)."""
+        with gzip.open(self.path("brand_prefix.json.gz"), "rt", encoding="utf-8") as handle:
+            return frozenset((tag, prefix) for tag, prefix in json.load(handle))
+
+
+@cache
+def _resources(keywords_dir: Path, taxonomy_dir: Path | None) -> Resources:
+    return Resources(keywords_dir, taxonomy_dir)
+
+
+def default_resources() -> Resources:
+    """The lists of ``$OFF_KEYWORDS_DIR`` (and taxonomies of ``$OFF_TAXONOMY_DIR``), shared in the process."""
+    settings = get_settings()
+    return _resources(settings.keywords_dir, settings.taxonomy_dir)
