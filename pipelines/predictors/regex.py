@@ -99,6 +99,10 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
         if pattern.startswith(_LOOKAROUND_OPENERS, index):
             index = _group_end(pattern, index)
             continue
+        if pattern.startswith("(?P<", index):  # names do not matter to a filter and may repeat once combined
+            out.append("(?:")
+            index = pattern.index(">", index) + 1
+            continue
         out.append(char)
         index += 1
     body = "".join(out)
@@ -135,7 +139,13 @@ def candidate_rows(texts: pl.Series, regexes: Sequence[TextRegex]) -> pl.Series:
     if any(p is None for p in prefilters):
         return (usable.str.len_bytes() > 0).arg_true()
     combined = "|".join(f"(?:{p})" for p in prefilters)
-    return usable.str.contains(combined).arg_true()
+    try:
+        return usable.str.contains(combined).arg_true()
+    except pl.exceptions.ComputeError:  # too big or odd once combined: one pass per rule
+        hits = pl.Series([False] * usable.len())
+        for prefilter in prefilters:
+            hits = hits | usable.str.contains(prefilter)
+        return hits.arg_true()
 
 
 def finditer_rows(

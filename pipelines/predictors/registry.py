@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Flavor
-from pipelines.predictors import brand, label, product_weight
+from pipelines.predictors import brand, category, expiration_date, label, packager_code, product_weight, store
 from pipelines.predictors.base import Predictor, finish_name_predictions
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
@@ -23,9 +23,13 @@ from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts
 logger = logging.getLogger(__name__)
 
 PREDICTORS: tuple[Predictor, ...] = (
+    category.PREDICTOR,
     label.PREDICTOR,
-    brand.PREDICTOR,
+    packager_code.PREDICTOR,
     product_weight.PREDICTOR,
+    expiration_date.PREDICTOR,
+    brand.PREDICTOR,
+    store.PREDICTOR,
 )
 
 # Robotoff's product-name set (spec §2).

@@ -8,12 +8,14 @@ newline only, empty lines and lines starting with ``//`` are skipped, ``.gz`` fi
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import logging
 from collections.abc import Iterator
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import get_settings
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
@@ -53,11 +55,16 @@ def _pairs(lines: Iterator[str], name: str) -> dict[str, str]:
 
 
 class Resources:
-    """The lists of one keywords folder, each parsed on first use."""
+    """What predictors read besides their input tables: the lists of one keywords folder and the taxonomies,
+    each parsed on first use, and the reference date of the run."""
 
-    def __init__(self, keywords_dir: Path, taxonomy_dir: Path | None = None) -> None:
+    def __init__(
+        self, keywords_dir: Path, taxonomy_dir: Path | None = None, today: dt.date | None = None
+    ) -> None:
         self.keywords_dir = Path(keywords_dir)
+        self.today = today  # the date relative rules use (expiration years); None = the current date
         self.taxonomy_dir = Path(taxonomy_dir) if taxonomy_dir else None
+        self._taxonomies: dict[str, Any] = {}
 
     def path(self, name: str) -> Path:
         path = self.keywords_dir / name
@@ -88,6 +95,37 @@ class Resources:
     @cached_property
     def taxonomy_brands(self) -> KeywordSet:
         return self._brands("brand_from_taxonomy.gz")
+
+    @cached_property
+    def fishing_codes(self) -> KeywordSet:
+        """``fishing_flashtext.txt``: one code per line, clean value ``(CODE, code)``."""
+        keywords = KeywordSet()
+        for code in self.lines("fishing_flashtext.txt"):
+            keywords.add(code, (code.upper(), code))
+        return keywords
+
+    @cached_property
+    def category_ids(self) -> frozenset[str]:
+        """Node ids of the category taxonomy (the AOC rule accepts exact ids only, no synonyms)."""
+        return frozenset(self.taxonomy("categories").nodes)
+
+    def taxonomy(self, name: str):
+        """A taxonomy of ``taxonomy_dir`` (``<name>.full.json[.gz]``), parsed by the SDK, cached."""
+        if name not in self._taxonomies:
+            from openfoodfacts.taxonomy import Taxonomy
+
+            if self.taxonomy_dir is None:
+                raise MissingResourceError(f"no taxonomy folder configured for {name}")
+            for candidate in (f"{name}.full.json.gz", f"{name}.full.json", f"{name}.json.gz", f"{name}.json"):
+                path = self.taxonomy_dir / candidate
+                if path.is_file():
+                    self._taxonomies[name] = Taxonomy.from_path(str(path))
+                    break
+            else:
+                raise MissingResourceError(
+                    f"taxonomy {name} not found in {self.taxonomy_dir} (OFF_TAXONOMY_DIR)"
+                )
+        return self._taxonomies[name]
 
     @cached_property
     def label_keywords(self) -> KeywordSet:

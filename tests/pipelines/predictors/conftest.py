@@ -25,3 +25,31 @@ def golden_names() -> tuple[list[dict], list[dict]]:
     products = read_jsonl(shared_path("golden", "name_products_dev.jsonl"))
     predictions = read_jsonl(shared_path("golden", "name_predictions_dev.jsonl"))
     return products, predictions
+
+
+def text_table(*texts: str, full_texts: list[str] | None = None):
+    """A minimal OCR-text table: one image per text, no word boxes (string input, as Robotoff's str path)."""
+    import pyarrow as pa
+
+    count = len(texts)
+    return pa.table(
+        {
+            "barcode": [f"{3000000000000 + i}" for i in range(count)],
+            "image_id": ["1"] * count,
+            "source_image": [f"/300/000/000/{i:04d}/1.jpg" for i in range(count)],
+            "full_text": full_texts or list(texts),
+            "full_text_contiguous": list(texts),
+            "text_annotation": list(texts),
+        }
+    )
+
+
+def predicted(
+    resources, *texts: str, types: tuple[str, ...], full_texts: list[str] | None = None
+) -> list[dict]:
+    """Predictions of ``types`` for each text, ``data`` parsed, in output order."""
+    from pipelines.predictors.registry import predict
+
+    table = text_table(*texts, full_texts=full_texts)
+    rows = predict(ocr=table, types=list(types), resources=resources).to_pylist()
+    return [{**r, "data": json.loads(r["data"])} for r in rows]

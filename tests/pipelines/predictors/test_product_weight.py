@@ -45,7 +45,9 @@ def test_accepted_weights(text, value, matcher, auto, normalized, resources) -> 
     assert type(data["normalized_value"]) is type(normalized[0])
     assert rows[0]["automatic_processing"] is False  # from a product name: never automatic
     assert data["source"] == "product_name"
-    assert data["priority"] == {"with_mention": 1, "with_ending_mention": 1, "multi_packaging": 2}.get(matcher, 3)
+    assert data["priority"] == {"with_mention": 1, "with_ending_mention": 1, "multi_packaging": 2}.get(
+        matcher, 3
+    )
 
 
 @pytest.mark.parametrize(
