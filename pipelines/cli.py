@@ -15,6 +15,9 @@ from pipelines.audit.cli import audit_barcodes_command
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.logs import configure_cli_logging
+from pipelines.ocr.cli import ocr_ingest_command
+from pipelines.predictors.cli import predict_command
+from pipelines.store.cli import predictions_app
 from pipelines.synth.cli import synth_command
 
 app = typer.Typer(
@@ -26,10 +29,13 @@ app = typer.Typer(
 )
 barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, validation, image paths).")
 app.add_typer(barcode_app, name="barcode")
+app.add_typer(predictions_app, name="predictions")
 app.command("synth")(synth_command)
 app.command("download")(download_command)
 app.command("convert")(convert_command)
 app.command("audit-barcodes")(audit_barcodes_command)
+app.command("ocr-ingest")(ocr_ingest_command)
+app.command("predict")(predict_command)
 
 
 @app.callback()

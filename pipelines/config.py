@@ -138,6 +138,11 @@ class Settings:
             },
         )
 
+    @property
+    def store_path(self) -> Path:
+        """The DuckDB store (predictions, insights, runs); its writer lock is ``<store>.lock`` beside it."""
+        return self.data_dir / "store.duckdb"
+
     def dump_dir(self, flavor: Flavor | str) -> Path:
         """Folder of a flavor's downloaded dump and its sidecar metadata."""
         return self.data_dir / "dumps" / Flavor(flavor).value

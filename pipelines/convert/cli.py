@@ -16,7 +16,7 @@ def convert_command(
     flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Default: $OFF_DATA_DIR/parquet/<flavor>."),
     threads: int | None = typer.Option(None, min=1, help="DuckDB threads (default: all cores)."),
-    batch_rows: int = typer.Option(8_192, min=1, help="Lines per DuckDB batch."),
+    batch_rows: int = typer.Option(6_144, min=1, help="Lines per DuckDB batch."),
 ) -> None:
     """Convert a JSONL dump to Parquet (explicit schema, bad lines quarantined); prints the report as JSON."""
     from pipelines.config import Flavor, get_settings

@@ -83,7 +83,7 @@ class ConversionReport:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    batch_rows: int = 8_192
+    batch_rows: int = 6_144
     row_group_rows: int = ROW_GROUP_ROWS
     max_line_bytes: int = MAX_LINE_BYTES
     threads: int | None = None

@@ -118,35 +118,39 @@ def iter_line_tables(path: Path, rows: int = 16384, chunk_rows: int = 1024) -> I
 
 
 def background_tables(path: Path, rows: int = 16384, prefetch: int = 1) -> Iterator[pa.Table]:
-    """:func:`iter_line_tables` on a producer thread, at most ``prefetch`` tables ahead."""
-    slots: queue.Queue = queue.Queue(maxsize=prefetch)
+    """:func:`iter_line_tables` on a producer thread, at most ``prefetch`` tables ahead.
+
+    The producer starts a table only when there is room for it: at most ``prefetch + 1`` tables are alive,
+    the one in use and the ones read ahead (a free slot appears when the consumer comes back for more).
+    """
+    ready: queue.Queue = queue.Queue()
+    room = threading.Semaphore(prefetch + 1)
     stop = threading.Event()
 
     def produce() -> None:
+        tables = iter_line_tables(path, rows)
         try:
-            for batch in iter_line_tables(path, rows):
-                while not stop.is_set():
-                    try:
-                        slots.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            while not stop.is_set():
+                if not room.acquire(timeout=0.1):
+                    continue
+                table = next(tables, _DONE)
+                ready.put(table)
+                if table is _DONE:
                     return
-            slots.put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            slots.put(exc)
+            ready.put(exc)
 
     thread = threading.Thread(target=produce, name="dump-reader", daemon=True)
     thread.start()
     try:
         while True:
-            item = slots.get()
+            item = ready.get()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
+            room.release()  # the consumer is done with `item`: read the next one ahead
     finally:
         stop.set()
         thread.join(timeout=5)

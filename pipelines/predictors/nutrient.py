@@ -8,19 +8,19 @@ nutrients in the table's order, matches in text order; the value has ``,`` turne
 kept as written. No bounding box, predictor ``regex``, no automatic processing.
 
 The names table (:data:`NUTRIENT_NAMES`) is shared with ``nutrient_mention``, which reuses the same words
-to locate nutrition tables. Both read their matches through :func:`regex_matches`.
+to locate nutrition tables. Both read their matches through ``regex.regex_matches``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
 from pipelines.predictors.base import Predictor, Row, rows_to_frame
-from pipelines.predictors.regex import TextRegex, candidate_rows
+from pipelines.predictors.regex import TextRegex, regex_matches
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
 
@@ -162,40 +162,6 @@ def value_regex(nutrient: str) -> TextRegex:
 
 
 VALUE_REGEXES: tuple[TextRegex, ...] = tuple(value_regex(nutrient) for nutrient in NUTRIENT_UNITS)
-
-# Python's case-insensitive ``i`` also matches the Turkish ``ı`` and ``İ``; Rust's ``(?i)i`` does not. The
-# prefilter reads the texts with both folded to ``i`` so that it stays a superset of Python's matches.
-_PYTHON_ONLY_I = "[ıİ]"
-
-
-def prefilter_texts(texts: pl.Series) -> pl.Series:
-    """The texts the Rust prefilter reads: nulls as empty texts, ``ı``/``İ`` as ``i``.
-
-    Only used to choose rows: the Python patterns always run on the original texts.
-    """
-    return texts.fill_null("").str.replace_all(_PYTHON_ONLY_I, "i")
-
-
-def regex_matches(texts: pl.Series, regexes: Sequence[TextRegex]) -> Iterator[tuple[TextRegex, int, re.Match]]:
-    """``(regex, row, match)`` of every Python match, regex by regex (in ``regexes`` order), rows in order.
-
-    One combined vectorized pass keeps the rows where any pattern may match, then each pattern's own
-    prefilter narrows them before Python ``re`` runs (the matches are exactly Python's).
-    """
-    folded = prefilter_texts(texts)
-    rows = candidate_rows(folded, regexes)
-    if rows.len() == 0:
-        return
-    candidates = folded.gather(rows)
-    originals = texts.gather(rows)
-    for regex in regexes:
-        keep = candidates.str.contains(regex.prefilter) if regex.prefilter is not None else None
-        row_ids = rows if keep is None else rows.filter(keep)
-        subset = originals if keep is None else originals.filter(keep)
-        for row, text in zip(row_ids.to_list(), subset.to_list(), strict=True):
-            if text:
-                for match in regex.pattern.finditer(text):
-                    yield regex, row, match
 
 
 def value_entry(nutrient: str, match: re.Match) -> dict[str, Any]:

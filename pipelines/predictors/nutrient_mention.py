@@ -1,4 +1,4 @@
-"""Nutrient mention predictions (spec §1.2 "nutrient_mention"): where nutrient words and values sit in an image.
+"""Nutrient mention predictions (spec §1.2 "nutrient_mention"): where nutrient words and values are.
 
 Robotoff uses these to spot nutrition tables (the nutrition-image importer). Per key of
 :data:`~pipelines.predictors.nutrient.NUTRIENT_NAMES` (the nine nutrients and ``nutrition_values``
@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 
 from pipelines.predictors.base import Predictor, Row, WordBoxes, rows_to_frame, with_box
-from pipelines.predictors.nutrient import NUTRIENT_NAMES, TEXT_FIELD, regex_matches
-from pipelines.predictors.regex import TextRegex
+from pipelines.predictors.nutrient import NUTRIENT_NAMES, TEXT_FIELD
+from pipelines.predictors.regex import TextRegex, regex_matches
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
 

@@ -27,6 +27,7 @@ _SPACE_IN_CLASS = r"\s\x1c-\x1f"
 _WORD_IN_CLASS = r"\w\p{N}"
 _LOOKAROUND_OPENERS = ("(?=", "(?!", "(?<=", "(?<!")
 _UNSUPPORTED_ESCAPES = set("WSDbBAZ")
+_TURKISH_I = "ıİ"
 
 
 def _group_end(pattern: str, start: int) -> int:
@@ -62,11 +63,14 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
     """A Rust-regex pattern matching at least every text ``re.compile(pattern, flags)`` matches, or None.
 
     None means no safe superset was found (an escape whose widening is not obvious, such as ``\\W`` or
-    ``\\b``): the rule then runs on every row.
+    ``\\b``): the rule then runs on every row. Case-insensitive patterns also get the Turkish ``ı``/``İ``
+    wherever an ``i`` may match: Python's ``re.I`` equates them with ``i``, Rust's ``(?i)`` does not (the
+    only difference between the two foldings for the letters of Robotoff's patterns).
     """
+    ignore_case = bool(flags & re.IGNORECASE)
     out: list[str] = []
     index = 0
-    in_class = False
+    in_class = widen_class = False
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
@@ -84,6 +88,8 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
         if in_class:
             if char == "]":
                 in_class = False
+                if widen_class:  # before a trailing literal "-", which must stay last
+                    out.insert(len(out) - 1 if out[-1] == "-" else len(out), _TURKISH_I)
             out.append(char)
             index += 1
             continue
@@ -91,6 +97,7 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
             in_class = True
             out.append(char)
             index += 1
+            widen_class = ignore_case and pattern[index : index + 1] != "^"
             for literal in ("^", "]"):
                 if pattern[index : index + 1] == literal:
                     out.append(literal)
@@ -103,13 +110,12 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
             out.append("(?:")
             index = pattern.index(">", index) + 1
             continue
-        out.append(char)
+        out.append(f"[iI{_TURKISH_I}]" if ignore_case and char in "iI" else char)
         index += 1
     body = "".join(out)
     if not body or flags & re.VERBOSE:
         return None
-    prefix = "(?i)" if flags & re.IGNORECASE else ""
-    candidate = prefix + body
+    candidate = ("(?i)" if ignore_case else "") + body
     try:
         pl.Series([""]).str.contains(candidate)
     except Exception:  # the Rust engine rejects some Python syntax: run this rule on every row
@@ -162,3 +168,19 @@ def finditer_rows(
             continue
         for match in regex.pattern.finditer(text):
             yield row, match
+
+
+def regex_matches(
+    texts: pl.Series, regexes: Sequence[TextRegex]
+) -> Iterator[tuple[TextRegex, int, re.Match]]:
+    """``(regex, row, match)`` of every Python match, regex by regex (in ``regexes`` order), rows in order.
+
+    One combined vectorized pass keeps the rows where any pattern may match; each pattern's own prefilter
+    narrows those before Python ``re`` runs, so the matches are exactly Python's.
+    """
+    rows = candidate_rows(texts, regexes)
+    if rows.len() == 0:
+        return
+    for regex in regexes:
+        for row, match in finditer_rows(texts, regex, rows):
+            yield regex, row, match

@@ -14,7 +14,20 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Flavor
-from pipelines.predictors import brand, category, expiration_date, label, packager_code, product_weight, store
+from pipelines.predictors import (
+    brand,
+    category,
+    expiration_date,
+    image_flag,
+    image_lang,
+    image_orientation,
+    label,
+    nutrient,
+    nutrient_mention,
+    packager_code,
+    product_weight,
+    store,
+)
 from pipelines.predictors.base import Predictor, finish_name_predictions
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
@@ -30,6 +43,11 @@ PREDICTORS: tuple[Predictor, ...] = (
     expiration_date.PREDICTOR,
     brand.PREDICTOR,
     store.PREDICTOR,
+    image_flag.PREDICTOR,
+    nutrient.PREDICTOR,
+    nutrient_mention.PREDICTOR,
+    image_lang.PREDICTOR,
+    image_orientation.PREDICTOR,
 )
 
 # Robotoff's product-name set (spec §2).

@@ -140,6 +140,22 @@ class Resources:
         return _pairs(text_lines(self.path("brand_logo_annotation.txt")), "brand_logo_annotation.txt")
 
     @cached_property
+    def image_flag_keywords(self) -> KeywordSet:
+        """Robotoff's image-flag phrases, one trie for both lists: a phrase maps to ``(phrase, label)``.
+
+        Lines are patterns as they are (no ``||`` fields); ``beauty`` is added first, so a phrase present in
+        both lists ends up ``miscellaneous`` (the later clean value wins).
+        """
+        keywords = KeywordSet()
+        for label, name in (
+            ("beauty", "image_flag_beauty.txt"),
+            ("miscellaneous", "image_flag_miscellaneous.txt"),
+        ):
+            for line in self.lines(name):
+                keywords.add(line, (line, label))
+        return keywords
+
+    @cached_property
     def brand_prefixes(self) -> frozenset[tuple[str, str]]:
         """``(brand tag, code[:7] + "xxxxxx")`` pairs seen on at least 5 products (importer check)."""
         with gzip.open(self.path("brand_prefix.json.gz"), "rt", encoding="utf-8") as handle:

@@ -203,7 +203,9 @@ class DocumentBuilder:
             text, fact = _weight_text(rng, lang, weight_value, weight_unit)
             name = f"{name} {text}"
             facts.append({**fact, "source": "product_name"})
-        if rng.random() < 0.989:
+        if rng.random() >= 0.989:  # no name at all: the facts planted in it are not in the document either
+            facts[:] = [f for f in facts if f.get("source") != "product_name"]
+        else:
             doc["product_name"] = name
             if rng.random() < 0.9:
                 doc[f"product_name_{lang}"] = name

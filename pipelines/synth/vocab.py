@@ -255,10 +255,12 @@ def _load_brands(keywords_dir: Path) -> list[tuple[str, str]]:
 
 
 def _load_stores(keywords_dir: Path) -> list[str]:
-    """Store names from ``store_regex.txt`` that match themselves (lines without a custom regex)."""
-    stores = []
+    """Store names from ``store_regex.txt`` that match themselves.
+
+    Robotoff keeps the last line of each name, so a name counts only when that last line has no custom
+    regex ("Carrefour" then "Carrefour||grand jury" means "Carrefour" itself is never found).
+    """
+    last: dict[str, str] = {}
     for line in _keyword_lines(_find(keywords_dir, "store_regex.txt")):
-        name = line.split("||", 1)[0]
-        if "||" not in line and name.isascii() and len(name) >= 4 and name not in stores:
-            stores.append(name)
-    return stores
+        last[line.split("||", 1)[0]] = line
+    return [name for name, line in last.items() if "||" not in line and name.isascii() and len(name) >= 4]

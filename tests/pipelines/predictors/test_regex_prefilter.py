@@ -59,7 +59,9 @@ def test_superset_on_real_texts_and_planted_matches(resources: Resources) -> Non
         assert_superset(rule, names + planted)
 
 
-TEXTS = st.text(st.sampled_from(list("poidsnetgkml 0123456789x.,:/-\x1c\u00a0ABCDEFRIOÖéè℮")), max_size=30)
+TEXTS = st.text(
+    st.sampled_from(list("poidsnetgkml 0123456789x.,:/-\x1c\u00a0ABCDEFRIOÖéè℮ıİſK")), max_size=30
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -79,7 +81,10 @@ def test_superset_on_random_texts(texts: list[str]) -> None:
     [
         (r"(?<!\w)ab(?!\d)", 0, "ab"),
         (r"a\sb", 0, r"a[\s\x1c-\x1f]b"),
-        (r"[\s.]x", re.I, r"(?i)[\s\x1c-\x1f.]x"),
+        (r"[\s.]x", re.I, r"(?i)[\s\x1c-\x1f.ıİ]x"),
+        (r"[- \n]x[a-]", re.I, r"(?i)[- \nıİ]x[aıİ-]"),
+        (r"fibre", re.I, r"(?i)f[iIıİ]bre"),
+        (r"[^a-z]i", 0, r"[^a-z]i"),
         (r"(?P<x>a)\w", 0, r"(?:a)[\w\p{N}]"),
         (r"a\bb", 0, None),
         (r"a(?=b)c", 0, "ac"),

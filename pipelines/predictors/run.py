@@ -1,0 +1,150 @@
+"""Running the predictors over a flavor's snapshot and importing the result into the prediction store.
+
+The bulk run reads the Parquet snapshot (``$OFF_DATA_DIR/parquet/<flavor>/products.parquet``) and the OCR
+text table, in batches so memory stays flat, calls :func:`pipelines.predictors.registry.predict` — the very
+function the per-product flows call on one-row tables — and imports every prediction in one store
+transaction (``pipelines.store``), with the validity filter fed from the same snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.config import Flavor, Settings, get_settings
+from pipelines.predictors.registry import predict
+from pipelines.predictors.resources import Resources, default_resources
+from pipelines.predictors.schema import concat_predictions
+from pipelines.sql import connect, load_sql
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_COLUMNS = ("code", "normalized_code", "product_name", "product_type")
+PRODUCT_BATCH_ROWS = 250_000
+OCR_BATCH_ROWS = 5_000
+
+
+class SnapshotNotFoundError(FileNotFoundError):
+    """The flavor has no Parquet snapshot (or OCR table) to predict from."""
+
+
+@dataclass
+class PredictReport:
+    """Counts of one run: inputs read, predictions per type, and the store import's own report."""
+
+    flavor: str
+    products: int = 0
+    images: int = 0
+    predictions: int = 0
+    per_type: dict[str, int] = field(default_factory=dict)
+    seconds_predict: float = 0.0
+    store_import: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def products_path(flavor: Flavor | str, settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "products.parquet"
+
+
+def ocr_table_path(flavor: Flavor | str, settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "ocr_texts.parquet"
+
+
+def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+    """Tables of at most ``batch_rows`` rows of a Parquet file, only ``columns`` read."""
+    if not path.is_file():
+        raise SnapshotNotFoundError(f"no Parquet table at {path}")
+    parquet = pq.ParquetFile(path)
+    names = [c for c in columns if c in parquet.schema_arrow.names] if columns else None
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=names):
+        yield pa.Table.from_batches([batch])
+
+
+def predict_tables(
+    products: Iterator[pa.Table] | None,
+    ocr: Iterator[pa.Table] | None,
+    *,
+    flavor: Flavor | str,
+    types: Sequence[str] | None,
+    resources: Resources,
+    report: PredictReport,
+    progress: Callable[[int], None] | None = None,
+) -> pa.Table:
+    """``predict`` over batches of products, then of OCR'd images; all predictions in one table."""
+    started = time.perf_counter()
+    tables = []
+    for batch in products or ():
+        tables.append(predict(batch, types=types, flavor=flavor, resources=resources))
+        report.products += batch.num_rows
+        if progress:
+            progress(batch.num_rows)
+    for batch in ocr or ():
+        tables.append(predict(ocr=batch, types=types, flavor=flavor, resources=resources))
+        report.images += batch.num_rows
+        if progress:
+            progress(batch.num_rows)
+    result = concat_predictions(tables)
+    report.seconds_predict = round(time.perf_counter() - started, 3)
+    report.predictions = result.num_rows
+    if result.num_rows:
+        counts = pl.from_arrow(result.select(["type"]))["type"].value_counts()  # type: ignore[index]
+        report.per_type = dict(sorted(zip(counts["type"].to_list(), counts["count"].to_list(), strict=True)))
+    return result
+
+
+def prediction_products(predictions: pa.Table, snapshot: Path) -> pa.Table:
+    """``barcode, image_ids`` of the products that received predictions, read from the snapshot."""
+    con = connect()
+    try:
+        con.register("prediction_barcodes", predictions.select(["barcode"]))
+        return con.execute(
+            load_sql("predictors/prediction_products"), {"products": str(snapshot)}
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def run_predictions(
+    flavor: Flavor | str = Flavor.off,
+    *,
+    ocr_table: Path | None = None,
+    types: Sequence[str] | None = None,
+    store: Path | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    import_into_store: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> PredictReport:
+    """The bulk run: predict over the flavor's snapshot (and OCR table), import into the store."""
+    from pipelines.store.db import store_writer
+    from pipelines.store.predictions import import_predictions
+
+    settings = settings or get_settings()
+    resources = resources or default_resources()
+    flavor = Flavor(flavor)
+    snapshot = products_path(flavor, settings)
+    report = PredictReport(flavor=flavor.value)
+    products = iter_parquet(snapshot, PRODUCT_COLUMNS, PRODUCT_BATCH_ROWS)
+    ocr = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
+    predictions = predict_tables(
+        products, ocr, flavor=flavor, types=types, resources=resources, report=report, progress=progress
+    )
+    logger.info(
+        "%d predictions from %d products and %d images", report.predictions, report.products, report.images
+    )
+    if import_into_store:
+        valid = prediction_products(predictions, snapshot)
+        with store_writer(store or settings.store_path, purpose=f"predict {flavor.value}") as con:
+            imported = import_predictions(con, predictions, products=valid)
+        report.store_import = imported.to_dict()
+    return report

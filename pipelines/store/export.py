@@ -1,0 +1,117 @@
+"""Exporting the prediction table: Parquet or JSON lines, Robotoff's column names, written atomically.
+
+Why two formats: Parquet for analysis (``data`` stays JSON text in a plain string column, which every
+Parquet reader understands), JSON lines for Robotoff's own tooling (``data`` as a nested object, as
+Robotoff serializes a prediction). Both are written to a temporary file, renamed only when complete: a
+reader of the export sees the previous file or the new one, never a partial one. JSON lines come straight
+from DuckDB's ``COPY``; Parquet is streamed through pyarrow with an explicit schema (DuckDB's writer marks a
+column "required" when the exported rows happen to hold no NULL, so its schema would vary between exports).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.sql import load_sql
+
+logger = logging.getLogger(__name__)
+
+# Robotoff's prediction columns (robotoff/models.py), in its order, with the store's nullability.
+EXPORT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("barcode", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("data", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("value_tag", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field("source_image", pa.string()),
+        pa.field("automatic_processing", pa.bool_()),
+        pa.field("predictor", pa.string()),
+        pa.field("predictor_version", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("server_type", pa.string(), nullable=False),
+    ]
+)
+EXPORT_COLUMNS = tuple(EXPORT_SCHEMA.names)
+ROW_GROUP_ROWS = 122_880
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+@dataclass
+class ExportReport:
+    path: str
+    format: str
+    rows: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def export_predictions(
+    con: duckdb.DuckDBPyConnection, out: Path | str, fmt: ExportFormat | str = ExportFormat.parquet
+) -> ExportReport:
+    """Write every stored prediction (ordered by id) to ``out`` in ``fmt``; return what was written.
+
+    The export reads one snapshot of the table (DuckDB's transaction isolation), so a concurrent writer in
+    the same process cannot make it inconsistent.
+    """
+    started = time.perf_counter()
+    fmt = ExportFormat(fmt)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        rows = _write_parquet(con, tmp) if fmt is ExportFormat.parquet else _write_jsonl(con, tmp)
+        _fsync(tmp)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    report = ExportReport(
+        path=str(out), format=fmt.value, rows=rows, seconds=round(time.perf_counter() - started, 3)
+    )
+    logger.info("exported %d predictions to %s (%s)", report.rows, out, fmt.value)
+    return report
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Stream the rows into a Parquet file of :data:`EXPORT_SCHEMA` (zstd); return the row count."""
+    rows = 0
+    reader = con.sql(load_sql("store/export_parquet")).to_arrow_reader(ROW_GROUP_ROWS)
+    with pq.ParquetWriter(path, EXPORT_SCHEMA, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_table(
+                pa.Table.from_batches([batch]).cast(EXPORT_SCHEMA), row_group_size=ROW_GROUP_ROWS
+            )
+            rows += batch.num_rows
+    return rows
+
+
+def _write_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """DuckDB's JSON writer: one object per line, JSON columns nested as they are; return the row count."""
+    return int(con.execute(load_sql("store/export_jsonl"), {"path": str(path)}).fetchall()[0][0])
+
+
+def _fsync(path: Path) -> None:
+    """Flush the finished file to disk before the rename makes it visible."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

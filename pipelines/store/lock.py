@@ -1,0 +1,143 @@
+"""The store's single-writer guard: an exclusive ``flock`` on ``<store>.lock``, with a timeout.
+
+Why a lock of our own when DuckDB already locks its file: DuckDB refuses a second read-write process
+outright ("Could not set lock on file") instead of waiting, so the Redis listener would fail whenever the
+nightly refresh writes. With this lock a writer *waits* (up to a timeout) for the current one to finish, then
+opens the store; the design's invariant 8 (one writer at a time, the listener waits and loses nothing).
+
+Properties:
+
+- ``flock`` locks belong to an open file description, so the kernel releases the lock when the holder dies,
+  even by SIGKILL: a crashed writer never leaves the store locked;
+- re-entrant within a process: a function that takes the lock (``import_predictions``) can run inside a
+  caller that already holds it (``store_writer``), and threads of one process take turns;
+- the holder writes its pid, purpose and start time into the lock file, so a timeout says who holds it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Long enough for the listener to wait out a per-product refresh or a large import step; the nightly run
+# passes its own value.
+DEFAULT_LOCK_TIMEOUT = 300.0
+_MAX_POLL_SECONDS = 0.25
+
+
+class StoreLockedError(TimeoutError):
+    """Another writer held the store's lock for longer than the timeout."""
+
+
+@dataclass
+class _Holder:
+    """This process's state for one lock file: a thread lock, the depth of nesting, the locked descriptor."""
+
+    thread_lock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+    fd: int | None = None
+
+
+_holders: dict[Path, _Holder] = {}
+_holders_guard = threading.Lock()
+
+
+def lock_path(store: Path | str) -> Path:
+    """The lock file of a store: ``<store>.lock`` in the same folder (absolute, so one file has one key)."""
+    store = Path(store).expanduser().resolve()
+    return store.with_name(store.name + ".lock")
+
+
+@contextmanager
+def writer_lock(
+    store: Path | str, *, timeout: float = DEFAULT_LOCK_TIMEOUT, purpose: str = "write"
+) -> Iterator[None]:
+    """Hold the exclusive writer lock of ``store`` for the ``with`` block.
+
+    Waits at most ``timeout`` seconds (0: try once), then raises :class:`StoreLockedError` naming the holder.
+    """
+    path = lock_path(store)
+    holder = _holder(path)
+    deadline = time.monotonic() + max(timeout, 0.0)
+    if not holder.thread_lock.acquire(timeout=max(timeout, 0.0)):
+        raise StoreLockedError(
+            f"{path}: another thread of this process kept the writer lock for {timeout:g} s"
+        )
+    try:
+        if holder.depth == 0:
+            holder.fd = _acquire_file_lock(path, deadline, timeout, purpose)
+        holder.depth += 1
+        try:
+            yield
+        finally:
+            holder.depth -= 1
+            if holder.depth == 0 and holder.fd is not None:
+                _release_file_lock(holder.fd)
+                holder.fd = None
+    finally:
+        holder.thread_lock.release()
+
+
+def _holder(path: Path) -> _Holder:
+    with _holders_guard:
+        return _holders.setdefault(path, _Holder())
+
+
+def _acquire_file_lock(path: Path, deadline: float, timeout: float, purpose: str) -> int:
+    """Open (creating) the lock file and ``flock`` it, polling until ``deadline``; return the descriptor."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        delay = 0.01
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreLockedError(
+                        f"{path}: the store is being written by {_describe_holder(fd)}; "
+                        f"gave up after {timeout:g} s"
+                    ) from None
+                if not waited:
+                    logger.info("waiting for the store writer lock (%s)", _describe_holder(fd))
+                    waited = True
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, _MAX_POLL_SECONDS)
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid={os.getpid()} purpose={purpose} since={since}\n".encode(), 0)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _release_file_lock(fd: int) -> None:
+    """Clear the holder line, unlock, close (closing alone would unlock; the order keeps the file honest)."""
+    try:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _describe_holder(fd: int) -> str:
+    """The holder line written by the current holder, for error messages."""
+    try:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "another process"

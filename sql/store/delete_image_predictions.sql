@@ -1,0 +1,5 @@
+-- Every prediction made from one image of a product (image deleted; spec §5 deleted_image_job).
+DELETE FROM prediction
+WHERE barcode = $barcode
+  AND server_type = $server_type
+  AND source_image = $source_image;

@@ -1,0 +1,5 @@
+-- Every prediction of the given products of one server type (product deleted, or moved to another flavor;
+-- spec §5). $barcodes is a list of normalized barcodes.
+DELETE FROM prediction
+WHERE server_type = $server_type
+  AND barcode IN (SELECT unnest($barcodes::VARCHAR[]));

@@ -1,0 +1,7 @@
+-- Spec §4.1 step 4: per product, the prediction types present in the incoming batch after the validity
+-- filter, whether or not rows were inserted. The insight importer selects products by these sets.
+SELECT barcode, server_type, list_sort(list(DISTINCT type)) AS types
+FROM store_import_batch
+WHERE drop_reason IS NULL
+GROUP BY barcode, server_type
+ORDER BY barcode, server_type;

@@ -1,0 +1,3 @@
+-- Ids of the prediction table (Robotoff's auto-increment `id`). Values consumed by a rolled-back import are
+-- not reused: ids identify rows, they do not count them.
+CREATE SEQUENCE IF NOT EXISTS prediction_id_seq START 1;
