@@ -107,9 +107,8 @@ def prediction_products(predictions: pa.Table, snapshot: Path) -> pa.Table:
     con = connect()
     try:
         con.register("prediction_barcodes", predictions.select(["barcode"]))
-        return con.execute(
-            load_sql("predictors/prediction_products"), {"products": str(snapshot)}
-        ).to_arrow_table()
+        query = con.sql(load_sql("predictors/prediction_products"), params={"products": str(snapshot)})
+        return query.to_arrow_table()
     finally:
         con.close()
 

@@ -24,7 +24,14 @@ from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT, StoreLockedError, writer_
 logger = logging.getLogger(__name__)
 
 # Created in this order (the table's default uses the sequence, the index needs the table).
-SCHEMA_OBJECTS = ("store/prediction_id_seq", "store/prediction", "store/prediction_barcode_idx")
+SCHEMA_OBJECTS = (
+    "store/prediction_id_seq",
+    "store/prediction",
+    "store/prediction_barcode_idx",
+    "store/product_insight",
+    "store/product_insight_barcode_idx",
+    "store/run",
+)
 _OPEN_RETRY_SECONDS = 0.1
 
 

@@ -1,0 +1,12 @@
+-- Unannotated insights of the refreshed products follow the product's countries, brands and scan count
+-- (Robotoff's daily refresh job, scheduler/__init__.py:73-230), without touching anything else.
+UPDATE product_insight i
+SET countries = r.countries_tags, brands = r.brands_tags, unique_scans_n = r.unique_scans_n
+FROM refresh_product r
+WHERE r.barcode = i.barcode AND r.server_type = i.server_type
+  AND i.annotation IS NULL
+  AND (
+      i.countries IS DISTINCT FROM r.countries_tags OR i.brands IS DISTINCT FROM r.brands_tags
+      OR i.unique_scans_n IS DISTINCT FROM r.unique_scans_n
+  )
+RETURNING i.type;

@@ -1,0 +1,4 @@
+-- refresh_group: the (product, insight type) pairs whose importer runs in this refresh — those with at
+-- least one stored prediction of the type. Insights of other types of the product are left as they are.
+CREATE OR REPLACE TEMP TABLE refresh_group AS
+SELECT DISTINCT barcode, server_type, type FROM refresh_prediction;

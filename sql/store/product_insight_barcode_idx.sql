@@ -1,0 +1,3 @@
+-- Per-product refreshes and `insights show` look insights up by barcode (single-column ART index: see
+-- prediction_barcode_idx).
+CREATE INDEX IF NOT EXISTS product_insight_barcode_idx ON product_insight (barcode);

@@ -1,0 +1,2 @@
+-- Rows of one taxonomy ($taxonomy) in taxonomy_ancestor, before it is loaded again.
+DELETE FROM taxonomy_ancestor WHERE taxonomy = $taxonomy;

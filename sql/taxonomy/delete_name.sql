@@ -1,0 +1,2 @@
+-- Rows of one taxonomy ($taxonomy) in taxonomy_name, before it is loaded again.
+DELETE FROM taxonomy_name WHERE taxonomy = $taxonomy;

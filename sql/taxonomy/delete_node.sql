@@ -1,0 +1,2 @@
+-- Rows of one taxonomy ($taxonomy) in taxonomy_node, before it is loaded again.
+DELETE FROM taxonomy_node WHERE taxonomy = $taxonomy;

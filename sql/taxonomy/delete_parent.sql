@@ -1,0 +1,2 @@
+-- Rows of one taxonomy ($taxonomy) in taxonomy_parent, before it is loaded again.
+DELETE FROM taxonomy_parent WHERE taxonomy = $taxonomy;

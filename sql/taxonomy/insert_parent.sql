@@ -1,0 +1,3 @@
+-- Parent links of $taxonomy from the Arrow table the loader registers as taxonomy_load_parent.
+INSERT INTO taxonomy_parent (taxonomy, id, parent)
+SELECT $taxonomy, id, parent FROM taxonomy_load_parent;

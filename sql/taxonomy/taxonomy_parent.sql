@@ -1,0 +1,6 @@
+-- Direct parent links (TaxonomyNode.parents): one row per (node, parent).
+CREATE TABLE IF NOT EXISTS taxonomy_parent (
+    taxonomy VARCHAR NOT NULL,
+    id VARCHAR NOT NULL,
+    parent VARCHAR NOT NULL
+);
