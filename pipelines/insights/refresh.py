@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,22 @@ def normalize_emb_code(code: str | None) -> str | None:
     return code[:-2] + "ec" if code.endswith("ce") else code
 
 
+@cache
+def _static_tables(resources: Resources) -> dict[str, pa.Table]:
+    """The lists the importers read, as Arrow tables (built once per Resources: the brand prefixes are
+    ~100k pairs)."""
+    prefixes = sorted(resources.brand_prefixes)
+    return {
+        "label_whitelist": pa.table({"tag": sorted(set(resources.lines("label_whitelist.txt")))}),
+        "brand_blacklist": pa.table({"tag": sorted(resources.brand_blacklist)}),
+        "brand_prefix": pa.table({"tag": [t for t, _ in prefixes], "prefix": [p for _, p in prefixes]}),
+    }
+
+
 def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> None:
     """Lists the importers read: label whitelist, brand blacklist, brand prefixes; the emb-code function."""
-    con.register("label_whitelist", pa.table({"tag": sorted(set(resources.lines("label_whitelist.txt")))}))
-    con.register("brand_blacklist", pa.table({"tag": sorted(resources.brand_blacklist)}))
-    prefixes = sorted(resources.brand_prefixes)
-    con.register(
-        "brand_prefix", pa.table({"tag": [t for t, _ in prefixes], "prefix": [p for _, p in prefixes]})
-    )
+    for name, table in _static_tables(resources).items():
+        con.register(name, table)
     with suppress(duckdb.CatalogException, duckdb.NotImplementedException):  # registered on this connection
         con.create_function(
             "normalize_emb_code", normalize_emb_code, ["VARCHAR"], "VARCHAR", side_effects=False
@@ -120,12 +129,13 @@ def _previous_products(con: duckdb.DuckDBPyConnection, flavor: str) -> int | Non
 
 def _source(con: duckdb.DuckDBPyConnection, products: Path | pa.Table) -> None:
     """``refresh_source``: the product table, a Parquet file (read lazily) or an Arrow table."""
+    with suppress(duckdb.Error):
+        con.unregister("refresh_source")
+    con.execute("DROP VIEW IF EXISTS refresh_source")
     if isinstance(products, pa.Table):
         con.register("refresh_source", products)
     else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW refresh_source AS SELECT * FROM read_parquet('{_quoted(products)}')"
-        )
+        con.execute(f"CREATE TEMP VIEW refresh_source AS SELECT * FROM read_parquet('{_quoted(products)}')")
 
 
 def _quoted(path: Path) -> str:

@@ -25,6 +25,7 @@ from pipelines.predictors import (
     nutrient,
     nutrient_mention,
     packager_code,
+    packaging,
     product_weight,
     store,
 )
@@ -48,6 +49,7 @@ PREDICTORS: tuple[Predictor, ...] = (
     nutrient_mention.PREDICTOR,
     image_lang.PREDICTOR,
     image_orientation.PREDICTOR,
+    packaging.PREDICTOR,
 )
 
 # Robotoff's product-name set (spec §2).

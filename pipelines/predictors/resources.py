@@ -15,10 +15,13 @@ import logging
 from collections.abc import Iterator
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config import get_settings
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
+
+if TYPE_CHECKING:
+    from pipelines.predictors.packaging import PackagingGrammar
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +62,15 @@ class Resources:
     each parsed on first use, and the reference date of the run."""
 
     def __init__(
-        self, keywords_dir: Path, taxonomy_dir: Path | None = None, today: dt.date | None = None
+        self,
+        keywords_dir: Path,
+        taxonomy_dir: Path | None = None,
+        today: dt.date | None = None,
+        grammars_dir: Path | None = None,
     ) -> None:
         self.keywords_dir = Path(keywords_dir)
+        # Robotoff's Lark grammars sit in a grammars folder beside the keyword lists (data/grammars).
+        self.grammars_dir = Path(grammars_dir) if grammars_dir else self.keywords_dir.parent / "grammars"
         self.today = today  # the date relative rules use (expiration years); None = the current date
         self.taxonomy_dir = Path(taxonomy_dir) if taxonomy_dir else None
         self._taxonomies: dict[str, Any] = {}
@@ -154,6 +163,13 @@ class Resources:
             for line in self.lines(name):
                 keywords.add(line, (line, label))
         return keywords
+
+    @cached_property
+    def packaging_grammar(self) -> PackagingGrammar:
+        """Robotoff's French packaging grammar and its terminal maps (the parser is built once, ~0.1 s)."""
+        from pipelines.predictors.packaging import load_grammar
+
+        return load_grammar(self.grammars_dir)
 
     @cached_property
     def brand_prefixes(self) -> frozenset[tuple[str, str]]:

@@ -7,16 +7,33 @@
 --    ("deepest only");
 -- 4. automatic_processing left unset by the regex/flashtext predictors becomes "tag in the whitelist".
 -- Conflict: same tag, or the candidate is an ancestor of the other insight's tag.
-WITH valid AS (
-    SELECT p.*
+-- The taxonomy tables are first cut down to the tags at hand (semi-joins with the small side as the hash
+-- table), which keeps a one-product refresh from hashing whole taxonomies.
+WITH predicted AS (
+    SELECT p.*, r.labels_tags
     FROM refresh_prediction p
     JOIN refresh_product r ON r.barcode = p.barcode AND r.server_type = p.server_type
     WHERE p.type = 'label'
-      AND p.value_tag NOT IN ('en:eu-agriculture', 'en:non-eu-agriculture')
-      AND NOT list_contains(coalesce(r.labels_tags, []), p.value_tag)
+),
+tags AS (
+    SELECT DISTINCT value_tag AS tag FROM predicted WHERE value_tag IS NOT NULL
+),
+nodes AS (
+    SELECT id FROM taxonomy_node WHERE taxonomy = 'labels' AND id IN (SELECT tag FROM tags)
+),
+names AS (
+    SELECT key, id FROM taxonomy_name WHERE taxonomy = 'labels' AND key IN (SELECT tag FROM tags)
+),
+tag_ancestors AS (
+    SELECT id, ancestor FROM taxonomy_ancestor WHERE taxonomy = 'labels' AND ancestor IN (SELECT tag FROM tags)
+),
+valid AS (
+    SELECT p.*
+    FROM predicted p
+    WHERE p.value_tag NOT IN ('en:eu-agriculture', 'en:non-eu-agriculture')
+      AND NOT list_contains(coalesce(p.labels_tags, []), p.value_tag)
       AND NOT EXISTS (
-          SELECT 1 FROM taxonomy_ancestor a
-          WHERE a.taxonomy = 'labels' AND a.ancestor = p.value_tag AND list_contains(r.labels_tags, a.id)
+          SELECT 1 FROM tag_ancestors a WHERE a.ancestor = p.value_tag AND list_contains(p.labels_tags, a.id)
       )
 ),
 canonical AS (
@@ -25,17 +42,24 @@ canonical AS (
             CASE WHEN n.id IS NOT NULL THEN v.value_tag ELSE coalesce(m.id, v.value_tag) END AS value_tag
         )
     FROM valid v
-    LEFT JOIN taxonomy_node n ON n.taxonomy = 'labels' AND n.id = v.value_tag
-    LEFT JOIN taxonomy_name m ON m.taxonomy = 'labels' AND m.key = v.value_tag
+    LEFT JOIN nodes n ON n.id = v.value_tag
+    LEFT JOIN names m ON m.key = v.value_tag
+),
+canonical_nodes AS (
+    SELECT id FROM taxonomy_node WHERE taxonomy = 'labels' AND id IN (SELECT value_tag FROM canonical)
+),
+canonical_ancestors AS (
+    SELECT id, ancestor FROM taxonomy_ancestor
+    WHERE taxonomy = 'labels' AND ancestor IN (SELECT value_tag FROM canonical) AND id IN (SELECT value_tag FROM canonical)
 ),
 deepest AS (
     SELECT c.*
     FROM canonical c
-    WHERE c.value_tag IN (SELECT id FROM taxonomy_node WHERE taxonomy = 'labels')
+    WHERE c.value_tag IN (SELECT id FROM canonical_nodes)
       AND NOT EXISTS (
           SELECT 1
           FROM canonical o
-          JOIN taxonomy_ancestor a ON a.taxonomy = 'labels' AND a.id = o.value_tag AND a.ancestor = c.value_tag
+          JOIN canonical_ancestors a ON a.id = o.value_tag AND a.ancestor = c.value_tag
           WHERE o.barcode = c.barcode AND o.server_type = c.server_type
       )
 )

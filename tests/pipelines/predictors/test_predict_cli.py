@@ -1,4 +1,4 @@
-"""``offpipe predict`` end to end: synthetic dump → Parquet → OCR table → predictions in the store → export."""
+"""``offpipe predict`` end to end: synthetic dump → Parquet → OCR table → store predictions → export."""
 
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def test_predict_imports_then_changes_nothing(snapshot: Path, data_dir: Path) ->
     _invoke("predictions", "export", "--format", "parquet", "--out", str(out))
     exported = pq.read_table(out)
     assert exported.num_rows == stored
-    assert {"type", "barcode", "value", "value_tag", "data", "predictor", "source_image"} <= set(exported.column_names)
+    assert {"type", "barcode", "value", "value_tag", "data", "predictor", "source_image"} <= set(
+        exported.column_names
+    )
 
 
 def test_predict_types_and_no_import(snapshot: Path, data_dir: Path) -> None:
