@@ -14,9 +14,11 @@ import typer
 from pipelines.audit.cli import audit_barcodes_command
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
+from pipelines.insights.cli import insights_app, refresh_command
 from pipelines.logs import configure_cli_logging
 from pipelines.ocr.cli import ocr_ingest_command
 from pipelines.predictors.cli import predict_command
+from pipelines.reference.cli import reference_app
 from pipelines.store.cli import predictions_app
 from pipelines.synth.cli import synth_command
 
@@ -30,12 +32,15 @@ app = typer.Typer(
 barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, validation, image paths).")
 app.add_typer(barcode_app, name="barcode")
 app.add_typer(predictions_app, name="predictions")
+app.add_typer(insights_app, name="insights")
+app.add_typer(reference_app, name="reference")
 app.command("synth")(synth_command)
 app.command("download")(download_command)
 app.command("convert")(convert_command)
 app.command("audit-barcodes")(audit_barcodes_command)
 app.command("ocr-ingest")(ocr_ingest_command)
 app.command("predict")(predict_command)
+app.command("refresh")(refresh_command)
 
 
 @app.callback()
@@ -70,6 +75,10 @@ def show_config() -> None:
         "OFF_ENVIRONMENT": settings.environment.value,
         "OFF_TAXONOMY_DIR": str(settings.taxonomy_dir),
         "OFF_KEYWORDS_DIR": str(settings.keywords_dir),
+        "OFF_GRAMMARS_DIR": str(settings.grammars_dir),
+        "OFF_TAXONOMY_URL": settings.taxonomy_url,
+        "OFF_ROBOTOFF_DATA_URL": settings.robotoff_data_url,
+        "OFF_ROBOTOFF_MEDIA_URL": settings.robotoff_media_url,
         "REDIS_URL": _mask(settings.redis_url),
         "MONGO_URI": _mask(settings.mongo_uri) if settings.mongo_uri else None,
         "urls": {flavor.value: vars(urls) for flavor, urls in settings.urls.items()},

@@ -84,6 +84,16 @@ DEFAULT_DUMP_MIN_LINES: dict[Flavor, int] = {
 }
 
 
+# Reference data the pipeline downloads at run time (pipelines/reference). Robotoff reads the taxonomies from
+# the OFF static server and keeps its keyword lists and grammars in its repository's data/ folder; the
+# repository stores its .gz files in Git LFS, whose content only the media host serves (raw.githubusercontent
+# answers with the LFS pointer).
+DEFAULT_TAXONOMY_URL = "https://static.openfoodfacts.org/data/taxonomies"
+DEFAULT_ROBOTOFF_REF = "main"
+ROBOTOFF_DATA_URL_TEMPLATE = "https://raw.githubusercontent.com/openfoodfacts/robotoff/{ref}/data"
+ROBOTOFF_MEDIA_URL_TEMPLATE = "https://media.githubusercontent.com/media/openfoodfacts/robotoff/{ref}/data"
+
+
 class Environment(StrEnum):
     """Product Opener environments: ``org`` is production, ``net`` is staging."""
 
@@ -115,6 +125,10 @@ class Settings:
     environment: Environment
     taxonomy_dir: Path
     keywords_dir: Path
+    grammars_dir: Path
+    taxonomy_url: str = DEFAULT_TAXONOMY_URL
+    robotoff_data_url: str = ROBOTOFF_DATA_URL_TEMPLATE.format(ref=DEFAULT_ROBOTOFF_REF)
+    robotoff_media_url: str = ROBOTOFF_MEDIA_URL_TEMPLATE.format(ref=DEFAULT_ROBOTOFF_REF)
     urls: Mapping[Flavor, FlavorUrls] = field(default_factory=dict)
     dump_min_lines: Mapping[Flavor, int] = field(default_factory=dict)
 
@@ -124,13 +138,25 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("OFF_DATA_DIR") or "./data").expanduser().resolve()
         environment = _enum_setting(env, "OFF_ENVIRONMENT", Environment, Environment.org)
+        robotoff_ref = env.get("OFF_ROBOTOFF_REF") or DEFAULT_ROBOTOFF_REF
+        keywords_dir = _path_setting(env, "OFF_KEYWORDS_DIR", data_dir / "ocr-keywords")
         return cls(
             data_dir=data_dir,
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             mongo_uri=env.get("MONGO_URI") or None,
             environment=environment,
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
-            keywords_dir=_path_setting(env, "OFF_KEYWORDS_DIR", data_dir / "ocr-keywords"),
+            keywords_dir=keywords_dir,
+            # Beside the keyword lists, as in Robotoff's data/ (and ../shared/data): $OFF_DATA_DIR/grammars by
+            # default, and a checkout's grammars when only OFF_KEYWORDS_DIR points at its lists.
+            grammars_dir=_path_setting(env, "OFF_GRAMMARS_DIR", keywords_dir.parent / "grammars"),
+            taxonomy_url=_url_setting(env, "OFF_TAXONOMY_URL", DEFAULT_TAXONOMY_URL),
+            robotoff_data_url=_url_setting(
+                env, "OFF_ROBOTOFF_DATA_URL", ROBOTOFF_DATA_URL_TEMPLATE.format(ref=robotoff_ref)
+            ),
+            robotoff_media_url=_url_setting(
+                env, "OFF_ROBOTOFF_MEDIA_URL", ROBOTOFF_MEDIA_URL_TEMPLATE.format(ref=robotoff_ref)
+            ),
             urls={flavor: _flavor_urls(env, flavor, environment) for flavor in Flavor},
             dump_min_lines={
                 flavor: _int_setting(env, f"OFF_DUMP_MIN_LINES_{flavor.value.upper()}", default)
@@ -171,6 +197,14 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _path_setting(env: Mapping[str, str], name: str, default: Path) -> Path:
     value = env.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def _url_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) base URL, without its trailing slash (callers append ``/<file>``)."""
+    value = (env.get(name) or default).rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL")
+    return value
 
 
 def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:

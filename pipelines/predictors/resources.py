@@ -179,11 +179,12 @@ class Resources:
 
 
 @cache
-def _resources(keywords_dir: Path, taxonomy_dir: Path | None) -> Resources:
-    return Resources(keywords_dir, taxonomy_dir)
+def _resources(keywords_dir: Path, taxonomy_dir: Path | None, grammars_dir: Path | None) -> Resources:
+    return Resources(keywords_dir, taxonomy_dir, grammars_dir=grammars_dir)
 
 
 def default_resources() -> Resources:
-    """The lists of ``$OFF_KEYWORDS_DIR`` (and taxonomies of ``$OFF_TAXONOMY_DIR``), shared in the process."""
+    """The lists of ``$OFF_KEYWORDS_DIR``, taxonomies of ``$OFF_TAXONOMY_DIR`` and grammars of
+    ``$OFF_GRAMMARS_DIR`` (where ``offpipe reference refresh`` installs them), shared in the process."""
     settings = get_settings()
-    return _resources(settings.keywords_dir, settings.taxonomy_dir)
+    return _resources(settings.keywords_dir, settings.taxonomy_dir, settings.grammars_dir)

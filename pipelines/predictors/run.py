@@ -56,6 +56,14 @@ def products_path(flavor: Flavor | str, settings: Settings | None = None) -> Pat
     return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "products.parquet"
 
 
+def existing_snapshot(flavor: Flavor | str, settings: Settings | None = None) -> Path:
+    """The flavor's Parquet snapshot, or :class:`SnapshotNotFoundError` when it has not been converted."""
+    path = products_path(flavor, settings)
+    if not path.is_file():
+        raise SnapshotNotFoundError(f"no Parquet table at {path}")
+    return path
+
+
 def ocr_table_path(flavor: Flavor | str, settings: Settings | None = None) -> Path:
     return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "ocr_texts.parquet"
 

@@ -71,13 +71,30 @@ def export_predictions(
     The export reads one snapshot of the table (DuckDB's transaction isolation), so a concurrent writer in
     the same process cannot make it inconsistent.
     """
+    return export_table(con, out, fmt, schema=EXPORT_SCHEMA, sql_name="store/export", what="predictions")
+
+
+def export_table(
+    con: duckdb.DuckDBPyConnection,
+    out: Path | str,
+    fmt: ExportFormat | str,
+    *,
+    schema: pa.Schema,
+    sql_name: str,
+    what: str,
+) -> ExportReport:
+    """Write the rows of ``sql/<sql_name>_parquet.sql`` (Parquet, ``schema``) or of the COPY statement
+    ``sql/<sql_name>_jsonl.sql`` (JSON lines) to ``out``: a temporary file, fsynced, then renamed."""
     started = time.perf_counter()
     fmt = ExportFormat(fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     try:
-        rows = _write_parquet(con, tmp) if fmt is ExportFormat.parquet else _write_jsonl(con, tmp)
+        if fmt is ExportFormat.parquet:
+            rows = _write_parquet(con, tmp, load_sql(f"{sql_name}_parquet"), schema)
+        else:
+            rows = _write_jsonl(con, tmp, load_sql(f"{sql_name}_jsonl"))
         _fsync(tmp)
         tmp.replace(out)
     except BaseException:
@@ -86,26 +103,24 @@ def export_predictions(
     report = ExportReport(
         path=str(out), format=fmt.value, rows=rows, seconds=round(time.perf_counter() - started, 3)
     )
-    logger.info("exported %d predictions to %s (%s)", report.rows, out, fmt.value)
+    logger.info("exported %d %s to %s (%s)", report.rows, what, out, fmt.value)
     return report
 
 
-def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Stream the rows into a Parquet file of :data:`EXPORT_SCHEMA` (zstd); return the row count."""
+def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path, query: str, schema: pa.Schema) -> int:
+    """Stream the rows into a Parquet file of ``schema`` (zstd); return the row count."""
     rows = 0
-    reader = con.sql(load_sql("store/export_parquet")).to_arrow_reader(ROW_GROUP_ROWS)
-    with pq.ParquetWriter(path, EXPORT_SCHEMA, compression="zstd") as writer:
+    reader = con.sql(query).to_arrow_reader(ROW_GROUP_ROWS)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for batch in reader:
-            writer.write_table(
-                pa.Table.from_batches([batch]).cast(EXPORT_SCHEMA), row_group_size=ROW_GROUP_ROWS
-            )
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP_ROWS)
             rows += batch.num_rows
     return rows
 
 
-def _write_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def _write_jsonl(con: duckdb.DuckDBPyConnection, path: Path, copy_statement: str) -> int:
     """DuckDB's JSON writer: one object per line, JSON columns nested as they are; return the row count."""
-    return int(con.execute(load_sql("store/export_jsonl"), {"path": str(path)}).fetchall()[0][0])
+    return int(con.execute(copy_statement, {"path": str(path)}).fetchall()[0][0])
 
 
 def _fsync(path: Path) -> None:

@@ -82,6 +82,8 @@ class LongTail:
             return rng.random() < 0.5
         if kind == "null":
             return None
+        if key in KNOWN_OBJECTS:
+            return KNOWN_OBJECTS[key](rng)
         if kind == "list":
             length = max(0, round(rng.gauss(spec.get("mean_len", 1), 1)))
             if spec.get("mean_len", 0) == 0:
@@ -94,6 +96,17 @@ class LongTail:
                 for _ in range(length)
             ]
         return _object(rng, max(1, round(spec.get("mean_keys", 2))), budget)
+
+
+def _categories_properties(rng: random.Random) -> dict[str, Any]:
+    """Product Opener's real keys (CIQUAL / Agribalyse codes): exporters validate this object's keys."""
+    keys = ("ciqual_food_code:en", "agribalyse_proxy_food_code:en", "agribalyse_food_code:en")
+    chosen = [k for k in keys if rng.random() < 0.6] or [keys[0]]
+    return {k: str(rng.randint(1000, 99999)) for k in chosen}
+
+
+# Objects whose keys are a fixed vocabulary in real documents: random keys would be unrealistic.
+KNOWN_OBJECTS = {"categories_properties": _categories_properties}
 
 
 def _size(value: Any) -> int:

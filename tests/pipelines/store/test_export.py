@@ -72,7 +72,7 @@ def test_failed_export_keeps_the_previous_file(
     out = tmp_path / "p.jsonl"
     out.write_text("previous\n")
 
-    def fail(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    def fail(con: duckdb.DuckDBPyConnection, path: Path, statement: str) -> int:
         path.write_text('{"half": ')
         raise OSError("disk full")
 

@@ -1,0 +1,62 @@
+"""Prefect flow of the insight stage: the nightly predict + import + refresh of a flavor.
+
+Thin wrapper: the work is in ``pipelines.insights.run`` (importable without Prefect); the two steps are
+separate tasks so the UI shows which one failed. The flow publishes a markdown artifact keyed
+``refresh-<flavor>`` with the counts per insight type and the run id (the ``run`` row in the store).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.config import Flavor
+from pipelines.insights.run import predict_step, refresh_markdown, refresh_step, refresh_summary
+from pipelines.predictors.run import products_path
+
+
+@task(cache_policy=NO_CACHE)
+def predict_task(flavor: str, ocr_table: str | None, types: list[str] | None) -> dict:
+    """Predict over the snapshot (and OCR table) and import into the store."""
+    return predict_step(flavor, ocr_table=Path(ocr_table) if ocr_table else None, types=types)
+
+
+@task(cache_policy=NO_CACHE)
+def refresh_task(flavor: str, force: bool) -> dict:
+    """Refresh every insight of the flavor from the stored predictions and the snapshot."""
+    return refresh_step(flavor, force=force)
+
+
+@flow(name="refresh_insights", flow_run_name="refresh-{flavor}")
+def refresh_insights(
+    flavor: str = "off",
+    ocr_table: str | None = None,
+    types: list[str] | None = None,
+    force: bool = False,
+    predict: bool = True,
+) -> dict:
+    """Predict + import (unless ``predict`` is False), then refresh the flavor's insights in bulk."""
+    logger = get_run_logger()
+    flavor = Flavor(flavor).value
+    predicted = predict_task(flavor, ocr_table, types) if predict else None
+    refreshed = refresh_task(flavor, force)
+    summary = refresh_summary(
+        refreshed,
+        predicted,
+        snapshot=products_path(flavor),
+        ocr_table=Path(ocr_table) if ocr_table else None,
+    )
+    totals = summary["totals"]
+    logger.info(
+        "%s refresh %s: created %s, updated %s, deleted %s", flavor, summary["run_id"], totals["created"],
+        totals["updated"], totals["deleted"],
+    )  # fmt: skip
+    create_markdown_artifact(
+        refresh_markdown(summary),
+        key=f"refresh-{flavor.replace('_', '-')}",
+        description=f"{flavor} insight refresh",
+    )
+    return summary

@@ -1,0 +1,149 @@
+"""``offpipe refresh`` (predict + import + insight refresh of a flavor) and ``offpipe insights …``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from pipelines.config import Flavor
+
+insights_app = typer.Typer(help="The insight store ($OFF_DATA_DIR/store.duckdb).", no_args_is_help=True)
+
+_STORE_HELP = "Store file. Default: $OFF_DATA_DIR/store.duckdb."
+
+
+def _flavor(value: str) -> Flavor:
+    from pipelines.config import Flavor
+
+    try:
+        return Flavor(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown flavor {value!r}") from exc
+
+
+def refresh_command(
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
+    ocr: Path | None = typer.Option(
+        None,
+        "--ocr",
+        help="OCR texts to predict from: a table from `offpipe ocr-ingest` (.parquet) or an OCR archive "
+        "(.jsonl[.gz], ingested first). Without it only product names are predicted.",
+    ),
+    types: list[str] | None = typer.Option(
+        None, "--type", "-t", help="Prediction types to run (default: all)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Delete the insights of missing products even below 90% of the last run."
+    ),
+    no_predict: bool = typer.Option(
+        False, "--no-predict", help="Skip predict + import: refresh from the predictions already stored."
+    ),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+) -> None:
+    """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the report."""
+    from pipelines.insights.refresh import RefreshError
+    from pipelines.insights.run import run_refresh
+    from pipelines.logs import progress_bar
+    from pipelines.predictors.cli import _ocr_table
+    from pipelines.predictors.registry import UnknownPredictionTypeError
+    from pipelines.predictors.resources import MissingResourceError
+    from pipelines.predictors.run import SnapshotNotFoundError, products_path
+    from pipelines.store.lock import StoreLockedError
+    from pipelines.taxonomy import TaxonomyFileNotFoundError
+
+    chosen = _flavor(flavor)
+    if not products_path(chosen).is_file():  # before ingesting an OCR archive for nothing
+        typer.echo(f"error: no Parquet table at {products_path(chosen)} (run `offpipe convert`)", err=True)
+        sys.exit(1)
+    table = _ocr_table(ocr, chosen) if ocr is not None and not no_predict else None
+    try:
+        with progress_bar("predicting", None) as advance:
+            report = run_refresh(
+                chosen,
+                ocr_table=table,
+                types=types or None,
+                store=store,
+                force=force,
+                predict=not no_predict,
+                progress=advance,
+            )
+    except (
+        SnapshotNotFoundError,
+        UnknownPredictionTypeError,
+        MissingResourceError,
+        RefreshError,
+        StoreLockedError,
+        TaxonomyFileNotFoundError,
+    ) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    typer.echo(json.dumps(report, indent=2, default=str))
+
+
+def _read_only_store(store: Path | None) -> duckdb.DuckDBPyConnection:
+    """The store opened read-only; a clear error when it is missing or a writer has it open."""
+    import duckdb
+
+    from pipelines.store.db import StoreNotFoundError, open_store
+
+    try:
+        return open_store(store, read_only=True)
+    except StoreNotFoundError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except duckdb.IOException as exc:  # another process has the store open for writing
+        typer.echo(f"error: cannot open the store: {exc}", err=True)
+        sys.exit(1)
+
+
+@insights_app.command("export")
+def export_command(
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (replaced atomically)."),
+    fmt: str = typer.Option(
+        "parquet", "--format", "-f", help="parquet (data, bounding_box as JSON text) or jsonl."
+    ),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+) -> None:
+    """Export every insight, one row each, with Robotoff's column names; prints what was written as JSON."""
+    from pipelines.insights.export import export_insights
+    from pipelines.store.export import ExportFormat
+
+    try:
+        chosen = ExportFormat(fmt)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown format {fmt!r} (parquet or jsonl)") from exc
+    con = _read_only_store(store)
+    try:
+        report = export_insights(con, out, chosen)
+    finally:
+        con.close()
+    typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+@insights_app.command("show")
+def show_command(
+    code: str = typer.Argument(..., help="The product's barcode (normalized as Product Opener does)."),
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff, opf or off_pro."),
+    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+) -> None:
+    """Print a product's stored predictions and insights as JSON."""
+    from pipelines.barcodes import InvalidBarcodeError, validated_code
+    from pipelines.insights.export import product_records
+
+    chosen = _flavor(flavor)
+    try:
+        barcode = validated_code(code)
+    except InvalidBarcodeError as exc:
+        raise typer.BadParameter(f"{exc} (4 to 24 digits expected)", param_hint="CODE") from exc
+    con = _read_only_store(store)
+    try:
+        records = product_records(con, barcode, chosen)
+    finally:
+        con.close()
+    typer.echo(json.dumps(records, indent=2, ensure_ascii=False, default=str))

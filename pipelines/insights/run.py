@@ -1,0 +1,231 @@
+"""The nightly job of a flavor: predict over its Parquet snapshot, import, then refresh every insight.
+
+Two store transactions, in this order: the prediction import (``pipelines.predictors.run``), then the
+insight refresh (:func:`pipelines.insights.refresh.refresh_insights`) over the whole snapshot. Each is all or
+nothing; a crash between them leaves new predictions and the previous insights, which the next refresh
+(or a per-product one) brings in line — the refresh only reads what the store holds. The refresh records
+the ETag of the dump the snapshot was converted from in its ``run`` row, so a run can be traced to its dump.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipelines.config import Flavor, Settings, get_settings
+from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
+from pipelines.predictors.resources import Resources, default_resources
+from pipelines.predictors.run import existing_snapshot, run_predictions
+
+logger = logging.getLogger(__name__)
+
+COUNT_KINDS = ("candidates", "created", "updated", "deleted")
+CONVERT_REPORT = "products.report.json"  # written beside the snapshot by pipelines.convert
+
+
+def snapshot_etag(flavor: Flavor | str, settings: Settings | None = None) -> str | None:
+    """ETag of the downloaded dump the flavor's snapshot was converted from, when that can be told.
+
+    The download sidecar holds the ETag of the dump now on disk; it describes the snapshot only if the
+    conversion report names that dump as its source and the conversion came after the download (a dump
+    downloaded but not yet converted, or a snapshot converted from another file, gets None, not a wrong ETag).
+    """
+    from pipelines.download.fetch import DUMP_NAME
+    from pipelines.download.meta import read_meta
+
+    settings = settings or get_settings()
+    flavor = Flavor(flavor)
+    dump = settings.dump_dir(flavor) / DUMP_NAME
+    meta = read_meta(dump)
+    if meta is None or not meta.etag:
+        return None
+    converted = _convert_report(settings.parquet_dir(flavor) / CONVERT_REPORT)
+    if converted is None:
+        return None
+    source = Path(str(converted.get("source", ""))).expanduser()
+    if source.resolve() != dump.resolve():
+        logger.info("snapshot of %s converted from %s, not the downloaded dump: no ETag", flavor, source)
+        return None
+    if not _not_before(str(converted.get("converted_at", "")), meta.downloaded_at):
+        logger.warning("%s dump downloaded after its last conversion: the snapshot's ETag is unknown", flavor)
+        return None
+    return meta.etag
+
+
+def _convert_report(path: Path) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _not_before(later: str, earlier: str) -> bool:
+    """``later >= earlier`` for two ISO 8601 times; False when either does not parse."""
+    try:
+        return datetime.fromisoformat(later) >= datetime.fromisoformat(earlier)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_taxonomies(resources: Resources) -> None:
+    """Fail before the (long) prediction step when the refresh could not load its taxonomies."""
+    from pipelines.taxonomy import taxonomy_path
+
+    if resources.taxonomy_dir is None:
+        raise RefreshError("no taxonomy folder (OFF_TAXONOMY_DIR): label and category importers need it")
+    for name in TAXONOMIES:
+        taxonomy_path(resources.taxonomy_dir, name)  # TaxonomyFileNotFoundError when absent
+
+
+def predict_step(
+    flavor: Flavor | str,
+    *,
+    ocr_table: Path | None = None,
+    types: Sequence[str] | None = None,
+    store: Path | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Predict over the snapshot (and the OCR table, if given) and import into the store; the report."""
+    report = run_predictions(
+        flavor,
+        ocr_table=ocr_table,
+        types=types,
+        store=store,
+        settings=settings,
+        resources=resources,
+        progress=progress,
+    )
+    return report.to_dict()
+
+
+def refresh_step(
+    flavor: Flavor | str,
+    *,
+    store: Path | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Refresh the insights of every product of the snapshot (one transaction, under the writer lock).
+
+    Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row.
+    """
+    from pipelines.store.db import store_writer
+
+    settings = settings or get_settings()
+    flavor = Flavor(flavor)
+    snapshot = existing_snapshot(flavor, settings)
+    etag = snapshot_etag(flavor, settings)
+    with store_writer(store or settings.store_path, purpose=f"refresh {flavor.value}") as con:
+        report = refresh_insights(
+            con,
+            snapshot,
+            flavor=flavor,
+            resources=resources or default_resources(),
+            force=force,
+            dump_etag=etag,
+        )
+    return report.to_dict() | {"dump_etag": etag}
+
+
+def run_refresh(
+    flavor: Flavor | str = Flavor.off,
+    *,
+    ocr_table: Path | None = None,
+    types: Sequence[str] | None = None,
+    store: Path | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    force: bool = False,
+    predict: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """The nightly job: predict + import (unless ``predict`` is False), then the bulk refresh; the report.
+
+    ``ocr_table`` is an OCR-text Parquet table (``offpipe ocr-ingest``); without it only product names are
+    predicted, and the OCR predictions already stored stay as they are (an import never evicts a group it
+    did not receive). ``force`` overrides the refresh's 90% safety stop.
+    """
+    settings = settings or get_settings()
+    resources = resources or default_resources()
+    flavor = Flavor(flavor)
+    snapshot = existing_snapshot(flavor, settings)
+    check_taxonomies(resources)
+    predicted = (
+        predict_step(
+            flavor,
+            ocr_table=ocr_table,
+            types=types,
+            store=store,
+            settings=settings,
+            resources=resources,
+            progress=progress,
+        )
+        if predict
+        else None
+    )
+    refreshed = refresh_step(flavor, store=store, settings=settings, resources=resources, force=force)
+    return refresh_summary(refreshed, predicted, snapshot=snapshot, ocr_table=ocr_table)
+
+
+def refresh_summary(
+    refreshed: Mapping[str, Any],
+    predicted: Mapping[str, Any] | None,
+    *,
+    snapshot: Path,
+    ocr_table: Path | None,
+) -> dict[str, Any]:
+    """The JSON-ready report of a run: ids and inputs, totals, and both steps' own reports."""
+    return {
+        "run_id": refreshed["run_id"],
+        "flavor": refreshed["flavor"],
+        "snapshot": str(snapshot),
+        "ocr_table": str(ocr_table) if ocr_table is not None else None,
+        "dump_etag": refreshed.get("dump_etag"),
+        "totals": {kind: sum(refreshed[kind].values()) for kind in COUNT_KINDS},
+        "predict": dict(predicted) if predicted is not None else None,
+        "refresh": dict(refreshed),
+    }
+
+
+def refresh_markdown(summary: Mapping[str, Any]) -> str:
+    """The run as markdown (the Prefect artifact): counts per insight type, then the run's other counts."""
+    refresh = summary["refresh"]
+    types = sorted(set(INSIGHT_TYPES).union(*(refresh[kind] for kind in COUNT_KINDS)))
+    lines = [
+        f"# Insight refresh — {summary['flavor']}",
+        "",
+        f"Run id: `{summary['run_id']}`"
+        + (f" — dump ETag `{summary['dump_etag']}`" if summary.get("dump_etag") else ""),
+        "",
+        "| type | " + " | ".join(COUNT_KINDS) + " |",
+        "| --- |" + " ---: |" * len(COUNT_KINDS),
+    ]
+    lines += [f"| {t} | " + " | ".join(str(refresh[k].get(t, 0)) for k in COUNT_KINDS) + " |" for t in types]
+    lines.append("| **total** | " + " | ".join(str(summary["totals"][k]) for k in COUNT_KINDS) + " |")
+    lines += [
+        "",
+        f"- products: {refresh['products']}",
+        f"- missing products: {refresh['missing_products']}"
+        + (" (deletion skipped: safety stop)" if refresh["missing_deletion_skipped"] else ""),
+        f"- predictions deleted (missing products): {refresh['predictions_deleted']}",
+        f"- attributes updated: {refresh['attributes_updated']}",
+        f"- refresh seconds: {refresh['seconds']}",
+    ]
+    predicted = summary.get("predict")
+    if predicted is not None:
+        imported = predicted.get("store_import") or {}
+        lines.append(
+            f"- predictions: {predicted['predictions']} from {predicted['products']} products and "
+            f"{predicted['images']} images; inserted {imported.get('inserted', 0)}, "
+            f"deleted {imported.get('deleted_total', 0)}"
+        )
+    return "\n".join(lines) + "\n"

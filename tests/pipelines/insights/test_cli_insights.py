@@ -1,0 +1,210 @@
+"""``offpipe refresh`` and ``offpipe insights export|show`` end to end: 200 synthetic products with OCR.
+
+The dump is installed as if downloaded (with a sidecar carrying an ETag), converted, then refreshed once
+for the whole module; tests that change the store work on a copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.convert.convert import convert_dump
+from pipelines.download.fetch import DUMP_NAME
+from pipelines.download.meta import DumpMeta, write_meta
+from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
+from pipelines.insights.run import snapshot_etag
+from pipelines.synth.generator import SynthSpec, generate
+
+runner = CliRunner()
+ETAG = '"synth-dump-1"'
+
+
+def _invoke(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout[result.stdout.index("{") :])
+
+
+def _query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    con = duckdb.connect(str(data / "store.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _install_dump(data: Path, taxonomy_dir: Path, keywords_dir: Path) -> Path:
+    """A synthetic dump where `offpipe download` puts it, with a sidecar older than the conversion."""
+    dump = data / "dumps" / "off" / DUMP_NAME
+    dump.parent.mkdir(parents=True)
+    archive = data.parent / "ocr.jsonl.gz"
+    spec = SynthSpec(products=200, seed=11, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
+    generate(spec, dump, ocr_out=archive)
+    body = dump.read_bytes()
+    downloaded = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    meta = DumpMeta(
+        url="https://static.openfoodfacts.org/data/openfoodfacts-products.jsonl.gz",
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        lines=200,
+        downloaded_at=downloaded.isoformat(timespec="seconds"),
+        etag=ETAG,
+        flavor="off",
+    )
+    write_meta(dump, meta)
+    convert_dump(dump, "off")
+    return archive
+
+
+@pytest.fixture(scope="module")
+def refreshed(
+    tmp_path_factory: pytest.TempPathFactory, taxonomy_dir: Path, keywords_dir: Path
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The data folder after a first ``offpipe refresh --ocr ARCHIVE``, and that run's report."""
+    data = tmp_path_factory.mktemp("insights-cli") / "data"
+    data.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OFF_DATA_DIR", str(data))
+        patch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+        patch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+        archive = _install_dump(data, taxonomy_dir, keywords_dir)
+        report = _invoke("refresh", "--flavor", "off", "--ocr", str(archive))
+        yield data, report
+
+
+def test_refresh_creates_insights_then_changes_nothing(refreshed: tuple[Path, dict[str, Any]]) -> None:
+    data, first = refreshed
+    assert first["predict"]["products"] == 200 and first["predict"]["images"] > 0
+    assert first["totals"]["created"] > 0
+    assert first["totals"]["created"] == sum(first["refresh"]["created"].values())
+    assert {"label", "store", "packager_code"} <= set(first["refresh"]["created"])
+    assert first["dump_etag"] == ETAG
+    stored = _query(data, "SELECT count(*) FROM product_insight")[0][0]
+    assert stored == first["totals"]["created"]
+
+    second = _invoke(
+        "refresh", "--flavor", "off", "--ocr", str(data / "parquet" / "off" / "ocr_texts.parquet")
+    )
+    assert second["totals"] | {"candidates": 0} == {"candidates": 0, "created": 0, "updated": 0, "deleted": 0}
+    assert second["totals"]["candidates"] == first["totals"]["candidates"]
+    assert second["predict"]["store_import"]["inserted"] == 0
+    assert second["run_id"] != first["run_id"]
+    runs = _query(data, "SELECT id::VARCHAR, kind, flavor, dump_etag FROM run ORDER BY ended")
+    assert runs[-2:] == [(first["run_id"], "bulk", "off", ETAG), (second["run_id"], "bulk", "off", ETAG)]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_export_round_trips_the_rows(refreshed: tuple[Path, dict[str, Any]], fmt: str) -> None:
+    data, _ = refreshed
+    out = data.parent / f"insights.{fmt}"
+    report = _invoke("insights", "export", "--format", fmt, "--out", str(out))
+    stored = _query(data, "SELECT barcode, type, id::VARCHAR FROM product_insight ORDER BY barcode, type, id")
+    assert report["rows"] == len(stored) > 0
+    assert not out.with_name(out.name + ".tmp").exists()
+    if fmt == "parquet":
+        table = pq.read_table(out)
+        assert table.schema.equals(EXPORT_SCHEMA)
+        rows = table.to_pylist()
+        assert isinstance(orjson.loads(rows[0]["data"]), dict)
+    else:
+        rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+        assert list(rows[0]) == list(EXPORT_COLUMNS)
+        assert isinstance(rows[0]["data"], dict)
+    assert [(r["barcode"], r["type"], r["id"]) for r in rows] == stored
+
+
+def test_show_prints_the_product_rows(refreshed: tuple[Path, dict[str, Any]]) -> None:
+    data, _ = refreshed
+    barcode, insights = _query(
+        data, "SELECT barcode, count(*) FROM product_insight GROUP BY barcode ORDER BY 2 DESC, 1 LIMIT 1"
+    )[0]
+    predictions = _query(data, "SELECT count(*) FROM prediction WHERE barcode = ?", [barcode])[0][0]
+    raw = barcode.lstrip("0") if len(barcode) == 8 else f" {barcode} "  # normalized before it is looked up
+    shown = _invoke("insights", "show", raw, "--flavor", "off")
+    assert shown["barcode"] == barcode
+    assert len(shown["insights"]) == insights and len(shown["predictions"]) == predictions
+    assert {row["barcode"] for row in shown["insights"] + shown["predictions"]} == {barcode}
+    assert all(isinstance(row["data"], dict) for row in shown["insights"])
+
+
+@pytest.mark.parametrize("code", ["abc", "12", "1'; DROP TABLE product_insight; --"])
+def test_show_rejects_an_invalid_code(refreshed: tuple[Path, dict[str, Any]], code: str) -> None:
+    result = runner.invoke(app, ["insights", "show", code])
+    assert result.exit_code == 2
+    assert "invalid barcode" in result.output
+    assert _query(refreshed[0], "SELECT count(*) FROM product_insight")[0][0] > 0
+
+
+def test_truncated_snapshot_stops_deletions_unless_forced(
+    refreshed: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(refreshed[0], data, ignore=shutil.ignore_patterns("*.lock"))
+    monkeypatch.setenv("OFF_DATA_DIR", str(data))
+    dump = data / "dumps" / "off" / DUMP_NAME
+    half = tmp_path / "half.jsonl"
+    half.write_bytes(b"".join(gzip.decompress(dump.read_bytes()).splitlines(keepends=True)[:100]))
+    convert_dump(half, "off")
+
+    stopped = _invoke("refresh", "--flavor", "off", "--no-predict")
+    assert stopped["predict"] is None and stopped["dump_etag"] is None  # converted from another file
+    assert stopped["refresh"]["missing_products"] > 0 and stopped["refresh"]["missing_deletion_skipped"]
+    forced = _invoke("refresh", "--flavor", "off", "--no-predict", "--force")
+    assert not forced["refresh"]["missing_deletion_skipped"]
+    assert forced["totals"]["deleted"] > 0 and forced["refresh"]["predictions_deleted"] > 0
+
+
+def test_refresh_without_snapshot_fails_cleanly(data_dir: Path) -> None:
+    result = runner.invoke(app, ["refresh", "--flavor", "obf"])
+    assert result.exit_code == 1
+    assert "no Parquet table" in result.output
+    assert not (data_dir / "store.duckdb").exists()
+
+
+def test_refresh_without_taxonomies_fails_before_predicting(
+    refreshed: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    (data / "parquet" / "off").mkdir(parents=True)
+    shutil.copy(refreshed[0] / "parquet" / "off" / "products.parquet", data / "parquet" / "off")
+    monkeypatch.setenv("OFF_DATA_DIR", str(data))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(tmp_path / "no-taxonomies"))
+    result = runner.invoke(app, ["refresh", "--flavor", "off"])
+    assert result.exit_code == 1
+    assert "taxonomy labels not found" in result.output
+    assert not (data / "store.duckdb").exists()
+
+
+def test_snapshot_etag_needs_a_conversion_after_the_download(data_dir: Path) -> None:
+    from pipelines.config import get_settings
+
+    dump = data_dir / "dumps" / "off" / DUMP_NAME
+    dump.parent.mkdir(parents=True)
+    dump.write_bytes(b"x")
+    report = data_dir / "parquet" / "off" / "products.report.json"
+    report.parent.mkdir(parents=True)
+    now = dt.datetime.now(dt.UTC)
+    meta = DumpMeta(url="u", size=1, sha256="", lines=1, downloaded_at=now.isoformat(), etag=ETAG)
+    write_meta(dump, meta)
+    settings = get_settings()
+    for source, converted, expected in [
+        (dump, now + dt.timedelta(seconds=1), ETAG),
+        (dump, now - dt.timedelta(seconds=1), None),  # a newer dump, not converted yet
+        (data_dir / "other.jsonl.gz", now + dt.timedelta(seconds=1), None),
+    ]:
+        report.write_bytes(orjson.dumps({"source": str(source), "converted_at": converted.isoformat()}))
+        assert snapshot_etag("off", settings) == expected
