@@ -106,12 +106,32 @@ def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> No
         )
 
 
+# (database file, taxonomy folder) → the taxonomy files' (size, mtime) when last ensured in this process.
+_ENSURED: dict[tuple[str, str], tuple] = {}
+
+
 def _ensure_taxonomies(con: duckdb.DuckDBPyConnection, resources: Resources) -> None:
-    from pipelines.taxonomy import ensure_taxonomies
+    """Load the label and category taxonomies into the store when their files changed.
+
+    ``ensure_taxonomies`` compares file hashes with what the store recorded; a per-product refresh in a
+    long-running listener skips even that when the files' size and mtime are as last seen in this process.
+    """
+    from pipelines.store.db import database_path
+    from pipelines.taxonomy import ensure_taxonomies, taxonomy_path
 
     if resources.taxonomy_dir is None:
         raise RefreshError("no taxonomy folder (OFF_TAXONOMY_DIR): label and category importers need it")
+    database = database_path(con)
+    stamp = tuple(
+        (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in (taxonomy_path(resources.taxonomy_dir, name) for name in TAXONOMIES)
+    )
+    key = (str(database), str(resources.taxonomy_dir))
+    if database is not None and _ENSURED.get(key) == stamp:
+        return
     ensure_taxonomies(con, list(TAXONOMIES), resources.taxonomy_dir)
+    if database is not None:
+        _ENSURED[key] = stamp
 
 
 def _counts(rows: list[tuple]) -> dict[str, int]:
@@ -249,12 +269,19 @@ def _missing_products(
     )
 
 
+def _union(queries: list[str]) -> list[str]:
+    return [queries[0], *(f"UNION ALL BY NAME {q}" for q in queries[1:])]
+
+
 def _importers(con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.datetime) -> None:
     con.register("refresh_types", pa.table({"type": list(INSIGHT_TYPES)}))
     con.execute(load_sql("insights/refresh_predictions"))
     con.execute(load_sql("insights/refresh_groups"))
-    union = "\nUNION ALL BY NAME\n".join(f"({load_sql(f'insights/candidates_{t}')})" for t in INSIGHT_TYPES)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE refresh_candidate_raw AS {union}")
+    present = {row[0] for row in con.execute("SELECT DISTINCT type FROM refresh_group").fetchall()}
+    # only the importers of the types at hand (all of them in a bulk run; one or two for one product)
+    queries = [f"({load_sql(f'insights/candidates_{t}')})" for t in INSIGHT_TYPES if t in present]
+    queries = queries or [f"({load_sql('insights/candidates_store')})"]  # an empty result of the right shape
+    con.execute(f"CREATE OR REPLACE TEMP TABLE refresh_candidate_raw AS {chr(10).join(_union(queries))}")
     con.execute(load_sql("insights/refresh_candidates_checked"))
     report.candidates = dict(
         con.execute("SELECT type, count(*) FROM refresh_candidate GROUP BY ALL ORDER BY 1").fetchall()
