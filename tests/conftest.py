@@ -43,3 +43,30 @@ def taxonomy_dir() -> Path:
 @pytest.fixture(scope="session")
 def keywords_dir() -> Path:
     return shared_path("ocr-keywords")
+
+
+@pytest.fixture(scope="session")
+def synthetic_50k(
+    tmp_path_factory: pytest.TempPathFactory, taxonomy_dir: Path, keywords_dir: Path
+) -> dict[str, Path]:
+    """A 50k-product synthetic dump converted to Parquet, and a 1,500-product dump with its OCR table.
+
+    Shared by the one-code-path tests of the predictors and of the insight refresh (generated once).
+    """
+    from pipelines.convert.convert import convert_dump
+    from pipelines.ocr.ingest import ingest_archive
+    from pipelines.synth.generator import SynthSpec, generate
+
+    base = tmp_path_factory.mktemp("synthetic-50k")
+    dump, small, archive = base / "dump.jsonl.gz", base / "small.jsonl.gz", base / "ocr.jsonl.gz"
+    generate(SynthSpec(products=50_000, seed=11, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir), dump)
+    convert_dump(dump, "off", out_dir=base / "parquet")
+    spec = SynthSpec(products=1_500, seed=12, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
+    generate(spec, small, ocr_out=archive)
+    convert_dump(small, "off", out_dir=base / "small")
+    ingest_archive(archive, base / "ocr_texts.parquet", "off")
+    return {
+        "products": base / "parquet" / "products.parquet",
+        "small_products": base / "small" / "products.parquet",
+        "ocr": base / "ocr_texts.parquet",
+    }

@@ -12,11 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.convert.convert import convert_dump
-from pipelines.ocr.ingest import ingest_archive
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import PRODUCT_COLUMNS
-from pipelines.synth.generator import SynthSpec, generate
 
 
 def _rows(table: pa.Table) -> list[tuple]:
@@ -29,15 +27,8 @@ def _products(path: Path) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory, taxonomy_dir: Path, keywords_dir: Path) -> tuple[pa.Table, pa.Table]:
-    base = tmp_path_factory.mktemp("equivalence")
-    dump, small, archive = base / "dump.jsonl.gz", base / "small.jsonl.gz", base / "ocr.jsonl.gz"
-    generate(SynthSpec(products=50_000, seed=11, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir), dump)
-    convert_dump(dump, "off", out_dir=base / "parquet")
-    spec = SynthSpec(products=1_500, seed=12, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
-    generate(spec, small, ocr_out=archive)
-    ingest_archive(archive, base / "ocr_texts.parquet", "off")
-    return _products(base / "parquet" / "products.parquet"), pq.read_table(base / "ocr_texts.parquet")
+def synthetic(synthetic_50k: dict[str, Path]) -> tuple[pa.Table, pa.Table]:
+    return _products(synthetic_50k["products"]), pq.read_table(synthetic_50k["ocr"])
 
 
 def _assert_equivalent_products(products: pa.Table, sample: list[int], resources: Resources) -> None:
