@@ -25,7 +25,7 @@ from pipelines.predictors.base import (
     match_text_data,
     rows_to_frame,
 )
-from pipelines.predictors.keywords import match_keywords
+from pipelines.predictors.keywords import lower_text, match_keywords
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import NAME_SOURCE, OCR_SOURCE
 
@@ -34,13 +34,13 @@ TYPE = "brand"
 
 def _keywords(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     lists = {"curated-list": resources.curated_brands, "taxonomy": resources.taxonomy_brands}
-    matches = match_keywords(frame["text"], lists)
+    matches = match_keywords(frame["text"], lists, lower_text(frame))
     if matches.height == 0:
         return empty_result()
     values = pl.concat([keywords.frame().with_columns(list=pl.lit(name)) for name, keywords in lists.items()])
     matches = matches.join(values, on=["list", "keyword"], how="left", maintain_order="left")
-    # Robotoff emits the curated list's predictions before the taxonomy list's
-    matches = matches.sort(pl.col("list").replace_strict({"curated-list": 0, "taxonomy": 1}), "row", "start")
+    # Robotoff emits the curated list's predictions before the taxonomy list's: match_keywords returns its
+    # matches ordered by list name, row and position, and "curated-list" sorts before "taxonomy".
     return matches.select(
         "row",
         type=pl.lit(TYPE),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.predictors.base import RESULT_SCHEMA, Predictor, empty_result
-from pipelines.predictors.keywords import match_keywords
+from pipelines.predictors.keywords import lower_text, match_keywords
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
 
@@ -85,7 +85,7 @@ def _result(frame: pl.DataFrame, data: pl.Expr, confidence: pl.Expr | None = Non
 def text_flags(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     """The first keyword match of each image's text, with the label of the list it comes from."""
     keywords = resources.image_flag_keywords
-    matches = match_keywords(frame["text"], {TYPE: keywords})
+    matches = match_keywords(frame["text"], {TYPE: keywords}, lower_text(frame))
     if matches.height == 0:
         return empty_result()
     first = matches.sort("row", "start").unique("row", keep="first", maintain_order=True)

@@ -99,6 +99,11 @@ def lowercase(texts: pl.Series) -> pl.Series:
     return lowered
 
 
+def lower_text(frame: pl.DataFrame) -> pl.Series | None:
+    """The frame's lowercased default text, when the text frame carries it (see ``texts.py``)."""
+    return frame["text_lower"] if "text_lower" in frame.columns else None
+
+
 def _occurrences(lowered: pl.Series, patterns: list[str]) -> pl.DataFrame:
     """Every occurrence of every pattern whose ends fall on boundaries: row, byte start/end, pattern."""
     frame = pl.DataFrame({"text": lowered}).with_row_index("row")
@@ -117,11 +122,17 @@ def _occurrences(lowered: pl.Series, patterns: list[str]) -> pl.DataFrame:
     return found.filter(on_boundaries).select("row", "start", "end", "keyword")
 
 
-def _scan(spans: list[tuple[int, int, str]]) -> list[bool]:
-    """Greedy choice over one text's occurrences sorted by (start, -length): which are kept."""
-    kept = []
-    last_end = -1
-    for start, end, _ in spans:
+def _scan_groups(groups: list[int], starts: list[int], ends: list[int]) -> list[bool]:
+    """Greedy choice over occurrences sorted by (group, start, -length): which are kept.
+
+    In each group (one list, one text), an occurrence is kept when it starts after the end of the last kept
+    one — the boundary character that ends a match is consumed, so equality is not enough.
+    """
+    kept: list[bool] = []
+    current, last_end = None, -1
+    for group, start, end in zip(groups, starts, ends, strict=True):
+        if group != current:
+            current, last_end = group, -1
         keep = start > last_end
         kept.append(keep)
         if keep:
@@ -151,11 +162,9 @@ def _choose(occurrences: pl.DataFrame) -> pl.DataFrame:
         return flagged.drop("group", "clear")
     is_tangled = pl.col("group").is_in(tangled_groups.implode())
     clean = flagged.filter(~is_tangled).drop("group", "clear")
-    tangled = flagged.filter(is_tangled)
-    keep: list[bool] = []
-    for _, frame in tangled.group_by("group", maintain_order=True):
-        keep.extend(_scan(list(zip(frame["start"], frame["end"], frame["keyword"], strict=True))))
-    chosen = tangled.filter(pl.Series(keep)).drop("group", "clear")
+    tangled = flagged.filter(is_tangled)  # still sorted by group, start, -end
+    keep = _scan_groups(tangled["group"].to_list(), tangled["start"].to_list(), tangled["end"].to_list())
+    chosen = tangled.filter(pl.Series(keep, dtype=pl.Boolean)).drop("group", "clear")
     return pl.concat([clean, chosen]).sort("list", "row", "start")
 
 
@@ -189,12 +198,15 @@ def _original_span(text: str, start: int, end: int) -> tuple[int, int]:
     return mapping[start], mapping[end - 1] + 1
 
 
-def match_keywords(texts: pl.Series, lists: Mapping[str, KeywordSet]) -> pl.DataFrame:
+def match_keywords(
+    texts: pl.Series, lists: Mapping[str, KeywordSet], lowered: pl.Series | None = None
+) -> pl.DataFrame:
     """Flashtext matches of several keyword lists over ``texts``, each list matched on its own.
 
     Returns one row per match: ``list`` (the name given in ``lists``), ``row`` (index in ``texts``),
     ``start``/``end`` (character span in the original text) and ``keyword`` (the lowercased pattern, key of
-    that list's ``clean`` values). One Aho-Corasick pass serves every list.
+    that list's ``clean`` values). One Aho-Corasick pass serves every list. ``lowered`` is
+    ``lowercase(texts)`` when the caller already has it (text frames carry it for every keyword predictor).
     """
     texts = texts.cast(pl.String)
     lists = {name: keywords for name, keywords in lists.items() if len(keywords)}
@@ -205,7 +217,7 @@ def match_keywords(texts: pl.Series, lists: Mapping[str, KeywordSet]) -> pl.Data
         schema={"list": pl.String, "keyword": pl.String},
         orient="row",
     )
-    lowered = lowercase(texts)
+    lowered = lowercase(texts) if lowered is None else lowered
     occurrences = _occurrences(lowered, owners["keyword"].unique(maintain_order=True).to_list())
     if occurrences.height == 0:
         return pl.DataFrame(schema=MATCH_SCHEMA)

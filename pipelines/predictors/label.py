@@ -27,7 +27,7 @@ from pipelines.predictors.base import (
     rows_to_frame,
     with_box,
 )
-from pipelines.predictors.keywords import match_keywords
+from pipelines.predictors.keywords import lower_text, match_keywords
 from pipelines.predictors.regex import TextRegex, candidate_rows, finditer_rows
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import NAME_SOURCE, OCR_SOURCE
@@ -153,7 +153,7 @@ def _regex_rows(frame: pl.DataFrame, boxes: WordBoxes) -> Iterable[Row]:
 
 def _flashtext(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     keywords = resources.label_keywords
-    matches = match_keywords(frame["text"], {"label": keywords})
+    matches = match_keywords(frame["text"], {"label": keywords}, lower_text(frame))
     if matches.height == 0:
         return empty_result()
     tags = keywords.frame().select("keyword", value_tag="key")

@@ -23,7 +23,7 @@ from pipelines.predictors.base import (
     rows_to_frame,
     with_box,
 )
-from pipelines.predictors.keywords import match_keywords
+from pipelines.predictors.keywords import lower_text, match_keywords
 from pipelines.predictors.regex import TextRegex, candidate_rows, finditer_rows
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import NAME_SOURCE, OCR_SOURCE
@@ -96,7 +96,7 @@ def _regex_rows(frame: pl.DataFrame) -> Iterable[Row]:
 
 def _fishing(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     keywords = resources.fishing_codes
-    matches = match_keywords(frame["text"], {"fishing": keywords})
+    matches = match_keywords(frame["text"], {"fishing": keywords}, lower_text(frame))
     if matches.height == 0:
         return empty_result()
     matches = matches.join(keywords.frame(), on="keyword", how="left", maintain_order="left")

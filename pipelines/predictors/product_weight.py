@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import polars as pl
 
-from pipelines.predictors.base import Predictor, Row, WordBoxes, rows_to_frame, with_box
+from pipelines.predictors.base import RESULT_SCHEMA, Predictor, WordBoxes, has_words, with_box
 from pipelines.predictors.regex import TextRegex, candidate_rows, finditer_rows
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import NAME_SOURCE, OCR_SOURCE
@@ -199,28 +199,57 @@ def parse_match(matcher: TextRegex, match: re.Match) -> dict[str, Any] | None:
 
 
 def run(frame: pl.DataFrame, resources: Resources | None = None) -> pl.DataFrame:
-    """Robotoff's ``find_product_weight`` over every row of ``frame``."""
-    return rows_to_frame(_rows(frame))
+    """Robotoff's ``find_product_weight`` over every row of ``frame``.
 
-
-def _rows(frame: pl.DataFrame) -> Iterable[Row]:
-    boxes = WordBoxes(frame)
+    Weights are common in product names (one in six here), so the result columns are filled directly
+    rather than through one dict per prediction.
+    """
+    boxes = WordBoxes(frame) if has_words(frame) else None
     texts = frame["full_text_contiguous"]
-    rows = candidate_rows(texts, MATCHERS)
+    candidates = candidate_rows(texts, MATCHERS)
+    rows: list[int] = []
+    values: list[str] = []
+    automatic: list[bool] = []
+    datas: list[str] = []
+    # Without boxes a prediction depends on the match alone, and the same few weights recur ("500 g"):
+    # each distinct match is validated and serialized once.
+    parsed: dict[tuple, tuple[str, bool, str] | None] = {}
     for matcher in MATCHERS:
-        for row, match in finditer_rows(texts, matcher, rows):
-            data = parse_match(matcher, match)
-            if data is None:
+        for row, match in finditer_rows(texts, matcher, candidates):
+            key = (matcher.name, match.group(0), match.groups())
+            if boxes is None and key in parsed:
+                known = parsed[key]
+            else:
+                data = parse_match(matcher, match)
+                if data is None:
+                    known = None
+                else:
+                    value = data.pop("text")
+                    if boxes is not None:
+                        with_box(data, boxes.box(row, match.start(), match.end()))
+                    known = (value, data["automatic_processing"], orjson.dumps(data).decode())
+                if boxes is None:
+                    parsed[key] = known
+            if known is None:
                 continue
-            value = data.pop("text")
-            yield {
-                "row": row,
-                "type": TYPE,
-                "value": value,
-                "automatic_processing": data["automatic_processing"],
-                "predictor": "regex",
-                "data": with_box(data, boxes.box(row, match.start(), match.end())),
-            }
+            rows.append(row)
+            values.append(known[0])
+            automatic.append(known[1])
+            datas.append(known[2])
+    count = len(rows)
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "type": [TYPE] * count,
+            "value": values,
+            "value_tag": [None] * count,
+            "data": datas,
+            "automatic_processing": automatic,
+            "predictor": ["regex"] * count,
+            "confidence": [None] * count,
+        },
+        schema=RESULT_SCHEMA,
+    )
 
 
 PREDICTOR = Predictor(

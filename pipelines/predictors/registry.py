@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pyarrow as pa
@@ -52,6 +53,9 @@ PREDICTORS: tuple[Predictor, ...] = (
     packaging.PREDICTOR,
 )
 
+PARALLEL_PREDICTORS = 2
+PARALLEL_MIN_ROWS = 20_000  # below this, threads cost more than they save (the per-product path)
+
 # Robotoff's product-name set (spec §2).
 NAME_TYPES = ("label", "product_weight", "brand")
 
@@ -87,6 +91,25 @@ def _to_table(frame: pl.DataFrame, result: pl.DataFrame, predictor: Predictor) -
     return table.select(COLUMNS).to_arrow().cast(PREDICTION_SCHEMA)
 
 
+def _runs_on(predictor: Predictor, source: str) -> bool:
+    """Whether ``predictor`` reads this source (product names feed only Robotoff's product-name set)."""
+    return predictor.applies_to(source) and (source != NAME_SOURCE or predictor.type in NAME_TYPES)
+
+
+def _run(predictor: Predictor, frame: pl.DataFrame, resources: Resources) -> pa.Table:
+    started = time.perf_counter()
+    table = _to_table(frame, predictor.run(frame, resources), predictor)
+    logger.info(
+        "%s on %s: %d rows → %d predictions in %.2fs",
+        predictor.name,
+        frame["source"][0],
+        frame.height,
+        table.num_rows,
+        time.perf_counter() - started,
+    )
+    return table
+
+
 def predict(
     products: pl.DataFrame | pa.Table | None = None,
     ocr: pl.DataFrame | pa.Table | None = None,
@@ -107,23 +130,18 @@ def predict(
         frames.append(name_texts(products, flavor))
     if ocr is not None:
         frames.append(ocr_texts(ocr, flavor))
-    tables = []
-    for predictor in select(types):
-        for frame in frames:
-            source = frame["source"][0] if frame.height else None
-            if source is None or not predictor.applies_to(source):
-                continue
-            if source == NAME_SOURCE and predictor.type not in NAME_TYPES:
-                continue
-            started = time.perf_counter()
-            table = _to_table(frame, predictor.run(frame, resources), predictor)
-            logger.info(
-                "%s on %s: %d rows → %d predictions in %.2fs",
-                predictor.name,
-                source,
-                frame.height,
-                table.num_rows,
-                time.perf_counter() - started,
-            )
-            tables.append(table)
+    jobs = [
+        (predictor, frame)
+        for predictor in select(types)
+        for frame in frames
+        if frame.height and _runs_on(predictor, frame["source"][0])
+    ]
+    if len(jobs) <= 1 or sum(frame.height for _, frame in jobs) < PARALLEL_MIN_ROWS:
+        tables = [_run(predictor, frame, resources) for predictor, frame in jobs]
+    else:
+        # Predictors are independent. Most of their time is either Polars work (which releases the GIL) or
+        # Python `re` (which holds it), so two threads overlap one kind with the other. Results keep the
+        # registry order whatever the finishing order.
+        with ThreadPoolExecutor(max_workers=PARALLEL_PREDICTORS) as pool:
+            tables = list(pool.map(lambda job: _run(job[0], job[1], resources), jobs))
     return concat_predictions(tables)

@@ -6,7 +6,8 @@ of three texts (spec §0.2): ``full_text`` (blocks and pages separated by ``|``,
 the contiguous text falling back to the API's ``textAnnotations[0]`` text. A plain string is all three at
 once. Both sources become the same frame, so every predictor has one implementation:
 
-``barcode, server_type, source_image, source, full_text, full_text_contiguous, text, words`` (+ the OCR
+``barcode, server_type, source_image, source, full_text, full_text_contiguous, text, text_lower`` (the
+default text lowercased once for every keyword predictor), ``words`` (+ the OCR
 table's annotation columns for images). ``words`` (character spans and boxes) is null for names: no
 bounding boxes, exactly as Robotoff.
 """
@@ -17,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import FLAVOR_PRODUCT_TYPES, PRODUCT_TYPE_FLAVORS, Flavor
+from pipelines.predictors.keywords import lowercase
 
 NAME_SOURCE = "product_name"
 OCR_SOURCE = "ocr"
@@ -60,7 +62,7 @@ def name_texts(products: pl.DataFrame | pa.Table, flavor: Flavor | str = Flavor.
         & (pl.col("name").fill_null("") != "")
         & pl.col("server_type").is_in(NAME_SERVER_TYPES)
     )
-    return texts.select(
+    texts = texts.select(
         "barcode",
         "server_type",
         source_image=pl.lit(None, dtype=pl.String),
@@ -69,6 +71,7 @@ def name_texts(products: pl.DataFrame | pa.Table, flavor: Flavor | str = Flavor.
         full_text_contiguous=pl.col("name"),
         text=pl.col("name"),
     )
+    return texts.with_columns(text_lower=lowercase(texts["text"]))
 
 
 def ocr_texts(ocr: pl.DataFrame | pa.Table, flavor: Flavor | str = Flavor.off) -> pl.DataFrame:
@@ -79,10 +82,11 @@ def ocr_texts(ocr: pl.DataFrame | pa.Table, flavor: Flavor | str = Flavor.off) -
     default_text = (
         pl.when(contiguous != "").then(contiguous).otherwise(pl.col("text_annotation").fill_null(""))
     )
-    return frame.with_columns(
+    frame = frame.with_columns(
         server_type=pl.lit(Flavor(flavor).value),
         source=pl.lit(OCR_SOURCE),
         full_text=pl.col("full_text").fill_null(""),
         full_text_contiguous=contiguous,
         text=default_text,
     )
+    return frame.with_columns(text_lower=lowercase(frame["text"]))
