@@ -163,3 +163,41 @@ def logo_annotations(frame: pl.DataFrame) -> pl.DataFrame:
     """``row, description, score`` of every Cloud Vision logo annotation of an OCR frame."""
     logos = frame.select(pl.col("logos")).with_row_index("row").explode("logos").drop_nulls("logos")
     return logos.unnest("logos").select("row", "description", "score")
+
+
+ColumnValue = pl.Expr | str | bool | None
+
+
+def _column(value: ColumnValue, dtype: pl.DataType) -> pl.Expr:
+    """A constant (or null) becomes a typed literal; an expression is cast to the result column's type."""
+    if isinstance(value, pl.Expr):
+        return value.cast(dtype)
+    return pl.lit(value, dtype=dtype)
+
+
+def result_columns(
+    prediction_type: str,
+    data: pl.Expr | pl.Series,
+    *,
+    value: ColumnValue = None,
+    value_tag: ColumnValue = None,
+    automatic_processing: ColumnValue = None,
+    predictor: ColumnValue = None,
+    confidence: pl.Expr | None = None,
+) -> list[pl.Expr]:
+    """The :data:`RESULT_SCHEMA` columns for ``frame.select(...)`` of a vectorized predictor.
+
+    ``frame`` must hold a ``row`` column; each argument is a constant, null, or an expression over
+    ``frame`` (strings name columns only when wrapped in ``pl.col``).
+    """
+    data_expr = pl.lit(data) if isinstance(data, pl.Series) else data
+    return [
+        pl.col("row").cast(pl.UInt32),
+        pl.lit(prediction_type).alias("type"),
+        _column(value, pl.String()).alias("value"),
+        _column(value_tag, pl.String()).alias("value_tag"),
+        data_expr.cast(pl.String).alias("data"),
+        _column(automatic_processing, pl.Boolean()).alias("automatic_processing"),
+        _column(predictor, pl.String()).alias("predictor"),
+        _column(confidence, pl.Float64()).alias("confidence"),
+    ]

@@ -23,6 +23,7 @@ from pipelines.predictors.base import (
     empty_result,
     logo_annotations,
     match_text_data,
+    result_columns,
     rows_to_frame,
 )
 from pipelines.predictors.keywords import lower_text, match_keywords
@@ -42,14 +43,14 @@ def _keywords(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     # Robotoff emits the curated list's predictions before the taxonomy list's: match_keywords returns its
     # matches ordered by list name, row and position, and "curated-list" sorts before "taxonomy".
     return matches.select(
-        "row",
-        type=pl.lit(TYPE),
-        value="name",
-        value_tag="key",
-        data=match_text_data(frame, matches),
-        automatic_processing=pl.col("list") == "curated-list",
-        predictor="list",
-        confidence=pl.lit(None, dtype=pl.Float64),
+        result_columns(
+            TYPE,
+            match_text_data(frame, matches),
+            value=pl.col("name"),
+            value_tag=pl.col("key"),
+            automatic_processing=pl.col("list") == "curated-list",
+            predictor=pl.col("list"),
+        )
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.predictors.base import RESULT_SCHEMA, Predictor, empty_result
+from pipelines.predictors.base import RESULT_SCHEMA, Predictor, empty_result, result_columns
 from pipelines.predictors.keywords import lower_text, match_keywords
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
@@ -70,16 +70,7 @@ LABELS_TO_FLAG: frozenset[str] = frozenset(
 
 def _result(frame: pl.DataFrame, data: pl.Expr, confidence: pl.Expr | None = None) -> pl.DataFrame:
     """Rows of ``frame`` (with a ``row`` column) as image_flag results with the given ``data`` JSON."""
-    return frame.select(
-        pl.col("row").cast(pl.UInt32),
-        type=pl.lit(TYPE),
-        value=pl.lit(None, dtype=pl.String),
-        value_tag=pl.lit(None, dtype=pl.String),
-        data=data,
-        automatic_processing=pl.lit(None, dtype=pl.Boolean),
-        predictor=pl.lit(None, dtype=pl.String),
-        confidence=pl.lit(None, dtype=pl.Float64) if confidence is None else confidence.cast(pl.Float64),
-    )
+    return frame.select(result_columns(TYPE, data, confidence=confidence))
 
 
 def text_flags(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.predictors.base import Predictor, empty_result
+from pipelines.predictors.base import Predictor, empty_result, result_columns
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
 
@@ -70,16 +70,7 @@ def run(frame: pl.DataFrame, resources: Resources | None = None) -> pl.DataFrame
         rotation,
         pl.lit("}"),
     )
-    return images.select(
-        "row",
-        type=pl.lit(TYPE),
-        value=pl.lit(None, dtype=pl.String),
-        value_tag=pl.lit(None, dtype=pl.String),
-        data=data,
-        automatic_processing=pl.lit(None, dtype=pl.Boolean),
-        predictor=pl.lit(None, dtype=pl.String),
-        confidence=pl.lit(None, dtype=pl.Float64),
-    )
+    return images.select(result_columns(TYPE, data))
 
 
 PREDICTOR = Predictor(

@@ -24,6 +24,7 @@ from pipelines.predictors.base import (
     empty_result,
     logo_annotations,
     match_text_data,
+    result_columns,
     rows_to_frame,
     with_box,
 )
@@ -158,16 +159,8 @@ def _flashtext(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
         return empty_result()
     tags = keywords.frame().select("keyword", value_tag="key")
     matches = matches.join(tags, on="keyword", how="left", maintain_order="left")
-    return matches.select(
-        "row",
-        type=pl.lit(TYPE),
-        value=pl.lit(None, dtype=pl.String),
-        value_tag="value_tag",
-        data=match_text_data(frame, matches),
-        automatic_processing=pl.lit(None, dtype=pl.Boolean),
-        predictor=pl.lit("flashtext"),
-        confidence=pl.lit(None, dtype=pl.Float64),
-    )
+    data = match_text_data(frame, matches)
+    return matches.select(result_columns(TYPE, data, value_tag=pl.col("value_tag"), predictor="flashtext"))
 
 
 def _logo_rows(frame: pl.DataFrame, resources: Resources) -> Iterable[Row]:

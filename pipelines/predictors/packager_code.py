@@ -20,6 +20,7 @@ from pipelines.predictors.base import (
     WordBoxes,
     empty_result,
     match_text_data,
+    result_columns,
     rows_to_frame,
     with_box,
 )
@@ -103,14 +104,7 @@ def _fishing(frame: pl.DataFrame, resources: Resources) -> pl.DataFrame:
     raw = match_text_data(frame, matches)  # {"text": …[, box]} → {"type": "fishing", "raw": …[, box]}
     data = raw.str.replace(r'^\{"text":', '{"type":"fishing","raw":')
     return matches.select(
-        "row",
-        type=pl.lit(TYPE),
-        value="key",
-        value_tag=pl.lit(None, dtype=pl.String),
-        data=data,
-        automatic_processing=pl.lit(True),
-        predictor=pl.lit("flashtext"),
-        confidence=pl.lit(None, dtype=pl.Float64),
+        result_columns(TYPE, data, value=pl.col("key"), automatic_processing=True, predictor="flashtext")
     )
 
 
