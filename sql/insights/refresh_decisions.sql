@@ -17,20 +17,23 @@ WITH refs AS (
     FROM product_insight i
     JOIN refresh_group g ON g.barcode = i.barcode AND g.server_type = i.server_type AND g.type = i.type
 ),
+-- the ancestor pairs that can matter: those whose ancestor is a candidate tag (a cut-down table, so that a
+-- one-product refresh does not hash a whole taxonomy)
+candidate_ancestors AS (
+    SELECT a.taxonomy, a.id, a.ancestor
+    FROM taxonomy_ancestor a
+    WHERE a.ancestor IN (SELECT value_tag FROM refresh_candidate WHERE taxonomy IS NOT NULL)
+),
 pairs AS (
     SELECT c.barcode, c.server_type, c.type, c.rank, r.id AS ref_id, r.protected, r.annotation, r.ref_rank,
            r.source_image IS NOT DISTINCT FROM c.source_image AS same_image
     FROM refresh_candidate c
     JOIN refs r ON r.barcode = c.barcode AND r.server_type = c.server_type AND r.type = c.type
+    LEFT JOIN candidate_ancestors a
+        ON a.taxonomy = c.taxonomy AND a.ancestor = c.value_tag AND a.id = r.value_tag
     WHERE (c.taxonomy IS NULL AND c.conflict_key IS NOT DISTINCT FROM
               CASE WHEN c.type IN ('packager_code', 'product_weight', 'expiration_date') THEN r.value ELSE r.value_tag END)
-       OR (c.taxonomy IS NOT NULL AND (
-              c.value_tag = r.value_tag
-              OR EXISTS (
-                  SELECT 1 FROM taxonomy_ancestor a
-                  WHERE a.taxonomy = c.taxonomy AND a.id = r.value_tag AND a.ancestor = c.value_tag
-              )
-          ))
+       OR (c.taxonomy IS NOT NULL AND (c.value_tag = r.value_tag OR a.id IS NOT NULL))
 ),
 kept AS (
     SELECT c.*
