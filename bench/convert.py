@@ -43,6 +43,8 @@ from openfoodfacts.images import convert_to_legacy_schema
 from openfoodfacts.types import NutritionV3
 from pydantic import BaseModel, Field, create_model, field_serializer, model_validator
 
+from pipelines.convert.transform import NUTRIMENT_SUFFIXES
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -214,17 +216,9 @@ class _CategoriesProperties(BaseModel, extra="forbid"):
         return fixed
 
 
-# (suffix of a legacy `nutriments` key, field of the nutriment item), tried in this order on every key.
-_NUTRIMENT_SUFFIXES = (
-    ("_prepared_100g", "prepared_100g"),
-    ("_prepared_serving", "prepared_serving"),
-    ("_prepared_unit", "prepared_unit"),
-    ("_prepared_value", "prepared_value"),
-    ("_unit", "unit"),
-    ("_value", "value"),
-    ("_100g", "100g"),
-    ("_serving", "serving"),
-)
+# (suffix of a legacy `nutriments` key, field of the nutriment item), tried in this order on every key: the
+# export's own table, shared with our conversion.
+_NUTRIMENT_SUFFIXES = NUTRIMENT_SUFFIXES
 _NUTRIMENT_ITEM_FIELDS = (
     "value",
     "prepared_value",
