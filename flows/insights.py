@@ -19,9 +19,12 @@ from pipelines.predictors.run import products_path
 
 
 @task(cache_policy=NO_CACHE)
-def predict_task(flavor: str, ocr_table: str | None, types: list[str] | None) -> dict:
-    """Predict over the snapshot (and OCR table) and import into the store."""
-    return predict_step(flavor, ocr_table=Path(ocr_table) if ocr_table else None, types=types)
+def predict_task(
+    flavor: str, ocr_table: str | None, types: list[str] | None, all_images: bool = False
+) -> dict:
+    """Predict over the snapshot (and the OCR images not predicted yet) and import into the store."""
+    table = Path(ocr_table) if ocr_table else None
+    return predict_step(flavor, ocr_table=table, types=types, all_images=all_images)
 
 
 @task(cache_policy=NO_CACHE)
@@ -37,11 +40,12 @@ def refresh_insights(
     types: list[str] | None = None,
     force: bool = False,
     predict: bool = True,
+    all_images: bool = False,
 ) -> dict:
     """Predict + import (unless ``predict`` is False), then refresh the flavor's insights in bulk."""
     logger = get_run_logger()
     flavor = Flavor(flavor).value
-    predicted = predict_task(flavor, ocr_table, types) if predict else None
+    predicted = predict_task(flavor, ocr_table, types, all_images) if predict else None
     refreshed = refresh_task(flavor, force)
     summary = refresh_summary(
         refreshed,

@@ -45,6 +45,11 @@ def refresh_command(
     no_predict: bool = typer.Option(
         False, "--no-predict", help="Skip predict + import: refresh from the predictions already stored."
     ),
+    all_images: bool = typer.Option(
+        False,
+        "--all-images",
+        help="Predict every OCR image again, even those already predicted with the same OCR and lists.",
+    ),
     store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the report."""
@@ -72,6 +77,7 @@ def refresh_command(
                 store=store,
                 force=force,
                 predict=not no_predict,
+                all_images=all_images,
                 progress=advance,
             )
     except (

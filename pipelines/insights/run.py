@@ -91,9 +91,11 @@ def predict_step(
     store: Path | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
+    all_images: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Predict over the snapshot (and the OCR table, if given) and import into the store; the report."""
+    """Predict over the snapshot (and the OCR images the store has no predictions for, or all of them with
+    ``all_images``) and import into the store; the report."""
     report = run_predictions(
         flavor,
         ocr_table=ocr_table,
@@ -101,6 +103,7 @@ def predict_step(
         store=store,
         settings=settings,
         resources=resources,
+        all_images=all_images,
         progress=progress,
     )
     return report.to_dict()
@@ -146,13 +149,15 @@ def run_refresh(
     resources: Resources | None = None,
     force: bool = False,
     predict: bool = True,
+    all_images: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The nightly job: predict + import (unless ``predict`` is False), then the bulk refresh; the report.
 
     ``ocr_table`` is an OCR-text Parquet table (``offpipe ocr-ingest``); without it only product names are
     predicted, and the OCR predictions already stored stay as they are (an import never evicts a group it
-    did not receive). ``force`` overrides the refresh's 90% safety stop.
+    did not receive). OCR images already predicted with the same OCR and predictors are skipped unless
+    ``all_images``. ``force`` overrides the refresh's 90% safety stop.
     """
     settings = settings or get_settings()
     resources = resources or default_resources()
@@ -167,6 +172,7 @@ def run_refresh(
             store=store,
             settings=settings,
             resources=resources,
+            all_images=all_images,
             progress=progress,
         )
         if predict

@@ -38,6 +38,11 @@ def predict_command(
     no_import: bool = typer.Option(
         False, "--no-import", help="Predict and count, but leave the store alone."
     ),
+    all_images: bool = typer.Option(
+        False,
+        "--all-images",
+        help="Predict every OCR image again, even those already predicted with the same OCR and lists.",
+    ),
 ) -> None:
     """Predict over the flavor's latest Parquet snapshot; import the predictions in one transaction."""
     from pipelines.config import Flavor, get_settings
@@ -60,6 +65,7 @@ def predict_command(
                 store=store,
                 settings=settings,
                 import_into_store=not no_import,
+                all_images=all_images,
                 progress=advance,
             )
     except (SnapshotNotFoundError, UnknownPredictionTypeError) as exc:

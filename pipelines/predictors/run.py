@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.config import Flavor, Settings, get_settings
+from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import concat_predictions
@@ -43,9 +44,11 @@ class PredictReport:
     flavor: str
     products: int = 0
     images: int = 0
+    images_already_predicted: int = 0
     predictions: int = 0
     per_type: dict[str, int] = field(default_factory=dict)
     seconds_predict: float = 0.0
+    seconds_predict_images: float = 0.0
     store_import: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,11 +99,13 @@ def predict_tables(
         report.products += batch.num_rows
         if progress:
             progress(batch.num_rows)
+    images_started = time.perf_counter()
     for batch in ocr or ():
         tables.append(predict(ocr=batch, types=types, flavor=flavor, resources=resources))
         report.images += batch.num_rows
         if progress:
             progress(batch.num_rows)
+    report.seconds_predict_images = round(time.perf_counter() - images_started, 3)
     result = concat_predictions(tables)
     report.seconds_predict = round(time.perf_counter() - started, 3)
     report.predictions = result.num_rows
@@ -130,9 +135,15 @@ def run_predictions(
     settings: Settings | None = None,
     resources: Resources | None = None,
     import_into_store: bool = True,
+    all_images: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> PredictReport:
-    """The bulk run: predict over the flavor's snapshot (and OCR table), import into the store."""
+    """The bulk run: predict over the flavor's snapshot (and OCR table), import into the store.
+
+    OCR images the store already holds predictions for (same OCR, same predictors: ``ocr_ledger``) are
+    skipped unless ``all_images``; they are always all predicted when only some ``types`` are asked for or
+    nothing is imported, since the ledger then could not be kept exact.
+    """
     from pipelines.store.db import store_writer
     from pipelines.store.predictions import import_predictions
 
@@ -140,18 +151,47 @@ def run_predictions(
     resources = resources or default_resources()
     flavor = Flavor(flavor)
     snapshot = products_path(flavor, settings)
+    store = store or settings.store_path
     report = PredictReport(flavor=flavor.value)
     products = iter_parquet(snapshot, PRODUCT_COLUMNS, PRODUCT_BATCH_ROWS)
     ocr = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
+    ledger = ocr_table is not None and import_into_store and types is None
+    fingerprint = ocr_ledger.predictors_fingerprint(resources) if ledger else ""
+    pending = None
+    if ledger and ocr is not None and ocr_table is not None:
+        pending = _pending_images(ocr_table, flavor, store, fingerprint, all_images, report)
+        keys = ocr_ledger.image_keys(pending)
+        ocr = (ocr_ledger.keep_images(batch, keys) for batch in ocr)
     predictions = predict_tables(
         products, ocr, flavor=flavor, types=types, resources=resources, report=report, progress=progress
     )
     logger.info(
-        "%d predictions from %d products and %d images", report.predictions, report.products, report.images
+        "%d predictions from %d products and %d images (%d images already predicted)",
+        report.predictions,
+        report.products,
+        report.images,
+        report.images_already_predicted,
     )
     if import_into_store:
         valid = prediction_products(predictions, snapshot)
-        with store_writer(store or settings.store_path, purpose=f"predict {flavor.value}") as con:
+        with store_writer(store, purpose=f"predict {flavor.value}") as con:
             imported = import_predictions(con, predictions, products=valid)
+            if pending is not None:
+                ocr_ledger.record_images(con, pending, server_type=flavor.value, fingerprint=fingerprint)
         report.store_import = imported.to_dict()
     return report
+
+
+def _pending_images(
+    ocr_table: Path, flavor: Flavor, store: Path, fingerprint: str, all_images: bool, report: PredictReport
+) -> pa.Table:
+    """The OCR images to predict: all of them, or those the store's ledger does not cover."""
+    from pipelines.store.db import store_writer
+
+    hashed = ocr_ledger.ocr_hashes(ocr_table)
+    if all_images:
+        return hashed
+    with store_writer(store, purpose=f"OCR ledger {flavor.value}") as con:
+        pending = ocr_ledger.pending_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint)
+    report.images_already_predicted = hashed.num_rows - pending.num_rows
+    return pending

@@ -11,6 +11,23 @@ from pipelines.predictors.resources import Resources
 from tests.conftest import shared_path
 
 
+@pytest.fixture
+def ocr_archive(
+    data_dir: Path, taxonomy_dir: Path, keywords_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A 300-product synthetic dump converted into ``data_dir``'s off snapshot; returns its OCR archive."""
+    from pipelines.convert.convert import convert_dump
+    from pipelines.synth.generator import SynthSpec, generate
+
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+    dump, archive = data_dir / "synth.jsonl.gz", data_dir / "ocr.jsonl.gz"
+    spec = SynthSpec(products=300, seed=5, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
+    generate(spec, dump, ocr_out=archive)
+    convert_dump(dump, "off")
+    return archive
+
+
 @pytest.fixture(scope="session")
 def resources(keywords_dir: Path, taxonomy_dir: Path) -> Resources:
     return Resources(keywords_dir, taxonomy_dir)

@@ -11,21 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.convert.convert import convert_dump
-from pipelines.synth.generator import SynthSpec, generate
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def snapshot(data_dir: Path, taxonomy_dir: Path, keywords_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
-    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
-    dump, archive = data_dir / "synth.jsonl.gz", data_dir / "ocr.jsonl.gz"
-    spec = SynthSpec(products=300, seed=5, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
-    generate(spec, dump, ocr_out=archive)
-    convert_dump(dump, "off")
-    return archive
 
 
 def _invoke(*args: str) -> dict:
@@ -34,8 +21,8 @@ def _invoke(*args: str) -> dict:
     return json.loads(result.stdout[result.stdout.index("{") :])
 
 
-def test_predict_imports_then_changes_nothing(snapshot: Path, data_dir: Path) -> None:
-    first = _invoke("predict", "--flavor", "off", "--ocr", str(snapshot))
+def test_predict_imports_then_changes_nothing(ocr_archive: Path, data_dir: Path) -> None:
+    first = _invoke("predict", "--flavor", "off", "--ocr", str(ocr_archive))
     assert first["products"] == 300 and first["images"] > 0
     assert first["store_import"]["inserted"] == first["predictions"] > 0
     assert {"brand", "label", "image_orientation", "packager_code"} <= set(first["per_type"])
@@ -43,7 +30,9 @@ def test_predict_imports_then_changes_nothing(snapshot: Path, data_dir: Path) ->
     table = data_dir / "parquet" / "off" / "ocr_texts.parquet"
     assert table.is_file()
     second = _invoke("predict", "--flavor", "off", "--ocr", str(table))
-    assert second["predictions"] == first["predictions"]
+    # the images were predicted under the same lists: only the product names are predicted again
+    assert second["images"] == 0 and second["images_already_predicted"] == first["images"]
+    assert 0 < second["predictions"] < first["predictions"]
     assert second["store_import"]["inserted"] == 0
     assert second["store_import"]["deleted_total"] == 0
     con = duckdb.connect(str(data_dir / "store.duckdb"), read_only=True)
@@ -52,6 +41,9 @@ def test_predict_imports_then_changes_nothing(snapshot: Path, data_dir: Path) ->
     finally:
         con.close()
     assert stored == first["predictions"]
+    third = _invoke("predict", "--flavor", "off", "--ocr", str(table), "--all-images")
+    assert third["images"] == first["images"] and third["predictions"] == first["predictions"]
+    assert third["store_import"]["inserted"] == 0
 
     out = data_dir / "predictions.parquet"
     _invoke("predictions", "export", "--format", "parquet", "--out", str(out))
@@ -62,7 +54,7 @@ def test_predict_imports_then_changes_nothing(snapshot: Path, data_dir: Path) ->
     )
 
 
-def test_predict_types_and_no_import(snapshot: Path, data_dir: Path) -> None:
+def test_predict_types_and_no_import(ocr_archive: Path, data_dir: Path) -> None:
     report = _invoke("predict", "--flavor", "off", "--type", "brand", "--no-import")
     assert set(report["per_type"]) == {"brand"}
     assert report["images"] == 0 and report["store_import"] is None

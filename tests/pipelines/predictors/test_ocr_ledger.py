@@ -1,0 +1,114 @@
+"""The OCR ledger: a bulk run predicts only the images that are new, changed, or predicted by other lists."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.ocr.ingest import ingest_archive
+from pipelines.predictors.ocr_ledger import ocr_hashes, predictors_fingerprint
+from pipelines.predictors.resources import Resources
+from pipelines.predictors.run import ocr_table_path, run_predictions
+from tests.conftest import shared_path
+
+
+def _copy_lists(keywords_dir: Path, target: Path) -> Path:
+    copy = target / "ocr-keywords"
+    shutil.copytree(keywords_dir, copy)
+    return copy
+
+
+def _resources(keywords_dir: Path, taxonomy_dir: Path) -> Resources:
+    return Resources(keywords_dir, taxonomy_dir, grammars_dir=shared_path("grammars"))
+
+
+def test_fingerprint_follows_list_contents_not_their_location(
+    tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    original = predictors_fingerprint(_resources(keywords_dir, taxonomy_dir))
+    copy = _copy_lists(keywords_dir, tmp_path)
+    assert predictors_fingerprint(_resources(copy, taxonomy_dir)) == original
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    changed = _copy_lists(keywords_dir, edited)
+    with (changed / "label_whitelist.txt").open("a", encoding="utf-8") as handle:
+        handle.write("en:a-new-label\n")
+    assert predictors_fingerprint(_resources(changed, taxonomy_dir)) != original
+
+
+@pytest.fixture
+def ocr_texts(ocr_archive: Path) -> Path:
+    ingest_archive(ocr_archive, flavor="off")
+    return ocr_table_path("off")
+
+
+def test_ocr_hash_changes_with_the_text_only(ocr_texts: Path) -> None:
+    table = pq.read_table(ocr_texts)
+    before = ocr_hashes(table)
+    texts = table.column("full_text").to_pylist()
+    texts[0] = (texts[0] or "") + " 500 g"
+    edited = table.set_column(table.schema.get_field_index("full_text"), "full_text", pa.array(texts))
+    after = ocr_hashes(edited)
+    differs = pc.not_equal(before.column("ocr_hash"), after.column("ocr_hash")).to_pylist()
+    assert differs == [True] + [False] * (table.num_rows - 1)
+    assert ocr_hashes(ocr_texts).column("ocr_hash").equals(before.column("ocr_hash"))
+
+
+def _ledger(store: Path) -> dict[tuple[str, str], str]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        rows = con.execute("SELECT barcode, source_image, ocr_hash FROM ocr_image").fetchall()
+    finally:
+        con.close()
+    return {(barcode, image): digest for barcode, image, digest in rows}
+
+
+def test_bulk_run_predicts_only_new_changed_or_relisted_images(
+    ocr_texts: Path, data_dir: Path, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    resources = _resources(keywords_dir, taxonomy_dir)
+    store = data_dir / "store.duckdb"
+    first = run_predictions("off", ocr_table=ocr_texts, resources=resources)
+    images = pq.read_metadata(ocr_texts).num_rows
+    assert first.images == images > 0 and first.images_already_predicted == 0
+    ledger = _ledger(store)
+    assert len(ledger) == images
+
+    second = run_predictions("off", ocr_table=ocr_texts, resources=resources)
+    assert (second.images, second.images_already_predicted) == (0, images)
+    assert second.store_import is not None and second.store_import["inserted"] == 0
+
+    # one image gets a new OCR text: only it is predicted again, and the ledger takes its new hash
+    table = pq.read_table(ocr_texts)
+    texts = table.column("full_text").to_pylist()
+    texts[0] = (texts[0] or "") + " Poids net : 750 g"
+    edited_path = tmp_path / "ocr_edited.parquet"
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("full_text"), "full_text", pa.array(texts)), edited_path
+    )
+    third = run_predictions("off", ocr_table=edited_path, resources=resources)
+    assert (third.images, third.images_already_predicted) == (1, images - 1)
+    assert third.per_type.get("product_weight", 0) >= 1
+    edited_key = (table.column("barcode")[0].as_py(), table.column("source_image")[0].as_py())
+    after = _ledger(store)
+    assert {k for k in after if after[k] != ledger[k]} == {edited_key}
+
+    # a subset of types neither skips nor records images
+    subset = run_predictions("off", ocr_table=ocr_texts, resources=resources, types=["label"])
+    assert (subset.images, subset.images_already_predicted) == (images, 0)
+    assert _ledger(store) == after
+
+    # other lists: every image again; and --all-images forces it under the same lists
+    changed = _copy_lists(keywords_dir, tmp_path)
+    with (changed / "label_whitelist.txt").open("a", encoding="utf-8") as handle:
+        handle.write("en:a-new-label\n")
+    relisted = run_predictions("off", ocr_table=ocr_texts, resources=_resources(changed, taxonomy_dir))
+    assert (relisted.images, relisted.images_already_predicted) == (images, 0)
+    forced = run_predictions("off", ocr_table=ocr_texts, resources=resources, all_images=True)
+    assert forced.images == images
