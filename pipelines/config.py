@@ -90,6 +90,9 @@ DEFAULT_DUMP_MIN_LINES: dict[Flavor, int] = {
 # answers with the LFS pointer).
 DEFAULT_TAXONOMY_URL = "https://static.openfoodfacts.org/data/taxonomies"
 DEFAULT_ROBOTOFF_REF = "main"
+# Product Opener's MongoDB names (the facet writer's target); configurable for staging copies and tests.
+DEFAULT_MONGO_DB = "off"
+DEFAULT_MONGO_COLLECTION = "products"
 ROBOTOFF_DATA_URL_TEMPLATE = "https://raw.githubusercontent.com/openfoodfacts/robotoff/{ref}/data"
 ROBOTOFF_MEDIA_URL_TEMPLATE = "https://media.githubusercontent.com/media/openfoodfacts/robotoff/{ref}/data"
 
@@ -131,6 +134,8 @@ class Settings:
     robotoff_media_url: str = ROBOTOFF_MEDIA_URL_TEMPLATE.format(ref=DEFAULT_ROBOTOFF_REF)
     urls: Mapping[Flavor, FlavorUrls] = field(default_factory=dict)
     dump_min_lines: Mapping[Flavor, int] = field(default_factory=dict)
+    mongo_db: str = DEFAULT_MONGO_DB
+    mongo_collection: str = DEFAULT_MONGO_COLLECTION
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +149,8 @@ class Settings:
             data_dir=data_dir,
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             mongo_uri=env.get("MONGO_URI") or None,
+            mongo_db=env.get("MONGO_DB") or DEFAULT_MONGO_DB,
+            mongo_collection=env.get("MONGO_COLLECTION") or DEFAULT_MONGO_COLLECTION,
             environment=environment,
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
             keywords_dir=keywords_dir,
