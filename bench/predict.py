@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
+PRODUCTS_SEED = 21  # seed of the product-name snapshots
 
 
 def _env() -> dict[str, str]:
@@ -52,7 +53,8 @@ def products_snapshot(cache: Path, products: int) -> tuple[Path, Path]:
     out = cache / f"predict-{products}"
     if not truth.exists():
         print(f"generating {products:,} products with their truth…", file=sys.stderr)
-        _offpipe("synth", "-n", str(products), "--seed", "21", "--out", str(dump), "--truth-out", str(truth))
+        seed = str(PRODUCTS_SEED)
+        _offpipe("synth", "-n", str(products), "--seed", seed, "--out", str(dump), "--truth-out", str(truth))
     if not (out / "products.parquet").exists():
         print("converting…", file=sys.stderr)
         _offpipe("convert", str(dump), "--out-dir", str(out))
