@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.offpipe-installed
-DEMO_PRODUCTS ?= 2000
+DEMO_PRODUCTS ?= 20000
+DEMO_OCR_RATE ?= 0.05
 # Reference data (taxonomies, Robotoff's keyword lists). When the shared folder is beside the checkout,
 # the demo and the tests use it; otherwise the generator falls back to its embedded vocabulary.
 SHARED_DATA ?= $(abspath ../shared/data)
@@ -25,23 +26,21 @@ demo: $(STAMP)
 	@if [ -d "$(SHARED_DATA)/taxonomies" ]; then \
 	  export OFF_TAXONOMY_DIR="$(SHARED_DATA)/taxonomies" OFF_KEYWORDS_DIR="$(SHARED_DATA)/ocr-keywords" \
 	         OFF_GRAMMARS_DIR="$(SHARED_DATA)/grammars"; fi; \
+	export PREFECT_HOME="$${PREFECT_HOME:-$(OFF_DATA_DIR)/prefect}"; \
 	set -e; \
-	$(VENV)/bin/offpipe synth --products $(DEMO_PRODUCTS) --seed 42 \
+	$(VENV)/bin/offpipe synth --products $(DEMO_PRODUCTS) --seed 42 --ocr-rate $(DEMO_OCR_RATE) \
 	  --out "$(OFF_DATA_DIR)/demo/products.jsonl.gz" \
-	  --ocr-out "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" \
-	  --truth-out "$(OFF_DATA_DIR)/demo/truth.jsonl.gz"; \
-	real="$(SHARED_DATA)/products/off-real-sample.jsonl.gz"; \
-	if [ -f "$$real" ]; then compare=(--profile "$$real"); else compare=(); fi; \
-	$(VENV)/bin/offpipe synth --profile "$(OFF_DATA_DIR)/demo/products.jsonl.gz" "$${compare[@]}" --top 40; \
-	$(VENV)/bin/offpipe convert "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --flavor off > "$(OFF_DATA_DIR)/demo/convert.json"; \
-	$(VENV)/bin/offpipe audit-barcodes --flavor off > /dev/null; \
+	  --ocr-out "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" > /dev/null; \
 	if [ -z "$${OFF_KEYWORDS_DIR:-}" ] && [ ! -d "$(OFF_DATA_DIR)/ocr-keywords" ]; then \
 	  echo "No Robotoff keyword lists here (../shared/data absent and offline): run 'offpipe reference refresh'"; \
-	  echo "with network access to predict; the demo stops after the conversion and the barcode audit."; exit 0; fi; \
-	$(VENV)/bin/offpipe refresh --flavor off --ocr "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" > "$(OFF_DATA_DIR)/demo/refresh.json"; \
-	$(VENV)/bin/offpipe insights export --format jsonl --out "$(OFF_DATA_DIR)/demo/insights.jsonl" > /dev/null; \
-	$(PY) -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({"predictions": r["predict"]["per_type"], "insights": r["totals"]}, indent=2))' "$(OFF_DATA_DIR)/demo/refresh.json"; \
-	echo "Demo outputs under $(OFF_DATA_DIR): parquet/off, store.duckdb, reports/barcodes/off, demo/insights.jsonl"
+	  echo "with network access to predict; the demo stops after the conversion and the barcode audit."; \
+	  $(VENV)/bin/offpipe convert "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --flavor off > /dev/null; \
+	  $(VENV)/bin/offpipe audit-barcodes --flavor off; exit 0; fi; \
+	$(VENV)/bin/offpipe nightly --flavor off --url "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --min-lines 0 \
+	  --ocr "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" --facets-dry-run --force > "$(OFF_DATA_DIR)/demo/nightly.json"; \
+	$(PY) -c 'import json,sys; from pipelines.nightly import counts_table; print(counts_table(json.load(open(sys.argv[1]))))' \
+	  "$(OFF_DATA_DIR)/demo/nightly.json"; \
+	echo "Demo outputs under $(OFF_DATA_DIR): dumps/off, parquet/off, store.duckdb, reports/, demo/nightly.json"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import typer
 
@@ -64,6 +66,141 @@ def barcode_normalize(
         typer.echo(json.dumps(line))
 
 
+@app.command("facets")
+def facets_command(
+    flavor: str = typer.Option(
+        "off", "--flavor", "-f", help="Flavor (the fiber facet is written for off only)."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Write the plan only; never connect to MongoDB (also the case without MONGO_URI).",
+    ),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Products per bulk_write round trip."),
+    store: Path | None = typer.Option(
+        None, "--store", help="Store file. Default: $OFF_DATA_DIR/store.duckdb."
+    ),
+) -> None:
+    """Plan the fiber data-quality facets and write them to MongoDB (MONGO_URI); prints the report as JSON.
+
+    The plan goes to $OFF_DATA_DIR/reports/facets/<flavor>/ in every case; an interrupted run resumes from its
+    checkpoint there.
+    """
+    import duckdb
+    from pymongo.errors import PyMongoError
+
+    from pipelines.facets import UnsupportedFlavorError, facet_flavor, run_fiber_facets
+    from pipelines.predictors.run import SnapshotNotFoundError
+    from pipelines.store.db import StoreNotFoundError
+
+    try:
+        chosen = facet_flavor(flavor)
+    except ValueError as exc:  # UnsupportedFlavorError, or no flavor of that name
+        message = str(exc) if isinstance(exc, UnsupportedFlavorError) else f"unknown flavor {flavor!r}"
+        raise typer.BadParameter(message, param_hint="--flavor") from exc
+    try:
+        report = run_fiber_facets(chosen, dry_run=dry_run, batch_size=batch_size, store=store)
+    except (SnapshotNotFoundError, StoreNotFoundError, duckdb.IOException, PyMongoError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+@app.command("nightly")
+def nightly_command(
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
+    url: str | None = typer.Option(
+        None, "--url", help="Dump URL override: http(s), file:// or a path (default: Product Opener's dump)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Run every step on an unchanged dump; override the refresh's 90% safety stop."
+    ),
+    ocr: Path | None = typer.Option(
+        None,
+        "--ocr",
+        help="OCR texts to predict from: an OCR-text table (.parquet) or an archive (.jsonl[.gz]).",
+    ),
+    min_lines: int | None = typer.Option(
+        None, "--min-lines", help="Line-count floor of a valid dump (default: per flavor; 0 = none)."
+    ),
+    no_facets: bool = typer.Option(False, "--no-facets", help="Skip the MongoDB quality-facet step."),
+    facets_dry_run: bool = typer.Option(
+        False, "--facets-dry-run", help="Write the facet plan only (also the case without MONGO_URI)."
+    ),
+) -> None:
+    """The nightly job as a Prefect flow: download, convert, audit, predict, refresh, facets.
+
+    Without PREFECT_API_URL the flow runs on Prefect's ephemeral local API; with it, the run shows in that
+    server's UI with its subflows and artifacts.
+    """
+    from flows.nightly import nightly
+    from pipelines.config import Flavor
+
+    try:
+        chosen = Flavor(flavor)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown flavor {flavor!r}", param_hint="--flavor") from exc
+    summary = nightly(
+        flavor=chosen.value,
+        url=url,
+        force=force,
+        min_lines=min_lines,
+        ocr=str(ocr) if ocr is not None else None,
+        facets=not no_facets,
+        facets_dry_run=facets_dry_run,
+    )
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def _deployments(flavors: list[str] | None, hour: int, minute: int, timezone: str) -> list:
+    from flows.deployments import build_deployments
+    from pipelines.config import Flavor
+
+    try:
+        chosen = [Flavor(f) for f in flavors or ["off"]]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--flavor") from exc
+    try:
+        return build_deployments(chosen, hour=hour, minute=minute, timezone=timezone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+_FLAVORS_OPTION = typer.Option(None, "--flavor", "-f", help="Flavors to deploy (repeat; default: off).")
+_HOUR_OPTION = typer.Option(3, "--hour", min=0, max=23, help="Hour of the nightly run.")
+_MINUTE_OPTION = typer.Option(0, "--minute", min=0, max=59, help="Minute of the nightly run.")
+_TIMEZONE_OPTION = typer.Option("Europe/Paris", "--timezone", help="Time zone of the nightly schedule.")
+
+
+@app.command("deploy")
+def deploy_command(
+    flavors: list[str] | None = _FLAVORS_OPTION,
+    hour: int = _HOUR_OPTION,
+    minute: int = _MINUTE_OPTION,
+    timezone: str = _TIMEZONE_OPTION,
+) -> None:
+    """Register the Prefect deployments (nightly on a cron, refresh, facets) with PREFECT_API_URL."""
+    from flows.deployments import apply_deployments
+
+    deployments = _deployments(flavors, hour, minute, timezone)
+    ids = apply_deployments(deployments)
+    out = [{"name": d.name, "flow": d.flow_name, "id": str(i)} for d, i in zip(deployments, ids, strict=True)]
+    typer.echo(json.dumps(out, indent=2))
+
+
+@app.command("serve")
+def serve_command(
+    flavors: list[str] | None = _FLAVORS_OPTION,
+    hour: int = _HOUR_OPTION,
+    minute: int = _MINUTE_OPTION,
+    timezone: str = _TIMEZONE_OPTION,
+) -> None:
+    """Register the deployments and run their scheduled and manual runs from this process until stopped."""
+    from flows.deployments import serve_deployments
+
+    serve_deployments(_deployments(flavors, hour, minute, timezone))
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective settings (secrets in URLs are masked)."""
@@ -81,6 +218,8 @@ def show_config() -> None:
         "OFF_ROBOTOFF_MEDIA_URL": settings.robotoff_media_url,
         "REDIS_URL": _mask(settings.redis_url),
         "MONGO_URI": _mask(settings.mongo_uri) if settings.mongo_uri else None,
+        "MONGO_DB": settings.mongo_db,
+        "MONGO_COLLECTION": settings.mongo_collection,
         "urls": {flavor.value: vars(urls) for flavor, urls in settings.urls.items()},
     }
     typer.echo(json.dumps(out, indent=2))

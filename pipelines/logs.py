@@ -37,6 +37,8 @@ def configure_cli_logging(verbose: bool = False) -> None:
         handler = logging.StreamHandler(sys.stderr)
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level, format=fmt, handlers=[handler], force=True)
+    if not verbose:  # one line per HTTP request to the Prefect API drowns the pipeline's own messages
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @contextmanager

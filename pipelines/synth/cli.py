@@ -26,6 +26,9 @@ def synth_command(
     truth_out: Path | None = typer.Option(
         None, "--truth-out", help="Also write the planted-facts truth file."
     ),
+    ocr_rate: float = typer.Option(
+        1.0, "--ocr-rate", min=0.0, max=1.0, help="Share of products whose images go to the OCR archive."
+    ),
     bad_line_rate: float = typer.Option(
         0.0, "--bad-line-rate", min=0.0, max=1.0, help="Share of products preceded by a malformed line."
     ),
@@ -80,6 +83,7 @@ def synth_command(
         ),
         taxonomy_dir=settings.taxonomy_dir,
         keywords_dir=settings.keywords_dir,
+        ocr_rate=ocr_rate,
     )
     started = time.perf_counter()
     with progress_bar("generating products", products) as advance:

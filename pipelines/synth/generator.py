@@ -55,6 +55,9 @@ class SynthSpec:
     taxonomy_dir: Path = Path("data/taxonomies")
     keywords_dir: Path = Path("data/ocr-keywords")
     with_ocr: bool = False
+    # Share of products whose images are in the OCR archive (drawn per product from its own seed, so the
+    # products themselves do not change): a demo can keep its OCR step short.
+    ocr_rate: float = 1.0
     with_truth: bool = False
     # gzip level of each output (dump, OCR, truth); None writes plain text. Set by generate() from the names.
     gzip_levels: tuple[int | None, int | None, int | None] = (None, None, None)
@@ -155,13 +158,19 @@ def _build_chunk(task: tuple[int, list[str], dict[str, int]]) -> ChunkResult:
         if kind == CONFLICT_PARTNER:
             result.stats["conflict_pairs"] += 1
         # A conflict partner shares its twin's image folder: only the first of the pair gets OCR files.
-        ocr_count = _emit_ocr(result, built, code.raw) if spec.with_ocr and kind != CONFLICT_PARTNER else 0
+        with_ocr = spec.with_ocr and kind != CONFLICT_PARTNER and _ocr_drawn(spec, index)
+        ocr_count = _emit_ocr(result, built, code.raw) if with_ocr else 0
         for fact in built.facts:
             if fact.get("source") != "ocr" or ocr_count:
                 result.stats[f"fact:{fact['type']}"] += 1
         if spec.with_truth:
             result.truth.append(_truth_line(code.raw, kind, conflict_with, built, bool(ocr_count)))
     return result.seal(spec.gzip_levels)
+
+
+def _ocr_drawn(spec: SynthSpec, index: int) -> bool:
+    """Whether product ``index`` gets its images OCR'd (always at the default rate of 1)."""
+    return spec.ocr_rate >= 1.0 or random.Random(f"{spec.seed}:ocr:{index}").random() < spec.ocr_rate
 
 
 def _emit_ocr(result: ChunkResult, built: Built, raw: str) -> int:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.flows.artifacts import artifact
 from tests.support.http_server import DumpServer, ServedFile
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def artifact(key: str) -> list:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> list:
-        async with get_client() as client:
-            return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-
-    return asyncio.run(read())
 
 
 def test_download_flow_then_unchanged(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

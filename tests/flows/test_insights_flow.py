@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -11,21 +10,9 @@ import pytest
 from pipelines.convert.convert import convert_dump
 from pipelines.ocr.ingest import ingest_archive
 from pipelines.synth.generator import SynthSpec, generate
+from tests.flows.artifacts import artifact
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def artifact(key: str) -> list:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> list:
-        async with get_client() as client:
-            return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-
-    return asyncio.run(read())
 
 
 @pytest.fixture

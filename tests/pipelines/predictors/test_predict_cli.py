@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app

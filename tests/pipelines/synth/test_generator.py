@@ -38,6 +38,27 @@ def test_another_seed_gives_another_dump(tmp_path: Path, taxonomy_dir: Path, key
     assert len(a.read_bytes().splitlines()) == len(b.read_bytes().splitlines()) == 50
 
 
+def test_ocr_rate_thins_the_archive_and_leaves_the_products_alone(
+    tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
+) -> None:
+    full, thin = tmp_path / "full", tmp_path / "thin"
+    for folder, rate in ((full, 1.0), (thin, 0.25)):
+        folder.mkdir()
+        spec = _spec(taxonomy_dir, keywords_dir, products=400, seed=3, ocr_rate=rate)
+        generate(spec, folder / "dump.jsonl", ocr_out=folder / "ocr.jsonl")
+    assert (full / "dump.jsonl").read_bytes() == (thin / "dump.jsonl").read_bytes()
+    all_images = (full / "ocr.jsonl").read_bytes().splitlines()
+    kept = (thin / "ocr.jsonl").read_bytes().splitlines()
+    assert set(kept) < set(all_images)
+    products = {orjson.loads(line)["source"].rsplit("/", 1)[0] for line in all_images}
+    kept_products = {orjson.loads(line)["source"].rsplit("/", 1)[0] for line in kept}
+    assert 0.1 < len(kept_products) / len(products) < 0.45
+    # a product is in or out with all its images
+    assert len(kept) == sum(
+        1 for line in all_images if orjson.loads(line)["source"].rsplit("/", 1)[0] in kept_products
+    )
+
+
 def test_lines_balance_products_and_bad_lines(synth_run: SynthRun) -> None:
     lines = synth_run.lines()
     report = synth_run.report

@@ -1,0 +1,85 @@
+"""Prefect deployments: the nightly job on a cron schedule per flavor, ad-hoc refresh and facet runs.
+
+``offpipe deploy`` registers them with the Prefect API (they show in the UI, with their schedules);
+``offpipe serve`` registers them and runs them from one long-lived process — no work pool or worker to
+operate, which suits a single machine. The nightly schedule is a cron at a configurable hour and time zone;
+refresh and facet deployments have no schedule (the nightly flow already runs both) and exist for ad-hoc
+full rescans and reruns from the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+
+from flows.facets import write_quality_facets
+from flows.insights import refresh_insights
+from flows.nightly import nightly
+from pipelines.config import Flavor
+from pipelines.facets import FACET_FLAVORS
+
+DEFAULT_HOUR = 3  # Product Opener publishes the dumps during the night (Europe/Paris)
+DEFAULT_MINUTE = 0
+DEFAULT_TIMEZONE = "Europe/Paris"
+TAGS = ["offpipe"]
+
+
+def nightly_cron(hour: int = DEFAULT_HOUR, minute: int = DEFAULT_MINUTE) -> str:
+    """The cron expression of a daily run at ``hour:minute``."""
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError(f"not a time of day: {hour}:{minute}")
+    return f"{minute} {hour} * * *"
+
+
+def build_deployments(
+    flavors: Sequence[Flavor | str] = (Flavor.off,),
+    *,
+    hour: int = DEFAULT_HOUR,
+    minute: int = DEFAULT_MINUTE,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> list[RunnerDeployment]:
+    """Per flavor: a scheduled nightly deployment, a refresh deployment, the facet one where it applies."""
+    cron = nightly_cron(hour, minute)
+    deployments = []
+    for flavor in (Flavor(f) for f in flavors):
+        deployments.append(
+            nightly.to_deployment(
+                name=f"nightly-{flavor.value}",
+                schedules=[Cron(cron, timezone=timezone)],
+                parameters={"flavor": flavor.value},
+                tags=[*TAGS, flavor.value],
+                description=f"{flavor.value} nightly: download, convert, audit, predict, refresh, facets",
+            )
+        )
+        deployments.append(
+            refresh_insights.to_deployment(
+                name=f"refresh-{flavor.value}",
+                parameters={"flavor": flavor.value},
+                tags=[*TAGS, flavor.value],
+                description=f"Ad-hoc full rescan of {flavor.value}: predict + import + insight refresh.",
+            )
+        )
+        if flavor in FACET_FLAVORS:
+            deployments.append(
+                write_quality_facets.to_deployment(
+                    name=f"fiber-facets-{flavor.value}",
+                    parameters={"flavor": flavor.value},
+                    tags=[*TAGS, flavor.value],
+                    description="Fiber data-quality facets into Product Opener's MongoDB (MONGO_URI).",
+                )
+            )
+    return deployments
+
+
+def apply_deployments(deployments: Sequence[RunnerDeployment]) -> list[UUID]:
+    """Register (create or update) the deployments with the Prefect API; their ids."""
+    return [deployment.apply() for deployment in deployments]
+
+
+def serve_deployments(deployments: Sequence[RunnerDeployment]) -> None:
+    """Serve the deployments from this process until it is stopped (schedules stay active on shutdown)."""
+    serve(*deployments, pause_on_shutdown=False)

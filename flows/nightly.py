@@ -1,0 +1,79 @@
+"""The nightly flow: download → convert → barcode audit → predictions → insight refresh → quality facets.
+
+Each step is the stage's own flow, run as a subflow, so the UI shows every step with its own logs, state
+and artifacts, and a failed step fails the nightly run with its reason. When the dump has not changed since
+the last download the run stops after the download (state Completed, outcome ``unchanged``) unless forced.
+The run publishes two artifacts with stable keys: ``nightly-<flavor>-counts`` (one row per count of every
+step) and ``nightly-<flavor>`` (markdown summary with the report files). Steps exchange paths and small
+JSON reports only, never tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.dumps import audit_barcodes, convert_to_parquet, download_dump
+from flows.facets import write_quality_facets
+from flows.insights import refresh_insights
+from pipelines.config import Flavor
+from pipelines.facets import FACET_FLAVORS
+from pipelines.nightly import count_rows, nightly_markdown
+
+
+@task(cache_policy=NO_CACHE)
+def ocr_table_task(flavor: str, ocr: str) -> str:
+    """The OCR-text table to predict from: ``ocr`` itself (.parquet) or the table ingested from an archive."""
+    path = Path(ocr)
+    if path.suffix == ".parquet":
+        return str(path)
+    from pipelines.ocr.ingest import ingest_archive
+    from pipelines.predictors.run import ocr_table_path
+
+    ingest_archive(path, flavor=flavor)
+    return str(ocr_table_path(flavor))
+
+
+@flow(name="nightly", flow_run_name="nightly-{flavor}")
+def nightly(
+    flavor: str = "off",
+    url: str | None = None,
+    force: bool = False,
+    min_lines: int | None = None,
+    ocr: str | None = None,
+    facets: bool = True,
+    facets_dry_run: bool = False,
+) -> dict[str, Any]:
+    """The whole nightly job for one flavor; returns the steps' reports and the outcome.
+
+    ``url`` overrides the dump URL (http(s), ``file://`` or a path); ``ocr`` is an OCR-text table or archive
+    to predict from (its images already predicted are skipped); ``force`` reruns everything on an unchanged
+    dump and overrides the refresh's 90% safety stop. Facets are written for the flavors that have them (off).
+    """
+    logger = get_run_logger()
+    flavor = Flavor(flavor).value
+    steps: dict[str, Any] = dict.fromkeys(("download", "convert", "audit", "refresh", "facets"))
+    steps["download"] = download_dump(flavor, url=url, force=force, min_lines=min_lines)
+    outcome = "completed"
+    if steps["download"]["status"] == "unchanged" and not force:
+        outcome = "unchanged"
+        logger.info("%s dump unchanged (ETag %s): nothing to do", flavor, steps["download"].get("etag"))
+    else:
+        steps["convert"] = convert_to_parquet(flavor, source=steps["download"]["path"])
+        steps["audit"] = audit_barcodes(flavor)
+        ocr_table = ocr_table_task(flavor, ocr) if ocr else None
+        steps["refresh"] = refresh_insights(flavor, ocr_table=ocr_table, force=force)
+        if facets and Flavor(flavor) in FACET_FLAVORS:
+            steps["facets"] = write_quality_facets(flavor, dry_run=facets_dry_run)
+    summary = {"flavor": flavor, "outcome": outcome, "steps": steps}
+    create_table_artifact(
+        count_rows(summary), key=f"nightly-{flavor}-counts", description=f"{flavor} nightly counts"
+    )
+    create_markdown_artifact(
+        nightly_markdown(summary), key=f"nightly-{flavor}", description=f"{flavor} nightly run"
+    )
+    return summary

@@ -1,0 +1,47 @@
+"""Deployments registered with a real Prefect API: names, flows, schedules and parameters as configured."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flows.deployments import apply_deployments, build_deployments, nightly_cron
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _read(ids: list) -> list:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> list:
+        async with get_client() as client:
+            return [await client.read_deployment(i) for i in ids]
+
+    return asyncio.run(read())
+
+
+def test_deploy_registers_a_scheduled_nightly_per_flavor_and_ad_hoc_runs() -> None:
+    deployments = build_deployments(["off", "obf"], hour=4, minute=15, timezone="Europe/Paris")
+    stored = {d.name: d for d in _read(apply_deployments(deployments))}
+    assert set(stored) == {"nightly-off", "refresh-off", "fiber-facets-off", "nightly-obf", "refresh-obf"}
+    for flavor in ("off", "obf"):
+        nightly = stored[f"nightly-{flavor}"]
+        assert nightly.parameters == {"flavor": flavor}
+        [schedule] = nightly.schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 4 * * *", "Europe/Paris")
+        assert schedule.active
+        assert stored[f"refresh-{flavor}"].schedules == []
+    assert stored["fiber-facets-off"].parameters == {"flavor": "off"}
+    # applying again updates in place: same ids
+    again = apply_deployments(build_deployments(["off"], hour=5, timezone="UTC"))
+    assert set(again) <= {d.id for d in stored.values()}
+    [nightly] = [d for d in _read(again) if d.name == "nightly-off"]
+    schedule = nightly.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("0 5 * * *", "UTC")
+
+
+@pytest.mark.parametrize(("hour", "minute"), [(24, 0), (-1, 0), (3, 60)])
+def test_nightly_cron_refuses_impossible_times(hour: int, minute: int) -> None:
+    with pytest.raises(ValueError, match="time of day"):
+        nightly_cron(hour, minute)

@@ -1,0 +1,81 @@
+"""The ``nightly`` flow on a real Prefect API: all steps on a small synthetic dump, then an unchanged dump."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.synth.generator import SynthSpec, generate
+from tests.flows.artifacts import artifact
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+def dump(data_dir: Path, taxonomy_dir: Path, keywords_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A 150-product synthetic dump with two bad lines and an OCR archive beside it (outside the data dir)."""
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    source = data_dir.parent / "source"
+    source.mkdir()
+    spec = SynthSpec(
+        products=150, seed=11, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir, bad_line_rate=0.02
+    )
+    generate(spec, source / "products.jsonl.gz", ocr_out=source / "ocr.jsonl.gz")
+    return source / "products.jsonl.gz"
+
+
+def _counts(key: str) -> dict[tuple[str, str], object]:
+    latest = max(artifact(key), key=lambda a: a.created)
+    rows = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+    return {(row["step"], row["count"]): row["value"] for row in rows}
+
+
+def test_nightly_runs_every_step_then_skips_an_unchanged_dump(dump: Path, data_dir: Path) -> None:
+    from flows.nightly import nightly
+
+    ocr = str(dump.with_name("ocr.jsonl.gz"))
+    first = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr)
+    steps = first["steps"]
+    assert first["outcome"] == "completed"
+    assert steps["download"]["status"] == "downloaded"
+    convert = steps["convert"]
+    assert convert["lines_in"] == convert["rows_out"] + convert["quarantined_total"]
+    assert convert["rows_out"] == 150 and convert["quarantined_total"] > 0
+    assert steps["audit"]["products"] == 150
+    refresh = steps["refresh"]
+    assert refresh["predict"]["images"] > 0 and refresh["totals"]["created"] > 0
+    assert steps["facets"]["applied"] is False and Path(steps["facets"]["plan"]).is_file()
+
+    # the counts artifact holds every step's figures, equal to the reports the steps returned
+    counts = _counts("nightly-off-counts")
+    assert counts[("convert", "rows out")] == 150
+    assert counts[("convert", "quarantined")] == convert["quarantined_total"]
+    assert counts[("predict", "images predicted")] == refresh["predict"]["images"]
+    created = {
+        k[1].split(": ", 1)[1]: v
+        for k, v in counts.items()
+        if k[0] == "refresh" and k[1].startswith("created")
+    }
+    assert created == refresh["refresh"]["created"]
+    assert counts[("facets", "products planned")] == steps["facets"]["products_planned"]
+    markdown = max(artifact("nightly-off"), key=lambda a: a.created).data
+    assert "Outcome: **completed**" in markdown and steps["audit"]["csv"] in markdown
+
+    con = duckdb.connect(str(data_dir / "store.duckdb"), read_only=True)
+    try:
+        stored = con.execute("SELECT count(*) FROM product_insight").fetchall()[0][0]
+    finally:
+        con.close()
+    assert stored == refresh["totals"]["created"]
+
+    again = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr)
+    assert again["outcome"] == "unchanged"
+    assert again["steps"]["download"]["status"] == "unchanged"
+    assert all(again["steps"][step] is None for step in ("convert", "audit", "refresh", "facets"))
+    rerun = _counts("nightly-off-counts")
+    assert {step for step, _ in rerun} == {"download"} and rerun[("download", "status")] == "unchanged"
