@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -21,7 +22,15 @@ from pipelines.download.fetch import DUMP_NAME
 from pipelines.download.fetch import download_dump as run_download
 
 
-@task(retries=2, retry_delay_seconds=60, cache_policy=NO_CACHE)
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry the download task only when the server or network kept failing; a refused dump (validation),
+    a missing local file or an HTTP 4xx would fail the same way a minute later."""
+    from pipelines.download.fetch import DownloadUnavailableError
+
+    return isinstance(state.result(raise_on_failure=False), DownloadUnavailableError)
+
+
+@task(retries=2, retry_delay_seconds=60, retry_condition_fn=_worth_retrying, cache_policy=NO_CACHE)
 def fetch_dump(flavor: str, url: str | None, force: bool, min_lines: int | None) -> dict:
     """Download (or confirm unchanged) the flavor's dump; the function itself retries transfers."""
     result = run_download(flavor, url=url, force=force, min_lines=min_lines)

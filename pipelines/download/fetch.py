@@ -52,6 +52,10 @@ class DownloadError(RuntimeError):
     """The dump could not be downloaded; the previous dump is untouched."""
 
 
+class DownloadUnavailableError(DownloadError):
+    """The server or the network failed on every attempt: worth trying again later (a flow retry)."""
+
+
 class _RetryableError(Exception):
     """A failure worth another attempt (connection, timeout, 5xx)."""
 
@@ -187,7 +191,7 @@ class _HttpFetcher:
                 delay = self.retry.delay(attempt)
                 logger.warning("download attempt %d failed (%s); retrying in %.1f s", attempt, exc, delay)
                 time.sleep(delay)
-        raise DownloadError(
+        raise DownloadUnavailableError(
             f"download of {self.url} failed after {self.retry.attempts} attempts: {last_error}"
         )
 

@@ -53,3 +53,22 @@ def test_failed_conversion_fails_the_flow(data_dir: Path, tmp_path: Path) -> Non
     state = convert_to_parquet(flavor="off", source=str(broken), return_state=True)
     assert isinstance(state, State) and state.is_failed()
     assert "truncated" in str(state.message) or "gzip" in str(state.message)
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        ("DownloadUnavailableError", True),  # the server kept failing: try again in a minute
+        ("DownloadError", False),  # refused dump, missing file, HTTP 4xx: would fail the same way
+    ],
+)
+def test_download_task_retries_only_unavailable_servers(error: str, retried: bool) -> None:
+    import asyncio
+
+    from prefect.states import exception_to_failed_state
+
+    from flows.dumps import _worth_retrying
+    from pipelines.download import fetch
+
+    state = asyncio.run(exception_to_failed_state(getattr(fetch, error)("boom")))
+    assert _worth_retrying(None, None, state) is retried

@@ -79,3 +79,15 @@ def test_nightly_runs_every_step_then_skips_an_unchanged_dump(dump: Path, data_d
     assert all(again["steps"][step] is None for step in ("convert", "audit", "refresh", "facets"))
     rerun = _counts("nightly-off-counts")
     assert {step for step, _ in rerun} == {"download"} and rerun[("download", "status")] == "unchanged"
+
+
+def test_a_failed_step_fails_the_run_with_its_reason(data_dir: Path) -> None:
+    """A local file that does not exist: no retry (it would fail the same way), the run is Failed and its
+    state message names the cause."""
+    from flows.nightly import nightly
+
+    missing = data_dir / "nowhere" / "products.jsonl.gz"
+    state = nightly(flavor="off", url=str(missing), min_lines=0, return_state=True)
+    assert state.is_failed()
+    assert "no dump file" in str(state.result(raise_on_failure=False))
+    assert not (data_dir / "parquet").exists()
