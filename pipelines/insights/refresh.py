@@ -97,9 +97,26 @@ def _static_tables(resources: Resources) -> dict[str, pa.Table]:
 
 
 def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> None:
-    """Lists the importers read: label whitelist, brand blacklist, brand prefixes; the emb-code function."""
-    for name, table in _static_tables(resources).items():
-        con.register(name, table)
+    """Lists the importers read (label whitelist, brand blacklist, brand prefixes) and the emb-code function.
+
+    The lists become temporary tables sorted by tag, built once per connection and list set: a one-product
+    refresh then reads a few rows of them (zone maps) instead of scanning ~100k brand prefixes every time.
+    """
+    key = f"{id(resources)}:{resources.keywords_dir}"
+    try:
+        current = con.execute("SELECT key FROM refresh_static_key").fetchall()
+    except duckdb.CatalogException:
+        current = []
+    if current != [(key,)]:
+        for name, table in _static_tables(resources).items():
+            with suppress(duckdb.Error):
+                con.unregister(name)
+            con.register("refresh_static_arrow", table)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS FROM refresh_static_arrow ORDER BY ALL")
+            finally:
+                con.unregister("refresh_static_arrow")
+        con.execute("CREATE OR REPLACE TEMP TABLE refresh_static_key AS SELECT $key AS key", {"key": key})
     with suppress(duckdb.CatalogException, duckdb.NotImplementedException):  # registered on this connection
         con.create_function(
             "normalize_emb_code", normalize_emb_code, ["VARCHAR"], "VARCHAR", side_effects=False

@@ -21,7 +21,10 @@ WHERE p.type = 'brand'
           p.value_tag NOT IN (SELECT tag FROM brand_blacklist)
           AND (
               length(p.barcode) != 13
-              OR (p.value_tag, left(p.barcode, 7) || 'xxxxxx') IN (SELECT (tag, prefix) FROM brand_prefix)
+              OR EXISTS (
+                  SELECT 1 FROM brand_prefix b
+                  WHERE b.tag = p.value_tag AND b.prefix = left(p.barcode, 7) || 'xxxxxx'
+              )
           )
       )
   )
