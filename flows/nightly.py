@@ -70,6 +70,9 @@ def nightly(
         if facets and Flavor(flavor) in FACET_FLAVORS:
             steps["facets"] = write_quality_facets(flavor, dry_run=facets_dry_run)
     summary = {"flavor": flavor, "outcome": outcome, "steps": steps}
+    for line in nightly_markdown(summary).splitlines():
+        if line.startswith("- "):  # one log line per step, so the run's own log tells the story
+            logger.info("%s", line[2:])
     create_table_artifact(
         count_rows(summary), key=f"nightly-{flavor}-counts", description=f"{flavor} nightly counts"
     )
