@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 STEPS = ("download", "convert", "audit", "refresh", "facets")
-COUNT_KINDS = ("created", "updated", "deleted")
+COUNT_KINDS = ("created", "updated", "deleted", "kept_protected")
 
 
 def _row(step: str, count: str, value: Any) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def _refresh_rows(summary: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     refresh = summary["refresh"]
     yield _row("refresh", "products", refresh["products"])
     for kind in ("candidates", *COUNT_KINDS):
-        for insight_type, count in sorted(refresh[kind].items()):
+        for insight_type, count in sorted(refresh.get(kind, {}).items()):
             yield _row("refresh", f"{kind}: {insight_type}", count)
     yield _row("refresh", "missing products", refresh["missing_products"])
 

@@ -64,6 +64,7 @@ class RefreshReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    kept_protected: dict[str, int] = field(default_factory=dict)
     attributes_updated: int = 0
     seconds: float = 0.0
 
@@ -247,6 +248,7 @@ def _run_counts(report: RefreshReport) -> dict[str, Any]:
         "created": report.created,
         "updated": report.updated,
         "deleted": report.deleted,
+        "kept_protected": report.kept_protected,
         "missing_products": report.missing_products,
         "predictions_deleted": report.predictions_deleted,
         "attributes_updated": report.attributes_updated,
@@ -302,6 +304,12 @@ def _importers(con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.da
     con.execute(load_sql("insights/refresh_candidates_checked"))
     report.candidates = dict(
         con.execute("SELECT type, count(*) FROM refresh_candidate GROUP BY ALL ORDER BY 1").fetchall()
+    )
+    con.execute(load_sql("insights/refresh_refs"))
+    report.kept_protected = dict(
+        con.execute(
+            "SELECT type, count(*) FROM refresh_ref WHERE protected GROUP BY ALL ORDER BY 1"
+        ).fetchall()
     )
     con.execute(load_sql("insights/refresh_decisions"))
     con.execute(

@@ -24,7 +24,7 @@ from pipelines.predictors.run import existing_snapshot, run_predictions
 
 logger = logging.getLogger(__name__)
 
-COUNT_KINDS = ("candidates", "created", "updated", "deleted")
+COUNT_KINDS = ("candidates", "created", "updated", "deleted", "kept_protected")
 CONVERT_REPORT = "products.report.json"  # written beside the snapshot by pipelines.convert
 
 

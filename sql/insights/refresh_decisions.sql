@@ -1,24 +1,17 @@
 -- refresh_decision: what `get_insight_update` (importer.py:424-508) decides, set-based.
--- references: the stored insights of the refreshed (product, type) groups; protected = annotated, or about
--- to be applied automatically. A candidate conflicting with a protected reference is discarded; among the
--- rest, the first of each conflict key is selected (taxonomy candidates are already "deepest only", so two
--- of them can conflict only by having the same tag). A selected candidate maps onto the first unannotated
--- reference (stored order) that it conflicts with and that has the same source image: that reference is
--- updated and keeps its id (and votes). When several candidates map onto one reference, Robotoff updates it
--- with each in turn: the last one wins and the others vanish. Conflict (`is_conflicting_insight`): same
--- conflict key (value or value_tag, per importer), or — for label and category — the candidate's tag is an
--- ancestor of the reference's tag.
+-- references: refresh_ref (sql/insights/refresh_refs.sql), the stored insights of the refreshed (product,
+-- type) groups; protected = annotated, or about to be applied automatically. A candidate conflicting with a
+-- protected reference is discarded; among the rest, the first of each conflict key is selected (taxonomy
+-- candidates are already "deepest only", so two of them can conflict only by having the same tag). A
+-- selected candidate maps onto the first unannotated reference (stored order) that it conflicts with and
+-- that has the same source image: that reference is updated and keeps its id (and votes). When several
+-- candidates map onto one reference, Robotoff updates it with each in turn: the last one wins and the others
+-- vanish. Conflict (`is_conflicting_insight`): same conflict key (value or value_tag, per importer), or — for
+-- label and category — the candidate's tag is an ancestor of the reference's tag.
 CREATE OR REPLACE TEMP TABLE refresh_decision AS
 WITH refs AS (
-    SELECT
-        i.*,
-        (i.annotation IS NOT NULL OR i.automatic_processing IS TRUE) AS protected,
-        row_number() OVER (PARTITION BY i.barcode, i.server_type, i.type ORDER BY i.timestamp, i.id) AS ref_rank
-    FROM product_insight i
-    JOIN refresh_group g ON g.barcode = i.barcode AND g.server_type = i.server_type AND g.type = i.type
+    SELECT * FROM refresh_ref
 ),
--- the ancestor pairs that can matter: those whose ancestor is a candidate tag (a cut-down table, so that a
--- one-product refresh does not hash a whole taxonomy)
 candidate_ancestors AS (
     SELECT a.taxonomy, a.id, a.ancestor
     FROM taxonomy_ancestor a

@@ -28,8 +28,8 @@ def snapshot(data_dir: Path, taxonomy_dir: Path, keywords_dir: Path, monkeypatch
 
 
 def _table_counts(markdown: str) -> dict[str, list[int]]:
-    """``type → [candidates, created, updated, deleted]`` from the artifact's table."""
-    rows = re.findall(r"^\| ([a-z_]+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", markdown, re.MULTILINE)
+    """``type → [candidates, created, updated, deleted, kept_protected]`` from the artifact's table."""
+    rows = re.findall(r"^\| ([a-z_]+)" + r" \| (\d+)" * 5 + r" \|$", markdown, re.MULTILINE)
     return {row[0]: [int(n) for n in row[1:]] for row in rows}
 
 
@@ -42,10 +42,10 @@ def test_refresh_flow_publishes_counts(snapshot: Path) -> None:
     assert first["run_id"] in markdown
     counts = _table_counts(markdown)
     refresh = first["refresh"]
-    for kind_index, kind in enumerate(("candidates", "created", "updated", "deleted")):
+    for kind_index, kind in enumerate(("candidates", "created", "updated", "deleted", "kept_protected")):
         assert {t: c[kind_index] for t, c in counts.items() if c[kind_index]} == refresh[kind]
     assert re.search(
-        rf"^\| \*\*total\*\* \| \d+ \| {first['totals']['created']} \| 0 \| 0 \|$", markdown, re.M
+        rf"^\| \*\*total\*\* \| \d+ \| {first['totals']['created']} \| 0 \| 0 \| 0 \|$", markdown, re.M
     )
 
     second = refresh_insights(flavor="off", predict=False)
@@ -53,4 +53,6 @@ def test_refresh_flow_publishes_counts(snapshot: Path) -> None:
     assert [second["totals"][k] for k in ("created", "updated", "deleted")] == [0, 0, 0]
     latest = max(artifact("refresh-off"), key=lambda a: a.created)
     assert second["run_id"] in latest.data
-    assert all(c[1:] == [0, 0, 0] for c in _table_counts(latest.data).values())
+    rerun = _table_counts(latest.data)
+    assert all(c[1:4] == [0, 0, 0] for c in rerun.values())
+    assert {t: c[4] for t, c in rerun.items() if c[4]} == second["refresh"]["kept_protected"]

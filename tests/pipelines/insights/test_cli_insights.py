@@ -99,7 +99,11 @@ def test_refresh_creates_insights_then_changes_nothing(refreshed: tuple[Path, di
     second = _invoke(
         "refresh", "--flavor", "off", "--ocr", str(data / "parquet" / "off" / "ocr_texts.parquet")
     )
-    assert second["totals"] | {"candidates": 0} == {"candidates": 0, "created": 0, "updated": 0, "deleted": 0}
+    unchanged = {"candidates": 0, "created": 0, "updated": 0, "deleted": 0}
+    assert second["totals"] | {"candidates": 0, "kept_protected": 0} == unchanged | {"kept_protected": 0}
+    # automatic insights (to be applied) are protected references: kept, and counted as such
+    automatic = _query(data, "SELECT count(*) FROM product_insight WHERE automatic_processing")[0][0]
+    assert second["totals"]["kept_protected"] == automatic > 0
     assert second["totals"]["candidates"] == first["totals"]["candidates"]
     assert second["predict"]["store_import"]["inserted"] == 0
     assert second["run_id"] != first["run_id"]

@@ -256,6 +256,7 @@ def test_annotated_insight_is_kept_and_blocks_its_conflicts(store: Store) -> Non
     report = store.refresh(product())
     assert [i["id"] for i in store.insights("label")] == [insight["id"]]
     assert report.changes == 0
+    assert report.kept_protected == {"label": 1}
 
 
 def test_unannotated_reference_is_updated_in_place(store: Store) -> None:
@@ -303,6 +304,7 @@ def test_automatic_reference_is_protected(store: Store) -> None:
     report = store.refresh(product())
     assert values(store, "store") == ["auchan", "lidl"]  # the automatic one is about to be applied: kept
     assert report.deleted == {}
+    assert report.kept_protected == {"store": 1}
 
 
 def test_types_without_predictions_are_left_alone(store: Store) -> None:
