@@ -214,7 +214,7 @@ def refresh_insights(
         con.execute(load_sql("insights/refresh_products"), params)
         report.products = con.execute("SELECT count(*) FROM refresh_product").fetchall()[0][0]
         _missing_products(con, report, flavor.value, force and kind == "bulk")
-        _importers(con, report, now)
+        _importers(con, report, now, params)
         con.execute(
             "INSERT INTO run (id, kind, flavor, dump_etag, started, ended, products, counts) "
             "VALUES (?, ?, ?, ?, ?, now(), ?, ?)",
@@ -292,10 +292,11 @@ def _union(queries: list[str]) -> list[str]:
     return [queries[0], *(f"UNION ALL BY NAME {q}" for q in queries[1:])]
 
 
-def _importers(con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.datetime) -> None:
-    con.register("refresh_types", pa.table({"type": list(INSIGHT_TYPES)}))
-    con.execute(load_sql("insights/refresh_predictions"))
-    con.execute(load_sql("insights/refresh_groups"))
+def _importers(
+    con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.datetime, params: dict[str, str]
+) -> None:
+    con.execute(load_sql("insights/refresh_predictions"), params)
+    con.execute(load_sql("insights/refresh_groups"), {"types": list(INSIGHT_TYPES)})
     present = {row[0] for row in con.execute("SELECT DISTINCT type FROM refresh_group").fetchall()}
     # only the importers of the types at hand (all of them in a bulk run; one or two for one product)
     queries = [f"({load_sql(f'insights/candidates_{t}')})" for t in INSIGHT_TYPES if t in present]
@@ -305,7 +306,7 @@ def _importers(con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.da
     report.candidates = dict(
         con.execute("SELECT type, count(*) FROM refresh_candidate GROUP BY ALL ORDER BY 1").fetchall()
     )
-    con.execute(load_sql("insights/refresh_refs"))
+    con.execute(load_sql("insights/refresh_refs"), params)
     report.kept_protected = dict(
         con.execute(
             "SELECT type, count(*) FROM refresh_ref WHERE protected GROUP BY ALL ORDER BY 1"
@@ -319,4 +320,4 @@ def _importers(con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.da
         report.deleted[kind] = report.deleted.get(kind, 0) + count
     report.updated = _counts(con.execute(load_sql("insights/refresh_update"), {"now": now}).fetchall())
     report.created = _counts(con.execute(load_sql("insights/refresh_insert"), {"now": now}).fetchall())
-    report.attributes_updated = len(con.execute(load_sql("insights/refresh_attributes")).fetchall())
+    report.attributes_updated = len(con.execute(load_sql("insights/refresh_attributes"), params).fetchall())

@@ -1,9 +1,10 @@
 -- Unannotated insights of the refreshed products follow the product's countries, brands and scan count
--- (Robotoff's daily refresh job, scheduler/__init__.py:73-230), without touching anything else.
+-- (Robotoff's daily refresh job, scheduler/__init__.py:73-230), without touching anything else. Parameter
+-- $server_type (every refreshed product's): the join is on the barcode alone (an index lookup per product).
 UPDATE product_insight i
 SET countries = r.countries_tags, brands = r.brands_tags, unique_scans_n = r.unique_scans_n
 FROM refresh_product r
-WHERE r.barcode = i.barcode AND r.server_type = i.server_type
+WHERE r.barcode = i.barcode AND i.server_type = $server_type
   AND i.annotation IS NULL
   AND (
       i.countries IS DISTINCT FROM r.countries_tags OR i.brands IS DISTINCT FROM r.brands_tags

@@ -1,4 +1,5 @@
 -- refresh_group: the (product, insight type) pairs whose importer runs in this refresh — those with at
--- least one stored prediction of the type. Insights of other types of the product are left as they are.
+-- least one stored prediction of the type, for the importers' types ($types). Insights of other types of the
+-- product are left as they are.
 CREATE OR REPLACE TEMP TABLE refresh_group AS
-SELECT DISTINCT barcode, server_type, type FROM refresh_prediction;
+SELECT DISTINCT barcode, server_type, type FROM refresh_prediction WHERE list_contains($types, type);

@@ -1,8 +1,11 @@
--- refresh_prediction: the stored predictions of the products being refreshed, of the types whose importer
--- runs (spec §4.2: an importer runs for a product only when the product has predictions of its types), with
+-- refresh_prediction: the stored predictions of the products being refreshed (spec §4.2: an importer runs for a
+-- product only when the product has predictions of its types), with
 -- the sort keys Robotoff uses (`sort_predictions`, importer.py:372-399): data.priority (default 1), the
 -- newest image first (minus the numeric image id; 0 without image or for a non-numeric stem), the
--- predictor ("z" when missing), then the stored order.
+-- predictor ("z" when missing), then the stored order. Parameter $server_type (the scope's). Every type is
+-- kept (refresh_groups.sql keeps the importers' types): the only join is the semi-join on the barcode, which
+-- for a one-product refresh DuckDB answers from the barcode index; another join key, or any filter on the
+-- type, makes it scan the whole table.
 CREATE OR REPLACE TEMP TABLE refresh_prediction AS
 SELECT
     p.*,
@@ -14,5 +17,4 @@ SELECT
     END AS image_rank,
     coalesce(p.predictor, 'z') AS predictor_rank
 FROM prediction p
-JOIN refresh_scope s ON s.barcode = p.barcode AND s.server_type = p.server_type
-WHERE p.type IN (SELECT type FROM refresh_types);
+WHERE p.barcode IN (SELECT barcode FROM refresh_scope) AND p.server_type = $server_type;
