@@ -90,6 +90,12 @@ DEFAULT_DUMP_MIN_LINES: dict[Flavor, int] = {
 # answers with the LFS pointer).
 DEFAULT_TAXONOMY_URL = "https://static.openfoodfacts.org/data/taxonomies"
 DEFAULT_ROBOTOFF_REF = "main"
+# Redis streams Product Opener publishes on: the seed's name, then Product Opener's current one.
+DEFAULT_REDIS_STREAMS = ("product_updates_off", "product_updates")
+DEFAULT_OCR_STREAM = "ocr_ready"
+DEFAULT_LISTENER_GROUP = "offpipe"
+DEFAULT_LISTENER_DELAY_S = 2.0  # Product Opener may publish before it has saved the product
+DEFAULT_LISTENER_SKIP_USERS = ("roboto-app",)  # Robotoff's own edits
 # Product Opener's MongoDB names (the facet writer's target); configurable for staging copies and tests.
 DEFAULT_MONGO_DB = "off"
 DEFAULT_MONGO_COLLECTION = "products"
@@ -136,6 +142,11 @@ class Settings:
     dump_min_lines: Mapping[Flavor, int] = field(default_factory=dict)
     mongo_db: str = DEFAULT_MONGO_DB
     mongo_collection: str = DEFAULT_MONGO_COLLECTION
+    redis_streams: tuple[str, ...] = DEFAULT_REDIS_STREAMS
+    ocr_stream: str = DEFAULT_OCR_STREAM
+    listener_group: str = DEFAULT_LISTENER_GROUP
+    listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
+    listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +162,11 @@ class Settings:
             mongo_uri=env.get("MONGO_URI") or None,
             mongo_db=env.get("MONGO_DB") or DEFAULT_MONGO_DB,
             mongo_collection=env.get("MONGO_COLLECTION") or DEFAULT_MONGO_COLLECTION,
+            redis_streams=_list_setting(env, "OFF_REDIS_STREAMS", DEFAULT_REDIS_STREAMS),
+            ocr_stream=env.get("OFF_OCR_STREAM") or DEFAULT_OCR_STREAM,
+            listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
+            listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
+            listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
             environment=environment,
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
             keywords_dir=keywords_dir,
@@ -212,6 +228,26 @@ def _url_setting(env: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL")
     return value
+
+
+def _list_setting(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list (blank items dropped); the default when unset or empty."""
+    value = env.get(name)
+    items = tuple(item.strip() for item in (value or "").split(",") if item.strip())
+    return items or default
+
+
+def _float_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+    if not number >= 0:  # also refuses NaN
+        raise ConfigError(f"{name} cannot be negative")
+    return number
 
 
 def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:

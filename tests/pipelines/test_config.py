@@ -32,9 +32,16 @@ def test_overrides(tmp_path: Path) -> None:
             "OFF_ENVIRONMENT": "net",
             "OFF_STATIC_URL_OFF": "http://127.0.0.1:9000/",
             "MONGO_URI": "mongodb://localhost",
+            "OFF_REDIS_STREAMS": " product_updates_obf, ,product_updates ",
+            "OFF_LISTENER_DELAY_S": "0.5",
+            "OFF_LISTENER_SKIP_USERS": "roboto-app,my-bot",
         }
     )
     assert settings.data_dir == tmp_path
+    assert settings.redis_streams == ("product_updates_obf", "product_updates")
+    assert settings.listener_delay_s == 0.5
+    assert settings.listener_skip_users == ("roboto-app", "my-bot")
+    assert (settings.ocr_stream, settings.listener_group) == ("ocr_ready", "offpipe")
     assert settings.mongo_uri == "mongodb://localhost"
     assert settings.dump_url("off") == "http://127.0.0.1:9000/data/openfoodfacts-products.jsonl.gz"
     assert settings.flavor_urls("obf").world == "https://world.openbeautyfacts.net"
@@ -45,6 +52,9 @@ def test_overrides(tmp_path: Path) -> None:
     [
         ({"OFF_ENVIRONMENT": "prod"}, "OFF_ENVIRONMENT"),
         ({"OFF_IMAGES_URL_OFF": "ftp://x"}, "OFF_IMAGES_URL_OFF"),
+        ({"OFF_LISTENER_DELAY_S": "soon"}, "OFF_LISTENER_DELAY_S"),
+        ({"OFF_LISTENER_DELAY_S": "-1"}, "OFF_LISTENER_DELAY_S"),
+        ({"OFF_LISTENER_DELAY_S": "nan"}, "OFF_LISTENER_DELAY_S"),
     ],
 )
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
