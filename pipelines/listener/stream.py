@@ -1,0 +1,138 @@
+"""Redis consumer-group plumbing for the listener: read, acknowledge, reclaim, dead-letter, status.
+
+At-least-once delivery: entries are read with XREADGROUP into the group's pending list and acknowledged
+(XACK) only after the work they caused is committed; a consumer that dies leaves its entries pending, and
+any consumer reclaims entries idle longer than a timeout (XAUTOCLAIM) and redoes them. The work is
+idempotent, so an entry processed twice has the effect of once. Invalid entries are copied, with their
+reason, to a dead-letter stream before being acknowledged, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+logger = logging.getLogger(__name__)
+
+DEAD_LETTER_SUFFIX = ":dead-letter"
+DEAD_LETTER_MAXLEN = 100_000  # approximate cap (MAXLEN ~) of each dead-letter stream
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry: stream name, entry id (``<ms>-<seq>``) and fields, all as text."""
+
+    stream: str
+    entry_id: str
+    fields: Mapping[str, str]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _entry(stream: Any, entry_id: Any, fields: Mapping[Any, Any] | None) -> Entry:
+    return Entry(_text(stream), _text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+
+
+def ensure_group(client: redis.Redis, stream: str, group: str) -> bool:
+    """Create ``group`` on ``stream`` (and the stream) reading from the start; False when it existed."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+        return False
+    logger.info("created consumer group %s on %s", group, stream)
+    return True
+
+
+def read_new(
+    client: redis.Redis, streams: Sequence[str], group: str, consumer: str, *, count: int, block_ms: int
+) -> list[Entry]:
+    """Entries never delivered to the group, up to ``count`` per stream, waiting up to ``block_ms``."""
+    answer = client.xreadgroup(group, consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms)
+    return [
+        _entry(stream, entry_id, fields) for stream, entries in answer or [] for entry_id, fields in entries
+    ]
+
+
+def reclaim(
+    client: redis.Redis, stream: str, group: str, consumer: str, *, min_idle_ms: int, count: int = 100
+) -> list[Entry]:
+    """Pending entries idle for ``min_idle_ms`` or more, now owned by ``consumer`` (a dead consumer's work).
+
+    Entries deleted from the stream meanwhile (trimmed) come back as ids without fields: they are
+    acknowledged here, since there is nothing left to redo.
+    """
+    claimed: list[Entry] = []
+    cursor = "0-0"
+    while True:
+        answer = client.xautoclaim(stream, group, consumer, min_idle_ms, start_id=cursor, count=count)
+        cursor, entries = _text(answer[0]), answer[1]
+        gone = [entry_id for entry_id, fields in entries if fields is None]
+        claimed += [_entry(stream, entry_id, fields) for entry_id, fields in entries if fields is not None]
+        if gone:
+            client.xack(stream, group, *gone)
+        if len(answer) > 2 and answer[2]:  # Redis 7: ids deleted from the stream, no longer pending
+            logger.info("%d pending entries of %s were trimmed away", len(answer[2]), stream)
+        if cursor == "0-0":
+            return claimed
+
+
+def acknowledge(client: redis.Redis, entries: Iterable[Entry], group: str) -> int:
+    """XACK the entries, stream by stream; the number acknowledged."""
+    by_stream: dict[str, list[str]] = {}
+    for entry in entries:
+        by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+    return sum(int(client.xack(stream, group, *ids)) for stream, ids in by_stream.items())
+
+
+def dead_letter(client: redis.Redis, entry: Entry, reason: str) -> str:
+    """Copy ``entry`` with its reason to ``<stream>:dead-letter``; the new entry's id."""
+    fields = {f"field:{k}": v for k, v in entry.fields.items()}
+    fields |= {"reason": reason, "source_stream": entry.stream, "source_id": entry.entry_id}
+    new_id = client.xadd(
+        entry.stream + DEAD_LETTER_SUFFIX, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True
+    )
+    return _text(new_id)
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    """Where the group stands on one stream: entries not yet delivered (lag) and delivered but unacked."""
+
+    stream: str
+    group: str
+    lag: int | None
+    pending: int
+    consumers: int
+    last_delivered_id: str | None
+    dead_letters: int
+
+
+def group_status(client: redis.Redis, stream: str, group: str) -> GroupStatus:
+    """The group's lag and pending count on ``stream`` (zeros when the stream or group does not exist)."""
+    dead = int(client.xlen(stream + DEAD_LETTER_SUFFIX))
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:  # no such stream
+        groups = []
+    for info in groups:
+        info = {_text(k): v for k, v in info.items()}
+        if _text(info["name"]) == group:
+            lag = info.get("lag")
+            return GroupStatus(
+                stream=stream,
+                group=group,
+                lag=int(lag) if lag is not None else None,
+                pending=int(info["pending"]),
+                consumers=int(info["consumers"]),
+                last_delivered_id=_text(info["last-delivered-id"]),
+                dead_letters=dead,
+            )
+    return GroupStatus(stream, group, None, 0, 0, None, dead)
