@@ -115,13 +115,17 @@ def predict_tables(
     return result
 
 
-def prediction_products(predictions: pa.Table, snapshot: Path) -> pa.Table:
-    """``barcode, image_ids`` of the products that received predictions, read from the snapshot."""
+def prediction_products(predictions: pa.Table, products: Path | pa.Table) -> pa.Table:
+    """``barcode, image_ids`` of the products that received predictions, read from the product table (the
+    snapshot's Parquet file, or a table of its columns for the per-product path)."""
     con = connect()
     try:
         con.register("prediction_barcodes", predictions.select(["barcode"]))
-        query = con.sql(load_sql("predictors/prediction_products"), params={"products": str(snapshot)})
-        return query.to_arrow_table()
+        if isinstance(products, pa.Table):
+            con.register("prediction_source", products)
+        else:
+            con.read_parquet(str(products)).create_view("prediction_source")
+        return con.sql(load_sql("predictors/prediction_products")).to_arrow_table()
     finally:
         con.close()
 

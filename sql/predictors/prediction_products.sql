@@ -2,7 +2,8 @@
 -- importer's validity filter (spec §4.1 step 1: a prediction whose product is missing, or whose source image
 -- is not a digit id of the product's images, is dropped).
 --
--- $products: path of the flavor's products.parquet; prediction_barcodes: a registered table (barcode).
+-- prediction_source: the product table (a view over the flavor's products.parquet, or a registered table of
+-- the same columns); prediction_barcodes: a registered table (barcode).
 -- Image ids are the digit keys of `images` (selected images have keys like front_fr). Codes that normalize
 -- to the same barcode (migration conflicts) pool their images.
 SELECT
@@ -10,6 +11,6 @@ SELECT
     list_distinct(flatten(list(
         list_filter([i.key FOR i IN coalesce(p.images, [])], lambda pp_key: regexp_full_match(pp_key, '[0-9]+'))
     ))) AS image_ids
-FROM read_parquet($products) AS p
+FROM prediction_source AS p
 WHERE p.normalized_code IN (SELECT barcode FROM prediction_barcodes)
 GROUP BY p.normalized_code
