@@ -17,6 +17,7 @@ from pipelines.audit.cli import audit_barcodes_command
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.insights.cli import insights_app, refresh_command
+from pipelines.listener.cli import listen_command
 from pipelines.logs import configure_cli_logging
 from pipelines.ocr.cli import ocr_ingest_command
 from pipelines.predictors.cli import predict_command
@@ -43,6 +44,7 @@ app.command("audit-barcodes")(audit_barcodes_command)
 app.command("ocr-ingest")(ocr_ingest_command)
 app.command("predict")(predict_command)
 app.command("refresh")(refresh_command)
+app.command("listen")(listen_command)
 
 
 @app.callback()

@@ -22,13 +22,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.barcodes import image_path
 from pipelines.config import Flavor
 from pipelines.insights.refresh import RefreshReport, refresh_insights
+from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
 from pipelines.sql import connect, load_sql
-from pipelines.store.predictions import import_predictions
+from pipelines.store.db import write_transaction
+from pipelines.store.predictions import delete_image_predictions, import_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class ApplyReport:
     updated: int = 0
     deleted: int = 0
     not_found: int = 0  # updated codes absent from the product source: handled as deletions
+    images: int = 0  # OCR'd images predicted
+    images_deleted: int = 0
     predictions: int = 0
     refresh: dict = field(default_factory=dict)
 
@@ -56,6 +61,17 @@ def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
         con.close()
 
 
+def delete_image(con: duckdb.DuckDBPyConnection, flavor: Flavor, code: str, image_id: str) -> int:
+    """An image deleted from a product: its predictions and its unannotated insights (Robotoff's
+    ``deleted_image_job``); the rows deleted."""
+    source = image_path(code, image_id)
+    deleted = delete_image_predictions(con, code, source, flavor.value)
+    params = {"barcode": code, "server_type": flavor.value, "source_image": source}
+    with write_transaction(con, purpose="delete image insights"):
+        deleted += len(con.execute(load_sql("listener/delete_image_insights"), params).fetchall())
+    return deleted
+
+
 def apply_products(
     con: duckdb.DuckDBPyConnection,
     flavor: Flavor | str,
@@ -63,20 +79,32 @@ def apply_products(
     updated: pa.Table,
     updated_codes: Sequence[str],
     deleted_codes: Sequence[str] = (),
+    ocr: pa.Table | None = None,
+    deleted_images: Sequence[tuple[str, str]] = (),
     resources: Resources,
     now: dt.datetime | None = None,
 ) -> ApplyReport:
-    """Predict, import and refresh ``updated_codes`` from their rows ``updated``; refresh ``deleted_codes``
-    as gone. Codes must be normalized and valid (``pipelines.listener.events``)."""
+    """Predict, import and refresh ``updated_codes`` from their rows ``updated`` (and the OCR texts ``ocr`` of
+    their new images); refresh ``deleted_codes`` as gone; drop ``deleted_images`` ``(code, image id)`` first
+    (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone). Codes
+    must be normalized and valid (``pipelines.listener.events``)."""
     flavor = Flavor(flavor)
     report = ApplyReport(flavor=flavor.value, deleted=len(set(deleted_codes)))
     found = set(updated.column("normalized_code").to_pylist()) if updated.num_rows else set()
     report.updated = len(found & set(updated_codes))
     report.not_found = len(set(updated_codes) - found)
-    if updated.num_rows:
-        predictions = predict(updated, flavor=flavor, resources=resources)
+    for code, image_id in deleted_images:
+        report.images_deleted += delete_image(con, flavor, code, image_id)
+    ocr = ocr if ocr is not None and ocr.num_rows else None
+    if updated.num_rows or ocr is not None:
+        predictions = predict(updated if updated.num_rows else None, ocr, flavor=flavor, resources=resources)
         report.predictions = predictions.num_rows
+        report.images = ocr.num_rows if ocr is not None else 0
         import_predictions(con, predictions, products=prediction_products(predictions, updated), now=now)
+        if ocr is not None:  # the nightly run will not predict these images again
+            fingerprint = ocr_ledger.predictors_fingerprint(resources)
+            hashed = ocr_ledger.ocr_hashes(ocr)
+            ocr_ledger.record_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now)
     scope = sorted(set(updated_codes) | set(deleted_codes))
     if scope:
         refreshed: RefreshReport = refresh_insights(

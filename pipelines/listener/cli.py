@@ -1,0 +1,66 @@
+"""``offpipe listen``: run the listener in this process, or print the group's status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+import typer
+
+
+def listen_command(
+    status: bool = typer.Option(
+        False, "--status", help="Print lag, pending, processed, skipped, dead-lettered."
+    ),
+    consumer: str | None = typer.Option(
+        None, "--consumer", help="Consumer name in the group (default: <host>-<pid>)."
+    ),
+    delay: float | None = typer.Option(
+        None, "--delay", min=0.0, help="Coalescing delay in seconds (default: OFF_LISTENER_DELAY_S)."
+    ),
+) -> None:
+    """Listen to Product Opener's Redis streams and apply each product's events with the nightly functions.
+
+    Runs until SIGTERM or Ctrl-C: the batch in hand is finished; events read but not yet applied stay pending
+    in the consumer group and are redone by the next listener.
+    """
+    import redis
+
+    from pipelines.config import get_settings
+    from pipelines.listener import stream
+    from pipelines.listener.loop import Listener, LoopOptions, listener_stats
+
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url)
+    group = settings.listener_group
+    streams = [*settings.redis_streams, settings.ocr_stream]
+    if status:
+        out = {
+            "group": group,
+            "streams": [vars(stream.group_status(client, name, group)) for name in streams],
+            "counters": listener_stats(client, group),
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    from pipelines.listener.dispatch import process_units
+    from pipelines.predictors.resources import default_resources
+
+    resources = default_resources()
+    options = LoopOptions(delay_s=settings.listener_delay_s if delay is None else delay)
+    listener = Listener(
+        client=client,
+        settings=settings,
+        dispatch=lambda units: process_units(units, settings=settings, resources=resources),
+        consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
+        options=options,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: listener.stop())
+    typer.echo(f"listening to {', '.join(streams)} as {listener.consumer} in group {group}", err=True)
+    try:
+        listener.run()
+    except KeyboardInterrupt:
+        listener.stop()
+    sys.exit(0)

@@ -1,0 +1,186 @@
+"""The listen loop: read, validate, hold, coalesce, apply, acknowledge — at least once, never lost.
+
+Each turn reads new entries of every stream (and, every ``reclaim_every_s``, the entries a dead consumer left
+pending), settles the ones that need no work at once (skipped: acknowledged; invalid: dead-lettered then
+acknowledged), and holds the others. When the oldest held event is ``delay_s`` old (Product Opener may
+publish before it has saved) the held events are coalesced into one unit per product, applied by the
+dispatcher in one go, and acknowledged only then. A batch that fails is not acknowledged: its entries stay
+pending and come back through the reclaim after ``claim_idle_ms``. Counters live in a Redis hash so
+``offpipe listen --status`` can show them from another process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import redis
+
+from pipelines.config import Settings
+from pipelines.listener import stream
+from pipelines.listener.coalesce import ProductWork, coalesce
+from pipelines.listener.events import (
+    InvalidEventError,
+    OcrEvent,
+    ProductEvent,
+    Skipped,
+    parse_ocr_event,
+    parse_product_event,
+)
+
+logger = logging.getLogger(__name__)
+
+Dispatcher = Callable[[Sequence[ProductWork]], object]
+STATS_KEY = "offpipe:listener:{group}:stats"
+
+
+@dataclass
+class LoopOptions:
+    """Tuning of the loop; the defaults suit Product Opener's traffic (tens of events a second)."""
+
+    delay_s: float = 2.0
+    count: int = 500  # entries read per stream and turn
+    block_ms: int = 200
+    max_batch: int = 2_000  # held events that trigger a batch before the delay
+    claim_idle_ms: int = 60_000  # a pending entry this idle belongs to a dead consumer
+    reclaim_every_s: float = 30.0
+    backoff_max_s: float = 30.0
+
+
+@dataclass
+class _Held:
+    event: ProductEvent | OcrEvent
+    since: float
+
+
+@dataclass
+class Listener:
+    """One consumer of the group; :meth:`run` until :meth:`stop` (or SIGTERM, wired by the CLI)."""
+
+    client: redis.Redis
+    settings: Settings
+    dispatch: Dispatcher
+    consumer: str
+    options: LoopOptions = field(default_factory=LoopOptions)
+    clock: Callable[[], float] = time.monotonic
+    _held: list[_Held] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _last_reclaim: float = float("-inf")
+
+    @property
+    def streams(self) -> list[str]:
+        return [*self.settings.redis_streams, self.settings.ocr_stream]
+
+    @property
+    def group(self) -> str:
+        return self.settings.listener_group
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from :meth:`run` (held, unapplied events stay pending)."""
+        self._stop.set()
+
+    def setup(self) -> None:
+        for name in self.streams:
+            stream.ensure_group(self.client, name, self.group)
+
+    def run(self) -> None:
+        """Loop until stopped; Redis connection errors are retried with exponential backoff."""
+        self.setup()
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self.turn()
+                backoff = 0.5
+            except redis.ConnectionError as exc:
+                logger.warning("Redis connection lost (%s): retrying in %.1f s", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.options.backoff_max_s)
+                try:
+                    self.setup()  # a restarted Redis without persistence has lost the groups
+                except redis.ConnectionError:
+                    continue
+
+    def turn(self) -> int:
+        """One read (plus a reclaim when due) and, when due, one batch; the number of events applied."""
+        now = self.clock()
+        entries: list[stream.Entry] = []
+        if now - self._last_reclaim >= self.options.reclaim_every_s:
+            self._last_reclaim = now
+            for name in self.streams:
+                entries += stream.reclaim(
+                    self.client, name, self.group, self.consumer, min_idle_ms=self.options.claim_idle_ms
+                )
+        block = self.options.block_ms  # never 0: BLOCK 0 waits forever
+        if self._held:  # wait no longer than the oldest held event's remaining delay
+            remaining = self.options.delay_s - (now - self._held[0].since)
+            block = max(1, min(block, int(remaining * 1000)))
+        entries += stream.read_new(
+            self.client, self.streams, self.group, self.consumer, count=self.options.count, block_ms=block
+        )
+        self._settle(entries)
+        if self._held and (
+            len(self._held) >= self.options.max_batch
+            or self.clock() - self._held[0].since >= self.options.delay_s
+        ):
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Apply every held event now; acknowledge them once applied. When the dispatcher raises, nothing is
+        acknowledged: the entries stay pending and come back through the reclaim after ``claim_idle_ms``."""
+        held, self._held = self._held, []
+        units = coalesce(h.event for h in held)
+        try:
+            self.dispatch(units)
+        except Exception:  # the listener keeps going; these entries stay pending until reclaimed
+            logger.exception("a batch of %d events failed: left pending for the reclaim", len(held))
+            self._count(failed_batches=1)
+            return 0
+        acked = stream.acknowledge(
+            self.client, (stream.Entry(s, i, {}) for unit in units for s, i in unit.entries), self.group
+        )
+        self._count(processed=len(held), batches=1)
+        logger.info("applied %d events for %d products", len(held), len(units))
+        return acked
+
+    def _settle(self, entries: list[stream.Entry]) -> None:
+        for entry in entries:
+            try:
+                if entry.stream == self.settings.ocr_stream:
+                    event: ProductEvent | OcrEvent | Skipped = parse_ocr_event(
+                        entry.stream, entry.entry_id, entry.fields
+                    )
+                else:
+                    event = parse_product_event(
+                        entry.stream,
+                        entry.entry_id,
+                        entry.fields,
+                        robotoff_users=frozenset(self.settings.listener_skip_users),
+                    )
+            except InvalidEventError as exc:
+                logger.warning("invalid event %s %s: %s", entry.stream, entry.entry_id, exc)
+                stream.dead_letter(self.client, entry, exc.reason)
+                stream.acknowledge(self.client, [entry], self.group)
+                self._count(dead_lettered=1)
+                continue
+            if isinstance(event, Skipped):
+                stream.acknowledge(self.client, [entry], self.group)
+                self._count(skipped=1)
+                continue
+            self._held.append(_Held(event, self.clock()))
+
+    def _count(self, **counts: int) -> None:
+        key = STATS_KEY.format(group=self.group)
+        pipe = self.client.pipeline(transaction=False)
+        for name, value in counts.items():
+            pipe.hincrby(key, name, value)
+        pipe.execute()
+
+
+def listener_stats(client: redis.Redis, group: str) -> dict[str, int]:
+    """The group's counters (processed, batches, skipped, dead_lettered, failed_batches)."""
+    raw = client.hgetall(STATS_KEY.format(group=group))
+    return {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}

@@ -1,0 +1,164 @@
+"""The listen loop on the real Redis: events in, store changes out, every entry settled as promised."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import redis
+
+from pipelines.config import Settings, get_settings
+from pipelines.convert.convert import convert_dump
+from pipelines.insights.refresh import refresh_insights
+from pipelines.listener import stream
+from pipelines.listener.dispatch import process_units
+from pipelines.listener.loop import Listener, LoopOptions, listener_stats
+from pipelines.predictors.registry import predict
+from pipelines.predictors.resources import Resources
+from pipelines.predictors.run import prediction_products
+from pipelines.store.db import open_store
+from pipelines.store.predictions import import_predictions
+from pipelines.synth.generator import SynthSpec, generate
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
+) -> Iterator[tuple[Settings, Resources, redis.Redis]]:
+    """A 120-product off snapshot refreshed in bulk, and settings naming private streams and group."""
+    prefix = f"offpipe-test-{uuid.uuid4().hex[:12]}"
+    settings = get_settings(
+        {
+            "OFF_DATA_DIR": str(tmp_path / "data"),
+            "OFF_REDIS_STREAMS": f"{prefix}:updates",
+            "OFF_OCR_STREAM": f"{prefix}:ocr",
+            "OFF_LISTENER_GROUP": f"{prefix}-group",
+        }
+    )
+    dump = tmp_path / "dump.jsonl.gz"
+    generate(SynthSpec(products=120, seed=9, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir), dump)
+    convert_dump(dump, "off", settings=settings)
+    snapshot = settings.parquet_dir("off") / "products.parquet"
+    resources = Resources(keywords_dir, taxonomy_dir)
+    con = open_store(settings.store_path)
+    predictions = predict(pq.read_table(snapshot), resources=resources)
+    import_predictions(con, predictions, products=prediction_products(predictions, snapshot))
+    refresh_insights(con, snapshot, resources=resources)
+    con.close()
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    yield settings, resources, client
+    keys = list(client.scan_iter(match=f"{prefix}*")) + list(client.scan_iter(match=f"*{prefix}*"))
+    if keys:
+        client.delete(*set(keys))
+    client.close()
+
+
+def _query(settings: Settings, sql: str, params: list) -> list[tuple]:
+    con = duckdb.connect(str(settings.store_path), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def _codes_with_insights(settings: Settings) -> list[str]:
+    return [r[0] for r in _query(settings, "SELECT DISTINCT barcode FROM product_insight ORDER BY 1", [])]
+
+
+def _publish(client: redis.Redis, settings: Settings, **fields: str) -> None:
+    base = {"product_type": "food", "user_id": "alice", "action": "updated", "comment": "", "diffs": "{}"}
+    client.xadd(settings.redis_streams[0], base | fields)
+
+
+def _listener(settings: Settings, resources: Resources, client: redis.Redis, dispatch=None) -> Listener:
+    options = LoopOptions(delay_s=0, block_ms=20, claim_idle_ms=10, reclaim_every_s=0)
+    dispatch = dispatch or (lambda units: process_units(units, settings=settings, resources=resources))
+    return Listener(client=client, settings=settings, dispatch=dispatch, consumer="c1", options=options)
+
+
+def test_events_are_applied_skipped_or_dead_lettered_and_all_acknowledged(world) -> None:
+    settings, resources, client = world
+    gone, kept = _codes_with_insights(settings)[:2]
+    listener = _listener(settings, resources, client)
+    listener.setup()
+    _publish(client, settings, code=gone, action="deleted")
+    _publish(client, settings, code=kept, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
+    _publish(client, settings, code="12")  # invalid barcode
+    _publish(client, settings, code=kept, user_id="roboto-app")  # Robotoff's own edit
+    applied = sum(listener.turn() for _ in range(5))
+    assert applied == 2
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert _query(settings, "SELECT count(*) FROM prediction WHERE barcode = ?", [gone]) == [(0,)]
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [kept])[0][0] > 0
+    stats = listener_stats(client, settings.listener_group)
+    assert stats == {"processed": 2, "batches": 1, "skipped": 1, "dead_lettered": 1}
+    status = stream.group_status(client, settings.redis_streams[0], settings.listener_group)
+    assert (status.pending, status.lag, status.dead_letters) == (0, 0, 1)
+    runs = _query(settings, "SELECT kind, products FROM run WHERE kind = 'per-product'", [])
+    assert runs == [("per-product", 1)]  # the deleted product is missing from the product table
+
+
+def test_a_failed_batch_stays_pending_and_is_redone(world) -> None:
+    settings, resources, client = world
+    gone = _codes_with_insights(settings)[0]
+
+    def broken(units) -> None:
+        raise RuntimeError("store unavailable")
+
+    failing = _listener(settings, resources, client, dispatch=broken)
+    failing.setup()
+    _publish(client, settings, code=gone, action="deleted")
+    assert sum(failing.turn() for _ in range(3)) == 0
+    assert stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 1
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone])[0][0] > 0
+
+    healthy = _listener(settings, resources, client)
+    healthy.consumer = "c2"
+    assert sum(healthy.turn() for _ in range(3)) == 1  # reclaimed from c1, applied, acknowledged
+    assert stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 0
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert listener_stats(client, settings.listener_group)["failed_batches"] >= 1
+
+
+def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(world, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings, _, client = world
+    gone = _codes_with_insights(settings)[0]
+    env = os.environ | {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
+        "OFF_OCR_STREAM": settings.ocr_stream,
+        "OFF_LISTENER_GROUP": settings.listener_group,
+        "OFF_LISTENER_DELAY_S": "0.2",
+    }
+    offpipe = str(Path(sys.executable).parent / "offpipe")
+    listener = subprocess.Popen([offpipe, "listen"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _publish(client, settings, code=gone, action="deleted")
+        deadline = time.monotonic() + 60
+        while listener_stats(client, settings.listener_group).get("processed", 0) < 1:
+            assert listener.poll() is None, listener.stderr.read() if listener.stderr else ""
+            assert time.monotonic() < deadline, "the listener did not apply the event"
+            time.sleep(0.2)
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(timeout=30) == 0
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    status = subprocess.run(
+        [offpipe, "listen", "--status"], env=env, capture_output=True, text=True, check=True
+    )
+    report = json.loads(status.stdout)
+    assert report["counters"]["processed"] == 1
+    assert [s["pending"] for s in report["streams"]] == [0, 0]
