@@ -125,7 +125,9 @@ def test_a_failed_batch_stays_pending_and_is_redone(world) -> None:
     assert listener_stats(client, settings.listener_group)["failed_batches"] >= 1
 
 
-def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(world, tmp_path: Path) -> None:
+def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
+    world, tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
+) -> None:
     import os
     import signal
     import subprocess
@@ -140,6 +142,9 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(world, tmp_p
         "OFF_OCR_STREAM": settings.ocr_stream,
         "OFF_LISTENER_GROUP": settings.listener_group,
         "OFF_LISTENER_DELAY_S": "0.2",
+        "OFF_KEYWORDS_DIR": str(keywords_dir),  # the child reads its lists from its settings
+        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
+        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
     }
     offpipe = str(Path(sys.executable).parent / "offpipe")
     listener = subprocess.Popen([offpipe, "listen"], env=env, stderr=subprocess.PIPE, text=True)
