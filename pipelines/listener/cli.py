@@ -45,10 +45,16 @@ def listen_command(
         }
         typer.echo(json.dumps(out, indent=2))
         return
+    from pipelines.insights.refresh import TAXONOMIES
     from pipelines.listener.dispatch import process_units
-    from pipelines.predictors.resources import default_resources
+    from pipelines.predictors.resources import MissingResourceError, default_resources
 
     resources = default_resources()
+    try:  # fail now, naming what is missing, rather than on every batch
+        resources.preload(TAXONOMIES)
+    except MissingResourceError as exc:
+        typer.echo(f"cannot listen: {exc}", err=True)
+        raise typer.Exit(2) from exc
     options = LoopOptions(delay_s=settings.listener_delay_s if delay is None else delay)
     listener = Listener(
         client=client,

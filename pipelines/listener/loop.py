@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 
 Dispatcher = Callable[[Sequence[ProductWork]], object]
 STATS_KEY = "offpipe:listener:{group}:stats"
+SYSTEMIC_FAILURES = 3  # when the first products of a failed batch all fail alone too, stop retrying
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -48,6 +53,8 @@ class LoopOptions:
     claim_idle_ms: int = 60_000  # a pending entry this idle belongs to a dead consumer
     reclaim_every_s: float = 30.0
     backoff_max_s: float = 30.0
+    max_deliveries: int = 5  # a failing event is dead-lettered at its 5th failed delivery…
+    health_window_s: float = 600.0  # …if other products were applied within this window (else: an outage)
 
 
 @dataclass
@@ -69,6 +76,7 @@ class Listener:
     _held: list[_Held] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_reclaim: float = float("-inf")
+    _last_success: float = float("-inf")
 
     @property
     def streams(self) -> list[str]:
@@ -129,22 +137,81 @@ class Listener:
         return 0
 
     def flush(self) -> int:
-        """Apply every held event now; acknowledge them once applied. When the dispatcher raises, nothing is
-        acknowledged: the entries stay pending and come back through the reclaim after ``claim_idle_ms``."""
+        """Apply every held event now; acknowledge those whose work is committed.
+
+        When the batch fails, its products are retried one by one, so one bad product cannot hold back the
+        others (unless the first few fail too: then the cause is not the products and the retry stops).
+        Entries of failed products are not acknowledged: they stay pending and come back through the
+        reclaim after ``claim_idle_ms``; after ``max_deliveries`` deliveries they are dead-lettered with the
+        error, so a poison event cannot go round forever — but only while other products are being applied:
+        when nothing has worked for ``health_window_s``, failures are an outage and events wait it out.
+        """
         held, self._held = self._held, []
         units = coalesce(h.event for h in held)
+        failed = self._apply(units)
+        done = [unit for unit in units if id(unit) not in failed]
+        acked = stream.acknowledge(
+            self.client, (stream.Entry(s, i, {}) for unit in done for s, i in unit.entries), self.group
+        )
+        processed = sum(len(unit.entries) for unit in done)
+        if done:
+            self._count(processed=processed, batches=1)
+            logger.info("applied %d events for %d products", processed, len(done))
+        if failed:
+            self._count(failed_batches=1)
+            if self.clock() - self._last_success > self.options.health_window_s:
+                # Nothing has worked lately: an outage (store, disk, image server), not bad products.
+                # Their events wait for it to end, however many times they are delivered.
+                return acked
+            acked += self._retire_poison([(unit, failed[id(unit)]) for unit in units if id(unit) in failed])
+        return acked
+
+    def _apply(self, units: list[ProductWork]) -> dict[int, str]:
+        """Dispatch ``units``; the units that could not be applied (by ``id``) with their error."""
         try:
             self.dispatch(units)
-        except Exception:  # the listener keeps going; these entries stay pending until reclaimed
-            logger.exception("a batch of %d events failed: left pending for the reclaim", len(held))
-            self._count(failed_batches=1)
-            return 0
-        acked = stream.acknowledge(
-            self.client, (stream.Entry(s, i, {}) for unit in units for s, i in unit.entries), self.group
-        )
-        self._count(processed=len(held), batches=1)
-        logger.info("applied %d events for %d products", len(held), len(units))
-        return acked
+            self._last_success = self.clock()
+            return {}
+        except Exception as exc:
+            if len(units) == 1:
+                logger.exception("the work of product %s failed: left pending", units[0].code)
+                return {id(units[0]): _describe(exc)}
+            logger.warning("a batch of %d products failed (%s): retrying them one by one", len(units), exc)
+        failed: dict[int, str] = {}
+        for position, unit in enumerate(units):
+            try:
+                self.dispatch([unit])
+                self._last_success = self.clock()
+            except Exception as exc:
+                logger.exception("the work of product %s failed: left pending", unit.code)
+                failed[id(unit)] = _describe(exc)
+                if len(failed) == position + 1 >= SYSTEMIC_FAILURES:  # every one so far: not the products
+                    failed |= {id(rest): failed[id(unit)] for rest in units[position + 1 :]}
+                    break
+        return failed
+
+    def _retire_poison(self, failed: list[tuple[ProductWork, str]]) -> int:
+        """Dead-letter (and acknowledge) the entries of failed units delivered ``max_deliveries`` times."""
+        retired = 0
+        for unit, error in failed:
+            by_stream: dict[str, list[str]] = {}
+            for name, entry_id in unit.entries:
+                by_stream.setdefault(name, []).append(entry_id)
+            for name, ids in by_stream.items():
+                counts = stream.deliveries(self.client, name, self.group, ids)
+                for entry_id in ids:
+                    if counts.get(entry_id, 0) < self.options.max_deliveries:
+                        continue
+                    entry = stream.fetch(self.client, name, entry_id)
+                    stream.dead_letter(self.client, entry, "apply_failed", detail=error)
+                    retired += stream.acknowledge(self.client, [entry], self.group)
+                    logger.error(
+                        "event %s %s of product %s failed %d times: dead-lettered (%s)",
+                        name, entry_id, unit.code, counts[entry_id], error,
+                    )  # fmt: skip
+        if retired:
+            self._count(dead_lettered=retired)
+        return retired
 
     def _settle(self, entries: list[stream.Entry]) -> None:
         for entry in entries:

@@ -92,14 +92,32 @@ def acknowledge(client: redis.Redis, entries: Iterable[Entry], group: str) -> in
     return sum(int(client.xack(stream, group, *ids)) for stream, ids in by_stream.items())
 
 
-def dead_letter(client: redis.Redis, entry: Entry, reason: str) -> str:
-    """Copy ``entry`` with its reason to ``<stream>:dead-letter``; the new entry's id."""
+def dead_letter(client: redis.Redis, entry: Entry, reason: str, detail: str | None = None) -> str:
+    """Copy ``entry`` with its reason (and an optional detail, e.g. the error) to ``<stream>:dead-letter``;
+    the new entry's id."""
     fields = {f"field:{k}": v for k, v in entry.fields.items()}
     fields |= {"reason": reason, "source_stream": entry.stream, "source_id": entry.entry_id}
+    if detail:
+        fields["detail"] = detail[:2_000]
     new_id = client.xadd(
         entry.stream + DEAD_LETTER_SUFFIX, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True
     )
     return _text(new_id)
+
+
+def deliveries(client: redis.Redis, stream: str, group: str, entry_ids: Sequence[str]) -> dict[str, int]:
+    """How many times each pending entry was delivered (XPENDING); entries no longer pending are left out."""
+    counts: dict[str, int] = {}
+    for entry_id in entry_ids:
+        for info in client.xpending_range(stream, group, min=entry_id, max=entry_id, count=1):
+            counts[_text(info["message_id"])] = int(info["times_delivered"])
+    return counts
+
+
+def fetch(client: redis.Redis, stream: str, entry_id: str) -> Entry:
+    """One entry by id (its fields empty when it was trimmed from the stream)."""
+    found = client.xrange(stream, min=entry_id, max=entry_id, count=1)
+    return _entry(stream, entry_id, found[0][1] if found else {})
 
 
 @dataclass(frozen=True)

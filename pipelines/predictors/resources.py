@@ -12,7 +12,7 @@ import datetime as dt
 import gzip
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 class MissingResourceError(FileNotFoundError):
     """A keyword list the predictors need is not in the keywords folder."""
+
+
+PLAIN_LISTS = ("store_regex.txt", "label_whitelist.txt")  # read through ``lines`` by their users
 
 
 def text_lines(path: Path, *, comments: bool = True) -> Iterator[str]:
@@ -86,6 +89,29 @@ class Resources:
 
     def lines(self, name: str) -> list[str]:
         return list(text_lines(self.path(name)))
+
+    def preload(self, taxonomies: Iterable[str] = ()) -> None:
+        """Parse every list, the grammars and ``taxonomies`` now, or fail naming everything that is missing.
+
+        A long-running consumer (the listener) calls this at startup: without it, a missing list surfaces
+        only inside its first batch, every batch fails the same way and the events go round the reclaim
+        forever; and the first batch would pay the parsing (seconds) as latency.
+        """
+        loaders: list[tuple[str, Any]] = [
+            (name, lambda name=name: getattr(self, name))
+            for name, attr in vars(Resources).items()
+            if isinstance(attr, cached_property)
+        ]
+        loaders += [(name, lambda name=name: self.path(name)) for name in PLAIN_LISTS]
+        loaders += [(name, lambda name=name: self.taxonomy(name)) for name in taxonomies]
+        missing = []
+        for name, load in loaders:
+            try:
+                load()
+            except (FileNotFoundError, OSError) as exc:  # MissingResourceError is a FileNotFoundError
+                missing.append(f"{name}: {exc}")
+        if missing:
+            raise MissingResourceError("; ".join(missing))
 
     @cached_property
     def brand_blacklist(self) -> frozenset[str]:

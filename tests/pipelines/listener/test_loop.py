@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,96 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
     report = json.loads(status.stdout)
     assert report["counters"]["processed"] == 1
     assert [s["pending"] for s in report["streams"]] == [0, 0]
+
+
+def test_a_poison_product_is_isolated_then_dead_lettered_after_max_deliveries(world) -> None:
+    settings, resources, client = world
+    poison, healthy, later = _codes_with_insights(settings)[:3]
+    attempts: list[list[str]] = []
+
+    def dispatch(units) -> None:
+        attempts.append([unit.code for unit in units])
+        if any(unit.code == poison for unit in units):
+            raise ValueError("this product breaks the predictor")
+        process_units(units, settings=settings, resources=resources)
+
+    listener = _listener(settings, resources, client, dispatch=dispatch)
+    listener.options.max_deliveries = 3
+    listener.setup()
+    _publish(client, settings, code=poison, action="deleted")
+    _publish(client, settings, code=healthy, action="deleted")
+    listener.turn()
+    # the batch failed, then each product alone: the healthy one is applied and acknowledged at once
+    assert attempts == [[poison, healthy], [poison], [healthy]]
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [healthy]) == [(0,)]
+    updates = settings.redis_streams[0]
+    assert stream.group_status(client, updates, settings.listener_group).pending == 1
+
+    for _ in range(2):  # redelivered through the reclaim, failing each time; traffic goes on meanwhile
+        _publish(client, settings, code=later, diffs="{}")
+        time.sleep(0.05)  # idle longer than claim_idle_ms
+        listener.turn()
+    dead = client.xrange(updates + stream.DEAD_LETTER_SUFFIX)
+    assert len(dead) == 1
+    fields = {k.decode(): v.decode() for k, v in dead[0][1].items()}
+    assert fields["reason"] == "apply_failed"
+    assert fields["field:code"] == poison
+    assert "ValueError: this product breaks the predictor" in fields["detail"]
+    assert stream.group_status(client, updates, settings.listener_group).pending == 0
+    stats = listener_stats(client, settings.listener_group)
+    assert stats["dead_lettered"] == 1
+    assert stats["processed"] == 3  # healthy + later twice
+    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [poison])[0][0] > 0
+
+
+def test_an_outage_never_dead_letters_and_stops_the_one_by_one_retry(world) -> None:
+    settings, resources, client = world
+    codes = _codes_with_insights(settings)[:6]
+    calls: list[int] = []
+
+    def down(units) -> None:
+        calls.append(len(units))
+        raise OSError("store is on a full disk")
+
+    listener = _listener(settings, resources, client, dispatch=down)
+    listener.options.max_deliveries = 1
+    listener.options.health_window_s = 0.0
+    listener.setup()
+    for code in codes:
+        _publish(client, settings, code=code, action="deleted")
+    for _ in range(4):
+        listener.turn()
+    # each flush: the whole batch, then three products alone before giving up (6 products each time)
+    assert calls[:4] == [6, 1, 1, 1]
+    assert len(calls) % 4 == 0 and set(calls[4:]) <= {6, 1}
+    updates = settings.redis_streams[0]
+    assert client.xlen(updates + stream.DEAD_LETTER_SUFFIX) == 0
+    assert stream.group_status(client, updates, settings.listener_group).pending == 6
+
+    time.sleep(0.05)
+    healed = _listener(settings, resources, client)  # the outage ends: everything is applied
+    assert sum(healed.turn() for _ in range(3)) == 6
+    assert stream.group_status(client, updates, settings.listener_group).pending == 0
+
+
+def test_offpipe_listen_exits_at_startup_naming_missing_resources(world, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    settings, _, _ = world
+    env = os.environ | {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
+        "OFF_OCR_STREAM": settings.ocr_stream,
+        "OFF_LISTENER_GROUP": settings.listener_group,
+        "OFF_KEYWORDS_DIR": str(tmp_path / "no-keywords"),
+        "OFF_TAXONOMY_DIR": str(tmp_path / "no-taxonomies"),
+        "OFF_GRAMMARS_DIR": str(tmp_path / "no-grammars"),
+    }
+    offpipe = str(Path(sys.executable).parent / "offpipe")
+    done = subprocess.run([offpipe, "listen"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot listen" in done.stderr
+    for name in ("brand_taxonomy_blacklist.txt", "label_flashtext.txt", "store_regex.txt", "categories"):
+        assert name in done.stderr
