@@ -30,6 +30,7 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
 from pipelines.sql import connect, load_sql
+from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions
 
@@ -45,7 +46,8 @@ class ApplyReport:
     deleted: int = 0
     not_found: int = 0  # updated codes absent from the product source: handled as deletions
     images: int = 0  # OCR'd images predicted
-    images_deleted: int = 0
+    images_deleted: int = 0  # predictions and insights deleted with their images
+    images_recorded: int = 0  # uploads recorded in the image table
     predictions: int = 0
     refresh: dict = field(default_factory=dict)
 
@@ -81,13 +83,15 @@ def apply_products(
     deleted_codes: Sequence[str] = (),
     ocr: pa.Table | None = None,
     deleted_images: Sequence[tuple[str, str]] = (),
+    uploads: Sequence[tuple[str, str, dt.datetime]] = (),
     resources: Resources,
     now: dt.datetime | None = None,
 ) -> ApplyReport:
     """Predict, import and refresh ``updated_codes`` from their rows ``updated`` (and the OCR texts ``ocr`` of
     their new images); refresh ``deleted_codes`` as gone; drop ``deleted_images`` ``(code, image id)`` first
-    (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone). Codes
-    must be normalized and valid (``pipelines.listener.events``)."""
+    (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone); record
+    ``uploads`` ``(code, image id, event time)`` in the image table, sized from ``updated``. Codes must be
+    normalized and valid (``pipelines.listener.events``)."""
     flavor = Flavor(flavor)
     report = ApplyReport(flavor=flavor.value, deleted=len(set(deleted_codes)))
     found = set(updated.column("normalized_code").to_pylist()) if updated.num_rows else set()
@@ -95,6 +99,9 @@ def apply_products(
     report.not_found = len(set(updated_codes) - found)
     for code, image_id in deleted_images:
         report.images_deleted += delete_image(con, flavor, code, image_id)
+    gone = [(code, None) for code in sorted(set(deleted_codes))] + [*deleted_images]
+    images.mark_deleted(con, flavor, gone, now=now)
+    report.images_recorded = images.record_uploads(con, flavor, uploads, updated, now=now)
     ocr = ocr if ocr is not None and ocr.num_rows else None
     if updated.num_rows or ocr is not None:
         predictions = predict(updated if updated.num_rows else None, ocr, flavor=flavor, resources=resources)

@@ -9,11 +9,18 @@ every entry it folded in is acknowledged once that work is committed. Folding fo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipelines.config import Flavor
 from pipelines.listener.events import Kind, Lane, OcrEvent, ProductEvent
+
+
+def entry_time(entry_id: str) -> dt.datetime:
+    """The time Redis gave a stream entry (its id is ``<unix ms>-<seq>``): when the event was published."""
+    millis = entry_id.partition("-")[0]
+    return dt.datetime.fromtimestamp(int(millis) / 1000 if millis.isdigit() else 0, dt.UTC)
 
 
 @dataclass
@@ -26,7 +33,7 @@ class ProductWork:
     deleted: bool = False  # delete its predictions and unannotated insights (and nothing else)
     update: bool = False  # re-predict from the product's fields and refresh its insights
     type_changed: bool = False  # its work moves from any other flavor to ``flavor``
-    images_added: set[str] = field(default_factory=set)
+    images_added: dict[str, dt.datetime] = field(default_factory=dict)  # image id → upload event's time
     images_deleted: set[str] = field(default_factory=set)
     ocr_images: set[str] = field(default_factory=set)  # OCR results to fetch and predict from
     entries: list[tuple[str, str]] = field(default_factory=list)  # (stream, entry id) to acknowledge
@@ -52,12 +59,13 @@ class ProductWork:
                 self.ocr_images.clear()
             case Kind.image_uploaded:
                 self.deleted = False
-                self.images_added.update(event.image_ids)
+                self.images_added.update(dict.fromkeys(event.image_ids, entry_time(event.entry_id)))
                 self.images_deleted.difference_update(event.image_ids)
             case Kind.image_deleted:
                 self.deleted = False
                 self.images_deleted.update(event.image_ids)
-                self.images_added.difference_update(event.image_ids)
+                for image_id in event.image_ids:
+                    self.images_added.pop(image_id, None)
                 self.ocr_images.difference_update(event.image_ids)
             case Kind.type_changed:
                 self.deleted = False

@@ -49,6 +49,7 @@ def _plan(units: Sequence[ProductWork]) -> dict[Flavor, dict[str, list]]:
             continue
         plan["updated"].append(unit.code)
         plan["deleted_images"] += [(unit.code, image) for image in sorted(unit.images_deleted)]
+        plan["uploads"] += [(unit.code, image, at) for image, at in sorted(unit.images_added.items())]
         plan["ocr"] += [(unit.code, image) for image in sorted(unit.ocr_images)]
         if unit.type_changed:  # the product's work leaves every other flavor
             for other in Flavor:
@@ -111,5 +112,6 @@ def _apply_flavor(
             deleted_codes=deleted_codes,
             ocr=ocr,
             deleted_images=plan["deleted_images"],
+            uploads=plan["uploads"],
             resources=resources,
         )

@@ -32,6 +32,7 @@ SCHEMA_OBJECTS = (
     "store/product_insight_barcode_idx",
     "store/run",
     "store/ocr_image",
+    "store/image",
 )
 _OPEN_RETRY_SECONDS = 0.1
 

@@ -261,3 +261,31 @@ def test_offpipe_listen_exits_at_startup_naming_missing_resources(world, tmp_pat
     assert "cannot listen" in done.stderr
     for name in ("brand_taxonomy_blacklist.txt", "label_flashtext.txt", "store_regex.txt", "categories"):
         assert name in done.stderr
+
+
+def test_uploads_and_deletions_reach_the_image_table(world) -> None:
+    settings, resources, client = world
+    snapshot = pq.read_table(settings.parquet_dir("off") / "products.parquet").to_pylist()
+    product = next(r for r in snapshot if any(i["key"] == "1" for i in r["images"] or []))
+    code, known = product["normalized_code"], next(i for i in product["images"] if i["key"] == "1")
+    listener = _listener(settings, resources, client)
+    listener.setup()
+    _publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"add": ["1", "77"]}}))
+    sum(listener.turn() for _ in range(3))
+    rows = _query(
+        settings,
+        "SELECT image_id, source_image, width, height, epoch(uploaded_at), deleted FROM image "
+        "WHERE barcode = ? ORDER BY image_id",
+        [code],
+    )
+    [first, new] = rows
+    assert first[2:5] == (known["width"], known["height"], known["uploaded_t"])  # from the product
+    assert new[0] == "77" and new[1].endswith("/77.jpg") and new[2] is None  # not in the snapshot yet
+    assert abs(new[4] - time.time()) < 120  # the event's time stands for the upload time
+    _publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"delete": ["77"]}}))
+    sum(listener.turn() for _ in range(3))
+    deleted = _query(settings, "SELECT image_id FROM image WHERE barcode = ? AND deleted", [code])
+    assert deleted == [("77",)]
+    _publish(client, settings, code=code, action="deleted")
+    sum(listener.turn() for _ in range(3))
+    assert _query(settings, "SELECT count(*) FROM image WHERE barcode = ? AND NOT deleted", [code]) == [(0,)]
