@@ -258,3 +258,14 @@ def legacy_image_url(
 ) -> str:
     """Pre-migration image URL, for fallback look-ups of images stored under the old layout."""
     return _images_base(flavor, settings) + legacy_image_path(raw, image_id, size)
+
+
+def legacy_ocr_url(
+    raw: str,
+    image_id: str | int,
+    flavor: Flavor | str = Flavor.off,
+    *,
+    settings: Settings | None = None,
+) -> str:
+    """Pre-migration URL of an image's OCR JSON (fallback for files that were never moved)."""
+    return _images_base(flavor, settings) + legacy_image_path(raw, image_id).removesuffix(".jpg") + ".json"

@@ -124,6 +124,9 @@ class FlavorUrls:
         return f"{self.static}/data"
 
 
+DEFAULT_NUTRISCORE_MODEL_VERSION = "yolo-nutriscore-1.0"  # Robotoff's model version (predictor_version)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The pipeline's settings. Build with :meth:`from_env` (or :func:`get_settings`)."""
@@ -147,6 +150,8 @@ class Settings:
     listener_group: str = DEFAULT_LISTENER_GROUP
     listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
     listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
+    nutriscore_model: Path | None = None  # ONNX Nutri-Score detector; None: the detector does not run
+    nutriscore_model_version: str = DEFAULT_NUTRISCORE_MODEL_VERSION
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -167,6 +172,14 @@ class Settings:
             listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
             listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
             listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
+            nutriscore_model=(
+                Path(env["OFF_NUTRISCORE_MODEL"]).expanduser().resolve()
+                if env.get("OFF_NUTRISCORE_MODEL")
+                else None
+            ),
+            nutriscore_model_version=(
+                env.get("OFF_NUTRISCORE_MODEL_VERSION") or DEFAULT_NUTRISCORE_MODEL_VERSION
+            ),
             environment=environment,
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
             keywords_dir=keywords_dir,

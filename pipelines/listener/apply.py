@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.barcodes import image_path
 from pipelines.config import Flavor
+from pipelines.fetch import FetchError
 from pipelines.insights.refresh import RefreshReport, refresh_insights
-from pipelines.predictors import ocr_ledger
+from pipelines.predictors import nutriscore, ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
+from pipelines.predictors.schema import concat_predictions
 from pipelines.sql import connect, load_sql
 from pipelines.store import images
 from pipelines.store.db import write_transaction
@@ -48,8 +51,53 @@ class ApplyReport:
     images: int = 0  # OCR'd images predicted
     images_deleted: int = 0  # predictions and insights deleted with their images
     images_recorded: int = 0  # uploads recorded in the image table
+    nutriscore_images: int = 0  # images the Nutri-Score detector ran on
+    nutriscore_failed: int = 0  # images it could not run on (not downloadable, not decodable)
     predictions: int = 0
     refresh: dict = field(default_factory=dict)
+
+
+NutriscoreHook = Callable[[str, str], pa.Table]  # (code, image id) → the detector's prediction rows
+
+
+def _detect_nutriscore(predictions: pa.Table, hook: NutriscoreHook, report: ApplyReport) -> pa.Table:
+    """The detector's predictions for the images whose OCR predictions hold the ``en:nutriscore`` label."""
+    trigger = pc.and_(
+        pc.equal(predictions.column("type"), "label"),
+        pc.equal(predictions.column("value_tag"), nutriscore.TRIGGER_TAG),
+    )
+    found = predictions.filter(pc.fill_null(trigger, False)).select(["barcode", "source_image"])
+    tables = []
+    for code, source in sorted(
+        {(r["barcode"], r["source_image"]) for r in found.to_pylist() if r["source_image"]}
+    ):
+        image_id = source.rsplit("/", 1)[-1].removesuffix(".jpg")
+        report.nutriscore_images += 1
+        try:
+            tables.append(hook(code, image_id))
+        except (FetchError, nutriscore.ImageDecodeError) as exc:
+            report.nutriscore_failed += 1
+            logger.warning("Nutri-Score detection skipped for %s image %s: %s", code, image_id, exc)
+    return concat_predictions(tables)
+
+
+def _known_images(
+    con: duckdb.DuckDBPyConnection, flavor: Flavor, listed: pa.Table, ocr: pa.Table | None
+) -> pa.Table:
+    """The validity filter's ``barcode, image_ids``, with the images known from events (``known_images``)."""
+    seen = (
+        ocr.select(["barcode", "image_id"])
+        if ocr is not None
+        else pa.table({"barcode": pa.array([], pa.string()), "image_id": pa.array([], pa.string())})
+    )
+    con.register("listed", listed)
+    con.register("ocr_seen", seen)
+    try:
+        known = con.sql(load_sql("listener/known_images"), params={"server_type": flavor.value})
+        return known.to_arrow_table().cast(listed.schema)
+    finally:
+        con.unregister("listed")
+        con.unregister("ocr_seen")
 
 
 def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
@@ -84,14 +132,17 @@ def apply_products(
     ocr: pa.Table | None = None,
     deleted_images: Sequence[tuple[str, str]] = (),
     uploads: Sequence[tuple[str, str, dt.datetime]] = (),
+    nutriscore: NutriscoreHook | None = None,
     resources: Resources,
     now: dt.datetime | None = None,
 ) -> ApplyReport:
     """Predict, import and refresh ``updated_codes`` from their rows ``updated`` (and the OCR texts ``ocr`` of
     their new images); refresh ``deleted_codes`` as gone; drop ``deleted_images`` ``(code, image id)`` first
     (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone); record
-    ``uploads`` ``(code, image id, event time)`` in the image table, sized from ``updated``. Codes must be
-    normalized and valid (``pipelines.listener.events``)."""
+    ``uploads`` ``(code, image id, event time)`` in the image table, sized from ``updated``. With a
+    ``nutriscore`` hook, each new image whose OCR text gave the ``en:nutriscore`` label also goes through
+    the Nutri-Score detector (Robotoff's trigger). Codes must be normalized and valid
+    (``pipelines.listener.events``)."""
     flavor = Flavor(flavor)
     report = ApplyReport(flavor=flavor.value, deleted=len(set(deleted_codes)))
     found = set(updated.column("normalized_code").to_pylist()) if updated.num_rows else set()
@@ -105,9 +156,13 @@ def apply_products(
     ocr = ocr if ocr is not None and ocr.num_rows else None
     if updated.num_rows or ocr is not None:
         predictions = predict(updated if updated.num_rows else None, ocr, flavor=flavor, resources=resources)
+        if nutriscore is not None and ocr is not None:
+            detected = _detect_nutriscore(predictions, nutriscore, report)
+            predictions = concat_predictions([predictions, detected])
         report.predictions = predictions.num_rows
         report.images = ocr.num_rows if ocr is not None else 0
-        import_predictions(con, predictions, products=prediction_products(predictions, updated), now=now)
+        products = _known_images(con, flavor, prediction_products(predictions, updated), ocr)
+        import_predictions(con, predictions, products=products, now=now)
         if ocr is not None:  # the nightly run will not predict these images again
             fingerprint = ocr_ledger.predictors_fingerprint(resources)
             hashed = ocr_ledger.ocr_hashes(ocr)

@@ -29,6 +29,7 @@ class ProductWork:
 
     code: str
     flavor: Flavor  # the flavor of the product's latest event
+    raw_code: str = ""  # the code as the latest event wrote it (for files still under the legacy path)
     lane: Lane = Lane.low
     deleted: bool = False  # delete its predictions and unannotated insights (and nothing else)
     update: bool = False  # re-predict from the product's fields and refresh its insights
@@ -41,6 +42,7 @@ class ProductWork:
     def fold(self, event: ProductEvent | OcrEvent) -> None:
         """Apply one more event (the latest so far) to the unit."""
         self.entries.append((event.stream, event.entry_id))
+        self.raw_code = event.raw_code
         if event.lane is Lane.high:
             self.lane = Lane.high
         if event.flavor is not self.flavor:

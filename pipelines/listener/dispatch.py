@@ -17,18 +17,22 @@ from pathlib import Path
 import pyarrow as pa
 import requests
 
+from pipelines.barcodes import image_path
 from pipelines.config import Flavor, Settings
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.listener.apply import ApplyReport, apply_products, snapshot_rows
+from pipelines.fetch import fetch_image as fetch_image_bytes
+from pipelines.listener.apply import ApplyReport, NutriscoreHook, apply_products, snapshot_rows
 from pipelines.listener.coalesce import ProductWork
 from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
+from pipelines.predictors.nutriscore import NutriscoreDetector
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import products_path
 from pipelines.store.db import store_writer
 
 logger = logging.getLogger(__name__)
 
-OcrFetcher = Callable[[str, str, Flavor], pa.Table]
+OcrFetcher = Callable[[str, str, Flavor, str], pa.Table]  # (code, image id, flavor, raw code) → OCR row
+ImageFetcher = Callable[[str, str, Flavor, str], bytes]  # (code, image id, flavor, raw code) → image
 
 
 @dataclass
@@ -37,6 +41,27 @@ class DispatchReport:
 
     flavors: dict[str, dict] = field(default_factory=dict)
     ocr_missing: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Fetchers:
+    """Where a batch's files come from, and the detector that looks at its images."""
+
+    ocr: OcrFetcher
+    image: ImageFetcher
+    detector: NutriscoreDetector | None = None
+
+    def nutriscore_hook(self, flavor: Flavor, raw_codes: dict[str, str]) -> NutriscoreHook | None:
+        detector = self.detector
+        if detector is None:
+            return None
+
+        def hook(code: str, image_id: str) -> pa.Table:
+            data = self.image(code, image_id, flavor, raw_codes.get(code, code))
+            source = image_path(code, image_id)
+            return detector.predictions(data, barcode=code, source_image=source, server_type=flavor.value)
+
+        return hook
 
 
 def _plan(units: Sequence[ProductWork]) -> dict[Flavor, dict[str, list]]:
@@ -51,6 +76,7 @@ def _plan(units: Sequence[ProductWork]) -> dict[Flavor, dict[str, list]]:
         plan["deleted_images"] += [(unit.code, image) for image in sorted(unit.images_deleted)]
         plan["uploads"] += [(unit.code, image, at) for image, at in sorted(unit.images_added.items())]
         plan["ocr"] += [(unit.code, image) for image in sorted(unit.ocr_images)]
+        plan["raw_codes"].append((unit.code, unit.raw_code or unit.code))
         if unit.type_changed:  # the product's work leaves every other flavor
             for other in Flavor:
                 if other not in (unit.flavor, Flavor.off_pro):
@@ -64,16 +90,36 @@ def process_units(
     settings: Settings,
     resources: Resources,
     store: Path | None = None,
+    detector: NutriscoreDetector | None = None,
     fetch_ocr: OcrFetcher | None = None,
+    fetch_image: ImageFetcher | None = None,
 ) -> DispatchReport:
-    """Apply a batch of units; raises (nothing acknowledged) when a flavor's work cannot be committed."""
+    """Apply a batch of units; raises (nothing acknowledged) when a flavor's work cannot be committed.
+
+    OCR results and images come from the flavor's image server (``fetch_ocr``/``fetch_image`` replace the
+    downloads); with a ``detector``, images whose OCR mentions the Nutri-Score go through it.
+    """
     report = DispatchReport()
     session = requests.Session()
-    fetch = fetch_ocr or (lambda code, image, flavor: fetch_ocr_table(code, image, flavor, settings, session))
+    fetchers = _Fetchers(
+        ocr=fetch_ocr
+        or (
+            lambda code, image, flavor, raw: fetch_ocr_table(
+                code, image, flavor, settings, session, raw_code=raw
+            )
+        ),
+        image=fetch_image
+        or (
+            lambda code, image, flavor, raw: fetch_image_bytes(
+                code, image, flavor, settings=settings, session=session, raw_code=raw
+            )
+        ),
+        detector=detector,
+    )
     try:
         for flavor, plan in _plan(units).items():
             report.flavors[flavor.value] = _apply_flavor(
-                flavor, plan, settings, resources, store or settings.store_path, fetch, report
+                flavor, plan, settings, resources, store or settings.store_path, fetchers, report
             ).__dict__
     finally:
         session.close()
@@ -86,7 +132,7 @@ def _apply_flavor(
     settings: Settings,
     resources: Resources,
     store: Path,
-    fetch: OcrFetcher,
+    fetchers: _Fetchers,
     report: DispatchReport,
 ) -> ApplyReport:
     snapshot = products_path(flavor, settings)
@@ -95,10 +141,11 @@ def _apply_flavor(
         raise FileNotFoundError(f"no {flavor.value} snapshot at {snapshot}: run the nightly job first")
     # no snapshot and nothing to update: deletions only, refreshed against an empty product table
     rows = snapshot_rows(snapshot, updated_codes) if snapshot.is_file() else PRODUCT_SCHEMA.empty_table()
+    raw_codes = dict(plan["raw_codes"])
     tables = []
     for code, image in plan["ocr"]:
         try:
-            tables.append(fetch(code, image, flavor))
+            tables.append(fetchers.ocr(code, image, flavor, raw_codes.get(code, code)))
         except OcrNotFoundError:
             logger.warning("no OCR result for %s image %s on %s", code, image, flavor.value)
             report.ocr_missing.append((code, image))
@@ -113,5 +160,6 @@ def _apply_flavor(
             ocr=ocr,
             deleted_images=plan["deleted_images"],
             uploads=plan["uploads"],
+            nutriscore=fetchers.nutriscore_hook(flavor, raw_codes),
             resources=resources,
         )

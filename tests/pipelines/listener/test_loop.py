@@ -4,125 +4,57 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
-import pytest
-import redis
 
-from pipelines.config import Settings, get_settings
-from pipelines.convert.convert import convert_dump
-from pipelines.insights.refresh import refresh_insights
 from pipelines.listener import stream
 from pipelines.listener.dispatch import process_units
-from pipelines.listener.loop import Listener, LoopOptions, listener_stats
-from pipelines.predictors.registry import predict
-from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import prediction_products
-from pipelines.store.db import open_store
-from pipelines.store.predictions import import_predictions
-from pipelines.synth.generator import SynthSpec, generate
-
-
-@pytest.fixture
-def world(
-    tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
-) -> Iterator[tuple[Settings, Resources, redis.Redis]]:
-    """A 120-product off snapshot refreshed in bulk, and settings naming private streams and group."""
-    prefix = f"offpipe-test-{uuid.uuid4().hex[:12]}"
-    settings = get_settings(
-        {
-            "OFF_DATA_DIR": str(tmp_path / "data"),
-            "OFF_REDIS_STREAMS": f"{prefix}:updates",
-            "OFF_OCR_STREAM": f"{prefix}:ocr",
-            "OFF_LISTENER_GROUP": f"{prefix}-group",
-        }
-    )
-    dump = tmp_path / "dump.jsonl.gz"
-    generate(SynthSpec(products=120, seed=9, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir), dump)
-    convert_dump(dump, "off", settings=settings)
-    snapshot = settings.parquet_dir("off") / "products.parquet"
-    resources = Resources(keywords_dir, taxonomy_dir)
-    con = open_store(settings.store_path)
-    predictions = predict(pq.read_table(snapshot), resources=resources)
-    import_predictions(con, predictions, products=prediction_products(predictions, snapshot))
-    refresh_insights(con, snapshot, resources=resources)
-    con.close()
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    yield settings, resources, client
-    keys = list(client.scan_iter(match=f"{prefix}*")) + list(client.scan_iter(match=f"*{prefix}*"))
-    if keys:
-        client.delete(*set(keys))
-    client.close()
-
-
-def _query(settings: Settings, sql: str, params: list) -> list[tuple]:
-    con = duckdb.connect(str(settings.store_path), read_only=True)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def _codes_with_insights(settings: Settings) -> list[str]:
-    return [r[0] for r in _query(settings, "SELECT DISTINCT barcode FROM product_insight ORDER BY 1", [])]
-
-
-def _publish(client: redis.Redis, settings: Settings, **fields: str) -> None:
-    base = {"product_type": "food", "user_id": "alice", "action": "updated", "comment": "", "diffs": "{}"}
-    client.xadd(settings.redis_streams[0], base | fields)
-
-
-def _listener(settings: Settings, resources: Resources, client: redis.Redis, dispatch=None) -> Listener:
-    options = LoopOptions(delay_s=0, block_ms=20, claim_idle_ms=10, reclaim_every_s=0)
-    dispatch = dispatch or (lambda units: process_units(units, settings=settings, resources=resources))
-    return Listener(client=client, settings=settings, dispatch=dispatch, consumer="c1", options=options)
+from pipelines.listener.loop import listener_stats
+from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
 
 
 def test_events_are_applied_skipped_or_dead_lettered_and_all_acknowledged(world) -> None:
     settings, resources, client = world
-    gone, kept = _codes_with_insights(settings)[:2]
-    listener = _listener(settings, resources, client)
+    gone, kept = codes_with_insights(settings)[:2]
+    listener = make_listener(settings, resources, client)
     listener.setup()
-    _publish(client, settings, code=gone, action="deleted")
-    _publish(client, settings, code=kept, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
-    _publish(client, settings, code="12")  # invalid barcode
-    _publish(client, settings, code=kept, user_id="roboto-app")  # Robotoff's own edit
+    publish(client, settings, code=gone, action="deleted")
+    publish(client, settings, code=kept, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
+    publish(client, settings, code="12")  # invalid barcode
+    publish(client, settings, code=kept, user_id="roboto-app")  # Robotoff's own edit
     applied = sum(listener.turn() for _ in range(5))
     assert applied == 2
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
-    assert _query(settings, "SELECT count(*) FROM prediction WHERE barcode = ?", [gone]) == [(0,)]
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [kept])[0][0] > 0
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM prediction WHERE barcode = ?", [gone]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [kept])[0][0] > 0
     stats = listener_stats(client, settings.listener_group)
     assert stats == {"processed": 2, "batches": 1, "skipped": 1, "dead_lettered": 1}
     status = stream.group_status(client, settings.redis_streams[0], settings.listener_group)
     assert (status.pending, status.lag, status.dead_letters) == (0, 0, 1)
-    runs = _query(settings, "SELECT kind, products FROM run WHERE kind = 'per-product'", [])
+    runs = query(settings, "SELECT kind, products FROM run WHERE kind = 'per-product'", [])
     assert runs == [("per-product", 1)]  # the deleted product is missing from the product table
 
 
 def test_a_failed_batch_stays_pending_and_is_redone(world) -> None:
     settings, resources, client = world
-    gone = _codes_with_insights(settings)[0]
+    gone = codes_with_insights(settings)[0]
 
     def broken(units) -> None:
         raise RuntimeError("store unavailable")
 
-    failing = _listener(settings, resources, client, dispatch=broken)
+    failing = make_listener(settings, resources, client, dispatch=broken)
     failing.setup()
-    _publish(client, settings, code=gone, action="deleted")
+    publish(client, settings, code=gone, action="deleted")
     assert sum(failing.turn() for _ in range(3)) == 0
     assert stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 1
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone])[0][0] > 0
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone])[0][0] > 0
 
-    healthy = _listener(settings, resources, client)
+    healthy = make_listener(settings, resources, client)
     healthy.consumer = "c2"
     assert sum(healthy.turn() for _ in range(3)) == 1  # reclaimed from c1, applied, acknowledged
     assert stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 0
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
     assert listener_stats(client, settings.listener_group)["failed_batches"] >= 1
 
 
@@ -136,7 +68,7 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
     import time
 
     settings, _, client = world
-    gone = _codes_with_insights(settings)[0]
+    gone = codes_with_insights(settings)[0]
     env = os.environ | {
         "OFF_DATA_DIR": str(settings.data_dir),
         "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
@@ -150,7 +82,7 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
     offpipe = str(Path(sys.executable).parent / "offpipe")
     listener = subprocess.Popen([offpipe, "listen"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        _publish(client, settings, code=gone, action="deleted")
+        publish(client, settings, code=gone, action="deleted")
         deadline = time.monotonic() + 60
         while listener_stats(client, settings.listener_group).get("processed", 0) < 1:
             assert listener.poll() is None, listener.stderr.read() if listener.stderr else ""
@@ -161,7 +93,7 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
     finally:
         if listener.poll() is None:
             listener.kill()
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
     status = subprocess.run(
         [offpipe, "listen", "--status"], env=env, capture_output=True, text=True, check=True
     )
@@ -172,7 +104,7 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
 
 def test_a_poison_product_is_isolated_then_dead_lettered_after_max_deliveries(world) -> None:
     settings, resources, client = world
-    poison, healthy, later = _codes_with_insights(settings)[:3]
+    poison, healthy, later = codes_with_insights(settings)[:3]
     attempts: list[list[str]] = []
 
     def dispatch(units) -> None:
@@ -181,20 +113,20 @@ def test_a_poison_product_is_isolated_then_dead_lettered_after_max_deliveries(wo
             raise ValueError("this product breaks the predictor")
         process_units(units, settings=settings, resources=resources)
 
-    listener = _listener(settings, resources, client, dispatch=dispatch)
+    listener = make_listener(settings, resources, client, dispatch=dispatch)
     listener.options.max_deliveries = 3
     listener.setup()
-    _publish(client, settings, code=poison, action="deleted")
-    _publish(client, settings, code=healthy, action="deleted")
+    publish(client, settings, code=poison, action="deleted")
+    publish(client, settings, code=healthy, action="deleted")
     listener.turn()
     # the batch failed, then each product alone: the healthy one is applied and acknowledged at once
     assert attempts == [[poison, healthy], [poison], [healthy]]
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [healthy]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [healthy]) == [(0,)]
     updates = settings.redis_streams[0]
     assert stream.group_status(client, updates, settings.listener_group).pending == 1
 
     for _ in range(2):  # redelivered through the reclaim, failing each time; traffic goes on meanwhile
-        _publish(client, settings, code=later, diffs="{}")
+        publish(client, settings, code=later, diffs="{}")
         time.sleep(0.05)  # idle longer than claim_idle_ms
         listener.turn()
     dead = client.xrange(updates + stream.DEAD_LETTER_SUFFIX)
@@ -207,24 +139,24 @@ def test_a_poison_product_is_isolated_then_dead_lettered_after_max_deliveries(wo
     stats = listener_stats(client, settings.listener_group)
     assert stats["dead_lettered"] == 1
     assert stats["processed"] == 3  # healthy + later twice
-    assert _query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [poison])[0][0] > 0
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [poison])[0][0] > 0
 
 
 def test_an_outage_never_dead_letters_and_stops_the_one_by_one_retry(world) -> None:
     settings, resources, client = world
-    codes = _codes_with_insights(settings)[:6]
+    codes = codes_with_insights(settings)[:6]
     calls: list[int] = []
 
     def down(units) -> None:
         calls.append(len(units))
         raise OSError("store is on a full disk")
 
-    listener = _listener(settings, resources, client, dispatch=down)
+    listener = make_listener(settings, resources, client, dispatch=down)
     listener.options.max_deliveries = 1
     listener.options.health_window_s = 0.0
     listener.setup()
     for code in codes:
-        _publish(client, settings, code=code, action="deleted")
+        publish(client, settings, code=code, action="deleted")
     for _ in range(4):
         listener.turn()
     # each flush: the whole batch, then three products alone before giving up (6 products each time)
@@ -235,7 +167,7 @@ def test_an_outage_never_dead_letters_and_stops_the_one_by_one_retry(world) -> N
     assert stream.group_status(client, updates, settings.listener_group).pending == 6
 
     time.sleep(0.05)
-    healed = _listener(settings, resources, client)  # the outage ends: everything is applied
+    healed = make_listener(settings, resources, client)  # the outage ends: everything is applied
     assert sum(healed.turn() for _ in range(3)) == 6
     assert stream.group_status(client, updates, settings.listener_group).pending == 0
 
@@ -268,11 +200,11 @@ def test_uploads_and_deletions_reach_the_image_table(world) -> None:
     snapshot = pq.read_table(settings.parquet_dir("off") / "products.parquet").to_pylist()
     product = next(r for r in snapshot if any(i["key"] == "1" for i in r["images"] or []))
     code, known = product["normalized_code"], next(i for i in product["images"] if i["key"] == "1")
-    listener = _listener(settings, resources, client)
+    listener = make_listener(settings, resources, client)
     listener.setup()
-    _publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"add": ["1", "77"]}}))
+    publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"add": ["1", "77"]}}))
     sum(listener.turn() for _ in range(3))
-    rows = _query(
+    rows = query(
         settings,
         "SELECT image_id, source_image, width, height, epoch(uploaded_at), deleted FROM image "
         "WHERE barcode = ? ORDER BY image_id",
@@ -282,10 +214,10 @@ def test_uploads_and_deletions_reach_the_image_table(world) -> None:
     assert first[2:5] == (known["width"], known["height"], known["uploaded_t"])  # from the product
     assert new[0] == "77" and new[1].endswith("/77.jpg") and new[2] is None  # not in the snapshot yet
     assert abs(new[4] - time.time()) < 120  # the event's time stands for the upload time
-    _publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"delete": ["77"]}}))
+    publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"delete": ["77"]}}))
     sum(listener.turn() for _ in range(3))
-    deleted = _query(settings, "SELECT image_id FROM image WHERE barcode = ? AND deleted", [code])
+    deleted = query(settings, "SELECT image_id FROM image WHERE barcode = ? AND deleted", [code])
     assert deleted == [("77",)]
-    _publish(client, settings, code=code, action="deleted")
+    publish(client, settings, code=code, action="deleted")
     sum(listener.turn() for _ in range(3))
-    assert _query(settings, "SELECT count(*) FROM image WHERE barcode = ? AND NOT deleted", [code]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM image WHERE barcode = ? AND NOT deleted", [code]) == [(0,)]

@@ -161,3 +161,26 @@ def test_invalid_ids_are_refused_before_any_request(
     with pytest.raises(barcodes.InvalidBarcodeError):
         fetch_ocr_table(barcode, image_id, settings=_settings(tmp_path, server.base))
     assert server.requests == []
+
+
+def test_a_file_never_moved_is_found_under_the_legacy_path(
+    tmp_path: Path, server: OcrServer, synth_ocr: SynthOcr
+) -> None:
+    payload = orjson.loads(synth_ocr.lines()[0])["content"]
+    legacy = "/images/products/001/234/567/8/3.json"
+    assert (
+        barcodes.legacy_ocr_url("0012345678", 3, settings=_settings(tmp_path, "http://x"))
+        == "http://x" + legacy
+    )
+    server.files[legacy] = ServedFile(orjson.dumps(payload))
+    settings = _settings(tmp_path, server.base)
+    table = fetch_ocr_table("0012345678", "3", settings=settings, raw_code="0012345678")
+    row = table.to_pylist()[0]
+    assert (row["barcode"], row["source_image"]) == ("12345678", "/000/001/234/5678/3.jpg")  # the new id
+    assert row["ocr_source"] == server.url(legacy)
+    paths = [r["path"] for r in server.requests]
+    assert paths == ["/images/products/000/001/234/5678/3.json", legacy]  # new layout first
+    with pytest.raises(OcrNotFoundError):  # without the raw code, only the new path is tried
+        fetch_ocr_table("0012345678", "3", settings=settings)
+    with pytest.raises(OcrNotFoundError, match=r"/8/4\.json"):  # the last 404 is the one reported
+        fetch_ocr_table("0012345678", "4", settings=settings, raw_code="0012345678")
