@@ -81,22 +81,25 @@ def _detect_nutriscore(predictions: pa.Table, hook: NutriscoreHook, report: Appl
     return concat_predictions(tables)
 
 
-def _known_images(
-    con: duckdb.DuckDBPyConnection, flavor: Flavor, listed: pa.Table, ocr: pa.Table | None
+def with_known_images(
+    con: duckdb.DuckDBPyConnection, flavor: Flavor, rows: pa.Table, ocr: pa.Table | None
 ) -> pa.Table:
-    """The validity filter's ``barcode, image_ids``, with the images known from events (``known_images``)."""
+    """``rows`` with the uploaded images the listener knows of and the source does not list yet
+    (``sql/listener/overlay_images.sql``)."""
+    if not rows.num_rows:
+        return rows
     seen = (
         ocr.select(["barcode", "image_id"])
         if ocr is not None
         else pa.table({"barcode": pa.array([], pa.string()), "image_id": pa.array([], pa.string())})
     )
-    con.register("listed", listed)
+    con.register("overlay_rows", rows)
     con.register("ocr_seen", seen)
     try:
-        known = con.sql(load_sql("listener/known_images"), params={"server_type": flavor.value})
-        return known.to_arrow_table().cast(listed.schema)
+        overlaid = con.sql(load_sql("listener/overlay_images"), params={"server_type": flavor.value})
+        return overlaid.to_arrow_table().select(rows.schema.names).cast(rows.schema)
     finally:
-        con.unregister("listed")
+        con.unregister("overlay_rows")
         con.unregister("ocr_seen")
 
 
@@ -154,6 +157,7 @@ def apply_products(
     images.mark_deleted(con, flavor, gone, now=now)
     report.images_recorded = images.record_uploads(con, flavor, uploads, updated, now=now)
     ocr = ocr if ocr is not None and ocr.num_rows else None
+    updated = with_known_images(con, flavor, updated, ocr)
     if updated.num_rows or ocr is not None:
         predictions = predict(updated if updated.num_rows else None, ocr, flavor=flavor, resources=resources)
         if nutriscore is not None and ocr is not None:
@@ -161,8 +165,7 @@ def apply_products(
             predictions = concat_predictions([predictions, detected])
         report.predictions = predictions.num_rows
         report.images = ocr.num_rows if ocr is not None else 0
-        products = _known_images(con, flavor, prediction_products(predictions, updated), ocr)
-        import_predictions(con, predictions, products=products, now=now)
+        import_predictions(con, predictions, products=prediction_products(predictions, updated), now=now)
         if ocr is not None:  # the nightly run will not predict these images again
             fingerprint = ocr_ledger.predictors_fingerprint(resources)
             hashed = ocr_ledger.ocr_hashes(ocr)

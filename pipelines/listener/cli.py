@@ -47,19 +47,29 @@ def listen_command(
         return
     from pipelines.insights.refresh import TAXONOMIES
     from pipelines.listener.dispatch import process_units
+    from pipelines.predictors.nutriscore import NutriscoreDetector, NutriscoreModelError
     from pipelines.predictors.resources import MissingResourceError, default_resources
 
     resources = default_resources()
+    detector = None
     try:  # fail now, naming what is missing, rather than on every batch
         resources.preload(TAXONOMIES)
-    except MissingResourceError as exc:
+        if settings.nutriscore_model is not None:
+            detector = NutriscoreDetector(
+                settings.nutriscore_model, version=settings.nutriscore_model_version
+            ).load()
+    except (MissingResourceError, NutriscoreModelError) as exc:
         typer.echo(f"cannot listen: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if detector is None:
+        typer.echo("Nutri-Score detector off (OFF_NUTRISCORE_MODEL is not set)", err=True)
     options = LoopOptions(delay_s=settings.listener_delay_s if delay is None else delay)
     listener = Listener(
         client=client,
         settings=settings,
-        dispatch=lambda units: process_units(units, settings=settings, resources=resources),
+        dispatch=lambda units: process_units(
+            units, settings=settings, resources=resources, detector=detector
+        ),
         consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
         options=options,
     )

@@ -28,7 +28,13 @@ UPLOADS_SCHEMA = pa.schema(
         pa.field("event_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
 )
-GONE_SCHEMA = pa.schema([pa.field("barcode", pa.string()), pa.field("image_id", pa.string())])
+GONE_SCHEMA = pa.schema(
+    [
+        pa.field("barcode", pa.string()),
+        pa.field("image_id", pa.string()),
+        pa.field("source_image", pa.string()),
+    ]
+)
 
 
 def _upload_id(image_id: str) -> str:
@@ -79,16 +85,25 @@ def mark_deleted(
     now: dt.datetime | None = None,
 ) -> int:
     """Mark images deleted: ``(barcode, image id)``, or ``(barcode, None)`` for every image of a deleted
-    product; the number of rows marked."""
-    if not gone:
+    product; the number of rows newly marked. An image id never seen uploaded is recorded as deleted."""
+    images = [(code, _upload_id(image), image_path(code, image)) for code, image in gone if image is not None]
+    products = sorted({code for code, image in gone if image is None})
+    if not images and not products:
         return 0
-    table = pa.Table.from_pylist([{"barcode": b, "image_id": i} for b, i in gone], GONE_SCHEMA)
-    con.register("image_gone", table)
+    params = {"server_type": Flavor(flavor).value, "now": _now(now)}
+    con.register(
+        "image_gone",
+        pa.Table.from_pylist(
+            [{"barcode": b, "image_id": i, "source_image": s} for b, i, s in images], GONE_SCHEMA
+        ),
+    )
+    con.register("products_gone", pa.table({"barcode": pa.array(products, pa.string())}))
     try:
         with write_transaction(con, purpose="delete images"):
-            marked = con.execute(
-                load_sql("store/image_delete"), {"server_type": Flavor(flavor).value, "now": _now(now)}
-            ).fetchall()
+            marked = len(con.execute(load_sql("store/image_delete"), params).fetchall()) if images else 0
+            if products:
+                marked += len(con.execute(load_sql("store/image_delete_product"), params).fetchall())
     finally:
         con.unregister("image_gone")
-    return len(marked)
+        con.unregister("products_gone")
+    return marked

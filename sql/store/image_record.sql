@@ -1,7 +1,7 @@
 -- image_record: record the uploads of relation `image_uploads(barcode, image_id, source_image, event_at)`
 -- for $server_type at $now, with the size and upload time the product rows `image_products` (snapshot
 -- columns) give for that image id, else the event's time and an unknown size. An image seen again (a
--- redelivered event, a re-upload) keeps what was known and is no longer deleted.
+-- redelivered event) keeps what was known; a deleted image stays deleted (image ids are never reused).
 INSERT INTO image AS i (barcode, server_type, image_id, source_image, width, height, uploaded_at, deleted, updated_at)
 SELECT DISTINCT ON (u.barcode, u.image_id)
     u.barcode,
@@ -23,6 +23,5 @@ ORDER BY u.barcode, u.image_id, u.event_at DESC
 ON CONFLICT (barcode, server_type, image_id) DO UPDATE SET
     width = coalesce(excluded.width, i.width),
     height = coalesce(excluded.height, i.height),
-    uploaded_at = least(excluded.uploaded_at, i.uploaded_at),
-    deleted = false,
+    uploaded_at = coalesce(least(excluded.uploaded_at, i.uploaded_at), excluded.uploaded_at),
     updated_at = excluded.updated_at

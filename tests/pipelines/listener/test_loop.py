@@ -221,3 +221,29 @@ def test_uploads_and_deletions_reach_the_image_table(world) -> None:
     publish(client, settings, code=code, action="deleted")
     sum(listener.turn() for _ in range(3))
     assert query(settings, "SELECT count(*) FROM image WHERE barcode = ? AND NOT deleted", [code]) == [(0,)]
+
+
+def test_offpipe_listen_refuses_a_nutriscore_model_it_cannot_use(
+    world, tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    settings, _, _ = world
+    bad = tmp_path / "nutriscore.onnx"
+    bad.write_bytes(b"not a model")
+    env = os.environ | {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
+        "OFF_OCR_STREAM": settings.ocr_stream,
+        "OFF_LISTENER_GROUP": settings.listener_group,
+        "OFF_KEYWORDS_DIR": str(keywords_dir),
+        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
+        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
+        "OFF_NUTRISCORE_MODEL": str(bad),
+    }
+    offpipe = str(Path(sys.executable).parent / "offpipe")
+    done = subprocess.run([offpipe, "listen"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"cannot listen: cannot load {bad}" in done.stderr

@@ -66,9 +66,15 @@ def test_deletions_by_image_and_by_product_and_a_reupload(con) -> None:
     assert mark_deleted(con, "off", [(OTHER, None)], now=T1) == 1  # the product's every image
     deleted = {(r[0], r[1], r[2]) for r in _images(con) if r[7]}
     assert deleted == {(BARCODE, "off", "2"), (OTHER, "off", "1")}  # obf's row untouched
-    record_uploads(con, "off", [(BARCODE, "2", T1)], now=T1)  # uploaded again: back, first time kept
+    record_uploads(con, "off", [(BARCODE, "2", T1)], now=T1)  # a redelivered upload: still deleted
     row = next(r for r in _images(con) if r[:3] == (BARCODE, "off", "2"))
-    assert (row[6], row[7]) == (T0, False)
+    assert (row[6], row[7]) == (T0, True)
+    assert mark_deleted(con, "off", [(BARCODE, "9")], now=T1) == 1  # never seen uploaded: a tombstone
+    row = next(r for r in _images(con) if r[:3] == (BARCODE, "off", "9"))
+    assert (row[3], row[6], row[7]) == ("/301/762/042/2003/9.jpg", None, True)
+    record_uploads(con, "off", [(BARCODE, "9", T0)], now=T1)  # its upload event, late: stays deleted
+    row = next(r for r in _images(con) if r[:3] == (BARCODE, "off", "9"))
+    assert (row[6], row[7]) == (T0, True)
 
 
 @pytest.mark.parametrize("code, image", [("12", "1"), (BARCODE, "../1"), (BARCODE, "front_fr")])
