@@ -150,6 +150,7 @@ class Settings:
     listener_group: str = DEFAULT_LISTENER_GROUP
     listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
     listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
+    product_sources: tuple[str, ...] = ("snapshot",)  # where the listener reads a product, in order
     nutriscore_model: Path | None = None  # ONNX Nutri-Score detector; None: the detector does not run
     nutriscore_model_version: str = DEFAULT_NUTRISCORE_MODEL_VERSION
 
@@ -172,6 +173,9 @@ class Settings:
             listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
             listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
             listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
+            product_sources=_list_setting(
+                env, "OFF_PRODUCT_SOURCES", ("mongo", "snapshot") if env.get("MONGO_URI") else ("snapshot",)
+            ),
             nutriscore_model=(
                 Path(env["OFF_NUTRISCORE_MODEL"]).expanduser().resolve()
                 if env.get("OFF_NUTRISCORE_MODEL")

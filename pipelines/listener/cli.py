@@ -47,6 +47,7 @@ def listen_command(
         return
     from pipelines.insights.refresh import TAXONOMIES
     from pipelines.listener.dispatch import process_units
+    from pipelines.listener.sources import product_source
     from pipelines.predictors.nutriscore import NutriscoreDetector, NutriscoreModelError
     from pipelines.predictors.resources import MissingResourceError, default_resources
 
@@ -61,6 +62,11 @@ def listen_command(
     except (MissingResourceError, NutriscoreModelError) as exc:
         typer.echo(f"cannot listen: {exc}", err=True)
         raise typer.Exit(2) from exc
+    try:
+        source = product_source(settings)
+    except ValueError as exc:
+        typer.echo(f"cannot listen: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if detector is None:
         typer.echo("Nutri-Score detector off (OFF_NUTRISCORE_MODEL is not set)", err=True)
     options = LoopOptions(delay_s=settings.listener_delay_s if delay is None else delay)
@@ -68,7 +74,7 @@ def listen_command(
         client=client,
         settings=settings,
         dispatch=lambda units: process_units(
-            units, settings=settings, resources=resources, detector=detector
+            units, settings=settings, resources=resources, detector=detector, source=source
         ),
         consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
         options=options,

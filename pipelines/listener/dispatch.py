@@ -1,7 +1,8 @@
 """In-process dispatch: units of work (``coalesce``) applied to the store, flavor by flavor.
 
-The embedded default: product rows come from the flavor's latest Parquet snapshot, OCR texts from the
-flavor's image server (``fetch_ocr_table``: the URL is rebuilt from the barcode rules), and each flavor's
+Product rows come from the configured product source (:mod:`pipelines.listener.sources`: MongoDB, Product
+Opener's API, or — the embedded default — the flavor's latest Parquet snapshot), OCR texts from the flavor's
+image server (``fetch_ocr_table``: the URL is rebuilt from the barcode rules), and each flavor's
 batch is applied under the store's writer lock with :func:`pipelines.listener.apply.apply_products`, in
 short transactions, so the nightly run and the listener take turns and never interleave inside a write.
 """
@@ -21,12 +22,12 @@ from pipelines.barcodes import image_path
 from pipelines.config import Flavor, Settings
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.fetch import fetch_image as fetch_image_bytes
-from pipelines.listener.apply import ApplyReport, NutriscoreHook, apply_products, snapshot_rows
+from pipelines.listener.apply import ApplyReport, NutriscoreHook, apply_products
 from pipelines.listener.coalesce import ProductWork
+from pipelines.listener.sources import ProductSource, product_source
 from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
 from pipelines.predictors.nutriscore import NutriscoreDetector
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import products_path
 from pipelines.store.db import store_writer
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class _Fetchers:
 
     ocr: OcrFetcher
     image: ImageFetcher
+    source: ProductSource
     detector: NutriscoreDetector | None = None
 
     def nutriscore_hook(self, flavor: Flavor, raw_codes: dict[str, str]) -> NutriscoreHook | None:
@@ -91,11 +93,13 @@ def process_units(
     resources: Resources,
     store: Path | None = None,
     detector: NutriscoreDetector | None = None,
+    source: ProductSource | None = None,
     fetch_ocr: OcrFetcher | None = None,
     fetch_image: ImageFetcher | None = None,
 ) -> DispatchReport:
     """Apply a batch of units; raises (nothing acknowledged) when a flavor's work cannot be committed.
 
+    Product rows come from ``source`` (default: the configured chain, :mod:`pipelines.listener.sources`);
     OCR results and images come from the flavor's image server (``fetch_ocr``/``fetch_image`` replace the
     downloads); with a ``detector``, images whose OCR mentions the Nutri-Score go through it.
     """
@@ -114,6 +118,7 @@ def process_units(
                 code, image, flavor, settings=settings, session=session, raw_code=raw
             )
         ),
+        source=source or product_source(settings),
         detector=detector,
     )
     try:
@@ -135,13 +140,12 @@ def _apply_flavor(
     fetchers: _Fetchers,
     report: DispatchReport,
 ) -> ApplyReport:
-    snapshot = products_path(flavor, settings)
-    updated_codes, deleted_codes = plan["updated"], plan["deleted"]
-    if updated_codes and not snapshot.is_file():
-        raise FileNotFoundError(f"no {flavor.value} snapshot at {snapshot}: run the nightly job first")
-    # no snapshot and nothing to update: deletions only, refreshed against an empty product table
-    rows = snapshot_rows(snapshot, updated_codes) if snapshot.is_file() else PRODUCT_SCHEMA.empty_table()
     raw_codes = dict(plan["raw_codes"])
+    rows = (
+        fetchers.source.rows(flavor, plan["updated"], raw_codes)
+        if plan["updated"]
+        else PRODUCT_SCHEMA.empty_table()
+    )
     tables = []
     for code, image in plan["ocr"]:
         try:
@@ -155,8 +159,8 @@ def _apply_flavor(
             con,
             flavor,
             updated=rows,
-            updated_codes=updated_codes,
-            deleted_codes=deleted_codes,
+            updated_codes=plan["updated"],
+            deleted_codes=plan["deleted"],
             ocr=ocr,
             deleted_images=plan["deleted_images"],
             uploads=plan["uploads"],
