@@ -4,7 +4,10 @@ Each turn reads new entries of every stream (and, every ``reclaim_every_s``, the
 pending), settles the ones that need no work at once (skipped: acknowledged; invalid: dead-lettered then
 acknowledged), and holds the others. When the oldest held event is ``delay_s`` old (Product Opener may
 publish before it has saved) the held events are coalesced into one unit per product, applied by the
-dispatcher in one go, and acknowledged only then. A batch that fails is not acknowledged: its entries stay
+dispatcher in one go, and acknowledged only then. Two lanes: mass updates (``scanbot``…) wait
+``low_delay_s`` and only while no editor's event is held, so a bot rewriting 100,000 products never delays an
+editor's fix by more than one batch; a product's events always stay together, in the highest lane of any of
+them. A batch that fails is not acknowledged: its entries stay
 pending and come back through the reclaim after ``claim_idle_ms``. Counters live in a Redis hash so
 ``offpipe listen --status`` can show them from another process.
 """
@@ -24,6 +27,7 @@ from pipelines.listener import stream
 from pipelines.listener.coalesce import ProductWork, coalesce
 from pipelines.listener.events import (
     InvalidEventError,
+    Lane,
     OcrEvent,
     ProductEvent,
     Skipped,
@@ -49,7 +53,9 @@ class LoopOptions:
     delay_s: float = 2.0
     count: int = 500  # entries read per stream and turn
     block_ms: int = 200
-    max_batch: int = 2_000  # held events that trigger a batch before the delay
+    max_batch: int = 2_000  # held events that trigger a batch before the delay (and products per batch)
+    low_delay_s: float = 10.0  # mass updates (scanbot…) wait longer, and behind editors' events
+    max_held: int = 20_000  # beyond this many held events, the oldest lane is applied whatever its delay
     claim_idle_ms: int = 60_000  # a pending entry this idle belongs to a dead consumer
     reclaim_every_s: float = 30.0
     backoff_max_s: float = 30.0
@@ -77,6 +83,7 @@ class Listener:
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_reclaim: float = float("-inf")
     _last_success: float = float("-inf")
+    _draining: set[Lane] = field(default_factory=set)  # lanes cut by max_batch: the rest follows at once
 
     @property
     def streams(self) -> list[str]:
@@ -122,22 +129,62 @@ class Listener:
                     self.client, name, self.group, self.consumer, min_idle_ms=self.options.claim_idle_ms
                 )
         block = self.options.block_ms  # never 0: BLOCK 0 waits forever
-        if self._held:  # wait no longer than the oldest held event's remaining delay
-            remaining = self.options.delay_s - (now - self._held[0].since)
-            block = max(1, min(block, int(remaining * 1000)))
+        if self._held:  # wait no longer than the first lane's remaining delay
+            block = max(1, min(block, int(self._next_due_in(now) * 1000)))
         entries += stream.read_new(
             self.client, self.streams, self.group, self.consumer, count=self.options.count, block_ms=block
         )
         self._settle(entries)
-        if self._held and (
-            len(self._held) >= self.options.max_batch
-            or self.clock() - self._held[0].since >= self.options.delay_s
-        ):
-            return self.flush()
-        return 0
+        lane = self._due_lane(self.clock())
+        return self.flush(lane) if lane is not None else 0
 
-    def flush(self) -> int:
-        """Apply every held event now; acknowledge those whose work is committed.
+    def _lanes(self) -> dict[str, Lane]:
+        """Each held product's lane: high if any of its held events is (a product's events stay together)."""
+        lanes: dict[str, Lane] = {}
+        for held in self._held:
+            if held.event.lane is Lane.high or held.event.code not in lanes:
+                lanes[held.event.code] = held.event.lane
+        return lanes
+
+    def _lane_state(self, now: float) -> dict[Lane, tuple[int, float]]:
+        """Per lane: events held and the age of the oldest."""
+        lanes = self._lanes()
+        state: dict[Lane, tuple[int, float]] = {}
+        for held in self._held:
+            lane = lanes[held.event.code]
+            count, age = state.get(lane, (0, 0.0))
+            state[lane] = (count + 1, max(age, now - held.since))
+        return state
+
+    def _delay(self, lane: Lane) -> float:
+        return (
+            self.options.delay_s if lane is Lane.high else max(self.options.delay_s, self.options.low_delay_s)
+        )
+
+    def _due_lane(self, now: float) -> Lane | None:
+        """The lane to apply now: editors' events (high) when due; mass updates (low) when due and no editor's
+        event is waiting — or when too many events are held, whatever their lane."""
+        state = self._lane_state(now)
+        self._draining &= set(state)
+        for lane in (Lane.high, Lane.low):
+            count, age = state.get(lane, (0, 0.0))
+            if count and (
+                lane in self._draining or count >= self.options.max_batch or age >= self._delay(lane)
+            ):
+                if lane is Lane.low and Lane.high in state and len(self._held) < self.options.max_held:
+                    return None  # editors first: the high lane becomes due soon
+                return lane
+        if len(self._held) >= self.options.max_held:
+            return Lane.low if Lane.low in state else Lane.high
+        return None
+
+    def _next_due_in(self, now: float) -> float:
+        state = self._lane_state(now)
+        return min(self._delay(lane) - age for lane, (_, age) in state.items())
+
+    def flush(self, lane: Lane | None = None) -> int:
+        """Apply the held events of ``lane``'s products (all held events by default), at most ``max_batch``
+        products at a time; acknowledge those whose work is committed.
 
         When the batch fails, its products are retried one by one, so one bad product cannot hold back the
         others (unless the first few fail too: then the cause is not the products and the retry stops).
@@ -146,7 +193,7 @@ class Listener:
         error, so a poison event cannot go round forever — but only while other products are being applied:
         when nothing has worked for ``health_window_s``, failures are an outage and events wait it out.
         """
-        held, self._held = self._held, []
+        held = self._take(lane)
         units = coalesce(h.event for h in held)
         failed = self._apply(units)
         done = [unit for unit in units if id(unit) not in failed]
@@ -165,6 +212,21 @@ class Listener:
                 return acked
             acked += self._retire_poison([(unit, failed[id(unit)]) for unit in units if id(unit) in failed])
         return acked
+
+    def _take(self, lane: Lane | None) -> list[_Held]:
+        """Remove and return the held events of the first ``max_batch`` products of ``lane``."""
+        lanes = self._lanes()
+        chosen: set[str] = set()
+        for code, product_lane in lanes.items():
+            if lane is None or product_lane is lane:
+                chosen.add(code)
+                if lane is not None and len(chosen) >= self.options.max_batch:
+                    break
+        taken = [h for h in self._held if h.event.code in chosen]
+        self._held = [h for h in self._held if h.event.code not in chosen]
+        if lane is not None and any(lanes[h.event.code] is lane for h in self._held):
+            self._draining.add(lane)
+        return taken
 
     def _apply(self, units: list[ProductWork]) -> dict[int, str]:
         """Dispatch ``units``; the units that could not be applied (by ``id``) with their error."""
