@@ -21,6 +21,12 @@ def listen_command(
     delay: float | None = typer.Option(
         None, "--delay", min=0.0, help="Coalescing delay in seconds (default: OFF_LISTENER_DELAY_S)."
     ),
+    claim_idle: float = typer.Option(
+        60.0,
+        "--claim-idle",
+        min=0.01,
+        help="Seconds after which another consumer's pending entries are redone.",
+    ),
 ) -> None:
     """Listen to Product Opener's Redis streams and apply each product's events with the nightly functions.
 
@@ -69,7 +75,11 @@ def listen_command(
         raise typer.Exit(2) from exc
     if detector is None:
         typer.echo("Nutri-Score detector off (OFF_NUTRISCORE_MODEL is not set)", err=True)
-    options = LoopOptions(delay_s=settings.listener_delay_s if delay is None else delay)
+    options = LoopOptions(
+        delay_s=settings.listener_delay_s if delay is None else delay,
+        claim_idle_ms=int(claim_idle * 1000),
+        reclaim_every_s=min(30.0, claim_idle),
+    )
     listener = Listener(
         client=client,
         settings=settings,

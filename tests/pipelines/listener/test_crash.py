@@ -1,0 +1,274 @@
+"""The listener killed mid-batch (SIGKILL), a Redis restart, a dropped connection: every event is applied,
+none twice in effect — the store ends as a listener that never failed leaves it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+import redis
+
+from pipelines.config import Settings, get_settings
+from pipelines.listener import stream
+from pipelines.listener.dispatch import process_units
+from pipelines.listener.loop import Listener, LoopOptions, listener_stats
+from pipelines.predictors.resources import Resources
+from tests.pipelines.insights.test_equivalence import COMPARED
+from tests.pipelines.listener.conftest import codes_with_insights, publish
+
+INSIGHT_COLUMNS = [c for c in COMPARED if c != "process_after"]  # process_after follows the run's clock
+PREDICTION_COLUMNS = "barcode, type, value_tag, value, source_image, predictor, predictor_version, data"
+IMAGE_COLUMNS = "barcode, server_type, image_id, source_image, width, height, uploaded_at, deleted"
+
+
+def _state(store: Path) -> dict[str, list[tuple]]:
+    """What the events changed, without ids and timestamps of the run."""
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        insight_columns = ", ".join(f"{c}::VARCHAR" for c in INSIGHT_COLUMNS)
+        return {
+            "insights": con.execute(f"SELECT {insight_columns} FROM product_insight ORDER BY ALL").fetchall(),
+            "predictions": con.execute(
+                f"SELECT {PREDICTION_COLUMNS} FROM prediction ORDER BY ALL"
+            ).fetchall(),
+            "images": con.execute(f"SELECT {IMAGE_COLUMNS} FROM image ORDER BY ALL").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def _events(client: redis.Redis, settings: Settings, codes: list[str]) -> int:
+    """A mix of deletions, uploads, image deletions and updates over ``codes``; the number published."""
+    count = 0
+    for i, code in enumerate(codes):
+        if i % 4 == 0:
+            publish(client, settings, code=code, action="deleted")
+        elif i % 4 == 1:
+            publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"add": ["50", "51"]}}))
+        elif i % 4 == 2:
+            publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"delete": ["1"]}}))
+        else:
+            publish(client, settings, code=code, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
+            publish(client, settings, code=code, user_id="scanbot")
+            count += 1
+        count += 1
+    return count
+
+
+def _reference(
+    world_settings: Settings, resources: Resources, client: redis.Redis, tmp_path: Path
+) -> tuple[Path, Listener]:
+    """The same events applied by an in-process listener that never fails, on a copy of the data, through
+    its own consumer group: the state the crashed run must end in."""
+    data = tmp_path / "reference-data"
+    shutil.copytree(world_settings.data_dir, data)
+    settings = get_settings(
+        {
+            "OFF_DATA_DIR": str(data),
+            "OFF_REDIS_STREAMS": ",".join(world_settings.redis_streams),
+            "OFF_OCR_STREAM": world_settings.ocr_stream,
+            "OFF_LISTENER_GROUP": world_settings.listener_group + "-reference",
+        }
+    )
+    listener = Listener(
+        client=client,
+        settings=settings,
+        dispatch=lambda units: process_units(units, settings=settings, resources=resources),
+        consumer="reference",
+        options=LoopOptions(delay_s=0, block_ms=20, low_delay_s=0),
+    )
+    listener.setup()
+    return data / "store.duckdb", listener
+
+
+def _settled(client: redis.Redis, settings: Settings, group: str | None = None) -> bool:
+    status = stream.group_status(client, settings.redis_streams[0], group or settings.listener_group)
+    return status.pending == 0 and status.lag == 0
+
+
+def _env(settings: Settings, keywords_dir: Path, taxonomy_dir: Path) -> dict[str, str]:
+    return os.environ | {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
+        "OFF_OCR_STREAM": settings.ocr_stream,
+        "OFF_LISTENER_GROUP": settings.listener_group,
+        "OFF_KEYWORDS_DIR": str(keywords_dir),
+        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
+        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
+    }
+
+
+def _listen(env: dict[str, str], consumer: str) -> subprocess.Popen:
+    offpipe = str(Path(sys.executable).parent / "offpipe")
+    command = [offpipe, "listen", "--consumer", consumer, "--delay", "0", "--claim-idle", "0.5"]
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
+    world, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    settings, resources, client = world
+    codes = codes_with_insights(settings)
+    reference_store, reference = _reference(settings, resources, client, tmp_path)
+    env = _env(settings, keywords_dir, taxonomy_dir)
+    first = _listen(env, "doomed")
+    try:
+        published = _events(client, settings, codes)
+        deadline = time.monotonic() + 60
+        while stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 0:
+            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            assert time.monotonic() < deadline, "the listener never started a batch"
+            time.sleep(0.005)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    pending = stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending
+    assert pending > 0  # killed with a batch in hand: its entries are not acknowledged
+
+    second = _listen(env, "rescuer")
+    try:
+        deadline = time.monotonic() + 120
+        while not _settled(client, settings):
+            assert second.poll() is None, second.stderr.read() if second.stderr else ""
+            assert time.monotonic() < deadline, "the new listener did not finish the work"
+            time.sleep(0.1)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+    while not _settled(client, settings, reference.group):
+        reference.turn()
+    state = _state(settings.store_path)
+    assert state == _state(reference_store)
+    assert len(state["images"]) == 2 * len(codes[1::4]) + len(codes[2::4])  # uploads + tombstones, once each
+    assert not any(row[0] in set(codes[::4]) for row in state["insights"])  # the deleted products' are gone
+    stats = listener_stats(client, settings.listener_group)
+    assert stats["processed"] >= published  # at least once: the killed batch's events were redone
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, with an append-only file so a restart keeps the streams."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis")
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _background(listener: Listener) -> threading.Thread:
+    thread = threading.Thread(target=listener.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_redis_restart_and_a_killed_connection_are_survived(world, private_redis: PrivateRedis) -> None:
+    settings, resources, _ = world
+    client = redis.Redis(port=private_redis.port, socket_timeout=5)
+    observer = redis.Redis(port=private_redis.port)
+    codes = codes_with_insights(settings)
+    listener = Listener(
+        client=client,
+        settings=settings,
+        dispatch=lambda units: process_units(units, settings=settings, resources=resources),
+        consumer="c1",
+        options=LoopOptions(delay_s=0, block_ms=50, backoff_max_s=0.5),
+    )
+    thread = _background(listener)
+    try:
+        _wait(lambda: observer.exists(settings.redis_streams[0]), 10, "the listener did not create its group")
+        publish(observer, settings, code=codes[0], action="deleted")
+        _wait(
+            lambda: listener_stats(observer, settings.listener_group).get("processed") == 1, 60, "first event"
+        )
+
+        private_redis.stop()  # Redis goes away; the listener backs off and retries
+        time.sleep(1.0)
+        assert thread.is_alive()
+        private_redis.start()
+        observer = redis.Redis(port=private_redis.port)
+        publish(observer, settings, code=codes[1], action="deleted")
+        _wait(
+            lambda: listener_stats(observer, settings.listener_group).get("processed") == 2,
+            60,
+            "after restart",
+        )
+
+        killed = observer.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 1  # the listener's connection, cut
+        publish(observer, settings, code=codes[2], action="deleted")
+        _wait(
+            lambda: listener_stats(observer, settings.listener_group).get("processed") == 3, 60, "after kill"
+        )
+    finally:
+        listener.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert _settled(observer, settings)
+    con = duckdb.connect(str(settings.store_path), read_only=True)
+    try:
+        left = con.execute(
+            "SELECT count(*) FROM product_insight WHERE barcode IN (?, ?, ?)", codes[:3]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert left == 0
