@@ -7,6 +7,7 @@ separate tasks so the UI shows which one failed. The flow publishes a markdown a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -28,9 +29,10 @@ def predict_task(
 
 
 @task(cache_policy=NO_CACHE)
-def refresh_task(flavor: str, force: bool) -> dict:
-    """Refresh every insight of the flavor from the stored predictions and the snapshot."""
-    return refresh_step(flavor, force=force)
+def refresh_task(flavor: str, force: bool, started: str | None = None) -> dict:
+    """Refresh every insight of the flavor from the stored predictions and the snapshot, then replay the
+    listener's newer work."""
+    return refresh_step(flavor, force=force, started=datetime.fromisoformat(started) if started else None)
 
 
 @flow(name="refresh_insights", flow_run_name="refresh-{flavor}")
@@ -45,8 +47,9 @@ def refresh_insights(
     """Predict + import (unless ``predict`` is False), then refresh the flavor's insights in bulk."""
     logger = get_run_logger()
     flavor = Flavor(flavor).value
+    started = datetime.now(UTC).isoformat()
     predicted = predict_task(flavor, ocr_table, types, all_images) if predict else None
-    refreshed = refresh_task(flavor, force)
+    refreshed = refresh_task(flavor, force, started)
     summary = refresh_summary(
         refreshed,
         predicted,

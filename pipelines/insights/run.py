@@ -9,9 +9,10 @@ the ETag of the dump the snapshot was converted from in its ``run`` row, so a ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,27 +117,53 @@ def refresh_step(
     settings: Settings | None = None,
     resources: Resources | None = None,
     force: bool = False,
+    started: datetime | None = None,
 ) -> dict[str, Any]:
-    """Refresh the insights of every product of the snapshot (one transaction, under the writer lock).
+    """Refresh the insights of every product of the snapshot (one transaction, under the writer lock), then,
+    still under the lock, replay the listener's work newer than the snapshot (``pipelines.listener.replay``):
+    since the earliest of the dump's export, the conversion and ``started`` (when the bulk run began).
 
-    Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row.
+    Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row and the replay.
     """
+    from pipelines.listener.replay import replay_since
     from pipelines.store.db import store_writer
 
     settings = settings or get_settings()
+    resources = resources or default_resources()
     flavor = Flavor(flavor)
     snapshot = existing_snapshot(flavor, settings)
     etag = snapshot_etag(flavor, settings)
+    since = replay_start(flavor, settings, started or datetime.now(UTC))
     with store_writer(store or settings.store_path, purpose=f"refresh {flavor.value}") as con:
         report = refresh_insights(
             con,
             snapshot,
             flavor=flavor,
-            resources=resources or default_resources(),
+            resources=resources,
             force=force,
             dump_etag=etag,
         )
-    return report.to_dict() | {"dump_etag": etag}
+        replayed = replay_since(con, flavor, since, settings=settings, resources=resources)
+    return report.to_dict() | {"dump_etag": etag, "listener_replay": vars(replayed)}
+
+
+def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datetime:
+    """The time from which the listener's work is newer than the snapshot: the earliest of ``started``, the
+    conversion of the snapshot and the dump's Last-Modified (its export), when they are known."""
+    from email.utils import parsedate_to_datetime
+
+    from pipelines.download.fetch import DUMP_NAME
+    from pipelines.download.meta import read_meta
+
+    times = [started]
+    report = _convert_report(settings.parquet_dir(flavor) / "products.report.json") or {}
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        times.append(datetime.fromisoformat(report["converted_at"]))
+    meta = read_meta(settings.dump_dir(flavor) / DUMP_NAME)
+    if meta is not None and meta.last_modified:
+        with contextlib.suppress(TypeError, ValueError):
+            times.append(parsedate_to_datetime(meta.last_modified))
+    return min(t if t.tzinfo else t.replace(tzinfo=UTC) for t in times)
 
 
 def run_refresh(
@@ -164,6 +191,7 @@ def run_refresh(
     flavor = Flavor(flavor)
     snapshot = existing_snapshot(flavor, settings)
     check_taxonomies(resources)
+    started = datetime.now(UTC)
     predicted = (
         predict_step(
             flavor,
@@ -178,7 +206,9 @@ def run_refresh(
         if predict
         else None
     )
-    refreshed = refresh_step(flavor, store=store, settings=settings, resources=resources, force=force)
+    refreshed = refresh_step(
+        flavor, store=store, settings=settings, resources=resources, force=force, started=started
+    )
     return refresh_summary(refreshed, predicted, snapshot=snapshot, ocr_table=ocr_table)
 
 

@@ -27,6 +27,8 @@ from pipelines.barcodes import image_path
 from pipelines.config import Flavor
 from pipelines.fetch import FetchError
 from pipelines.insights.refresh import RefreshReport, refresh_insights
+from pipelines.listener import replay
+from pipelines.listener.coalesce import ImageOp
 from pipelines.predictors import nutriscore, ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
@@ -134,7 +136,7 @@ def apply_products(
     deleted_codes: Sequence[str] = (),
     ocr: pa.Table | None = None,
     deleted_images: Sequence[tuple[str, str]] = (),
-    uploads: Sequence[tuple[str, str, dt.datetime]] = (),
+    image_ops: Sequence[ImageOp] = (),
     nutriscore: NutriscoreHook | None = None,
     resources: Resources,
     now: dt.datetime | None = None,
@@ -142,7 +144,8 @@ def apply_products(
     """Predict, import and refresh ``updated_codes`` from their rows ``updated`` (and the OCR texts ``ocr`` of
     their new images); refresh ``deleted_codes`` as gone; drop ``deleted_images`` ``(code, image id)`` first
     (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone); record
-    ``uploads`` ``(code, image id, event time)`` in the image table, sized from ``updated``. With a
+    ``image_ops`` (uploads, image and product deletions, in event order) in the image table, uploads sized
+    from ``updated``. With a
     ``nutriscore`` hook, each new image whose OCR text gave the ``en:nutriscore`` label also goes through
     the Nutri-Score detector (Robotoff's trigger). Codes must be normalized and valid
     (``pipelines.listener.events``)."""
@@ -153,9 +156,7 @@ def apply_products(
     report.not_found = len(set(updated_codes) - found)
     for code, image_id in deleted_images:
         report.images_deleted += delete_image(con, flavor, code, image_id)
-    gone = [(code, None) for code in sorted(set(deleted_codes))] + [*deleted_images]
-    images.mark_deleted(con, flavor, gone, now=now)
-    report.images_recorded = images.record_uploads(con, flavor, uploads, updated, now=now)
+    report.images_recorded, _ = images.apply_ops(con, flavor, image_ops, updated, now=now)
     ocr = ocr if ocr is not None and ocr.num_rows else None
     updated = with_known_images(con, flavor, updated, ocr)
     if updated.num_rows or ocr is not None:
@@ -171,6 +172,8 @@ def apply_products(
             hashed = ocr_ledger.ocr_hashes(ocr)
             ocr_ledger.record_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now)
     scope = sorted(set(updated_codes) | set(deleted_codes))
+    vanished = sorted(set(deleted_codes) | (set(updated_codes) - found))
+    replay.log_applied(con, flavor, sorted(set(updated_codes) & found), vanished, now=now)
     if scope:
         refreshed: RefreshReport = refresh_insights(
             con, updated, flavor=flavor, barcodes=scope, resources=resources, now=now

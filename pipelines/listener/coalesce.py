@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pipelines.config import Flavor
 from pipelines.listener.events import Kind, Lane, OcrEvent, ProductEvent
@@ -21,6 +22,16 @@ def entry_time(entry_id: str) -> dt.datetime:
     """The time Redis gave a stream entry (its id is ``<unix ms>-<seq>``): when the event was published."""
     millis = entry_id.partition("-")[0]
     return dt.datetime.fromtimestamp(int(millis) / 1000 if millis.isdigit() else 0, dt.UTC)
+
+
+class ImageOp(NamedTuple):
+    """One change to the image table: ``upload`` of ``image_id`` at ``at``, or ``delete`` of ``image_id``
+    (None: every image of the product, which was deleted)."""
+
+    code: str
+    kind: str
+    image_id: str | None
+    at: dt.datetime | None
 
 
 @dataclass
@@ -38,6 +49,9 @@ class ProductWork:
     images_deleted: set[str] = field(default_factory=set)
     ocr_images: set[str] = field(default_factory=set)  # OCR results to fetch and predict from
     entries: list[tuple[str, str]] = field(default_factory=list)  # (stream, entry id) to acknowledge
+    # The image table's changes, in event order (uploads, image and product deletions): applied in that
+    # order, they leave the table as one event at a time would, however the events were batched.
+    image_ops: list[ImageOp] = field(default_factory=list)
 
     def fold(self, event: ProductEvent | OcrEvent) -> None:
         """Apply one more event (the latest so far) to the unit."""
@@ -54,6 +68,7 @@ class ProductWork:
             return
         match event.kind:
             case Kind.deleted:
+                self.image_ops.append(ImageOp(self.code, "delete", None, None))
                 self.deleted = True
                 self.update = self.type_changed = False
                 self.images_added.clear()
@@ -61,10 +76,13 @@ class ProductWork:
                 self.ocr_images.clear()
             case Kind.image_uploaded:
                 self.deleted = False
+                at = entry_time(event.entry_id)
+                self.image_ops += [ImageOp(self.code, "upload", image, at) for image in event.image_ids]
                 self.images_added.update(dict.fromkeys(event.image_ids, entry_time(event.entry_id)))
                 self.images_deleted.difference_update(event.image_ids)
             case Kind.image_deleted:
                 self.deleted = False
+                self.image_ops += [ImageOp(self.code, "delete", image, None) for image in event.image_ids]
                 self.images_deleted.update(event.image_ids)
                 for image_id in event.image_ids:
                     self.images_added.pop(image_id, None)

@@ -71,12 +71,12 @@ def _plan(units: Sequence[ProductWork]) -> dict[Flavor, dict[str, list]]:
     plans: dict[Flavor, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for unit in units:
         plan = plans[unit.flavor]
+        plan["image_ops"] += unit.image_ops
         if unit.deleted:
             plan["deleted"].append(unit.code)
             continue
         plan["updated"].append(unit.code)
         plan["deleted_images"] += [(unit.code, image) for image in sorted(unit.images_deleted)]
-        plan["uploads"] += [(unit.code, image, at) for image, at in sorted(unit.images_added.items())]
         plan["ocr"] += [(unit.code, image) for image in sorted(unit.ocr_images)]
         plan["raw_codes"].append((unit.code, unit.raw_code or unit.code))
         if unit.type_changed:  # the product's work leaves every other flavor
@@ -163,7 +163,7 @@ def _apply_flavor(
             deleted_codes=plan["deleted"],
             ocr=ocr,
             deleted_images=plan["deleted_images"],
-            uploads=plan["uploads"],
+            image_ops=plan["image_ops"],
             nutriscore=fetchers.nutriscore_hook(flavor, raw_codes),
             resources=resources,
         )

@@ -33,6 +33,7 @@ SCHEMA_OBJECTS = (
     "store/run",
     "store/ocr_image",
     "store/image",
+    "store/listener_log",
 )
 _OPEN_RETRY_SECONDS = 0.1
 

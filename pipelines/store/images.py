@@ -9,6 +9,7 @@ later event brings it. Set-based, one transaction per call, for one upload or th
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 
 import duckdb
@@ -107,3 +108,28 @@ def mark_deleted(
         con.unregister("image_gone")
         con.unregister("products_gone")
     return marked
+
+
+def apply_ops(
+    con: duckdb.DuckDBPyConnection,
+    flavor: Flavor | str,
+    ops: Sequence[tuple[str, str, str | None, dt.datetime | None]],
+    products: pa.Table | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[int, int]:
+    """Apply ``(code, kind, image id, time)`` changes in order — runs of uploads (``upload``) and of deletions
+    (``delete``, image id None for a deleted product) at once; (uploads recorded, rows marked deleted)."""
+    recorded = marked = 0
+    for kind, run in itertools.groupby(ops, key=lambda op: op[1]):
+        batch = list(run)
+        if kind == "upload":
+            uploads = [
+                (code, image, at) for code, _, image, at in batch if image is not None and at is not None
+            ]
+            recorded += record_uploads(con, flavor, uploads, products, now=now)
+        elif kind == "delete":
+            marked += mark_deleted(con, flavor, [(code, image) for code, _, image, _ in batch], now=now)
+        else:
+            raise ValueError(f"unknown image change {kind!r}")
+    return recorded, marked

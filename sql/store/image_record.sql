@@ -19,7 +19,7 @@ LEFT JOIN (
     FROM image_products AS p, unnest(p.images) AS t(img)
     WHERE regexp_full_match(img.key, '[0-9]+')  -- uploaded images; selected ones are 'front_fr'…
 ) AS known ON known.barcode = u.barcode AND known.key = u.image_id
-ORDER BY u.barcode, u.image_id, u.event_at DESC
+ORDER BY u.barcode, u.image_id, u.event_at  -- the first upload: as least() below, batching-independent
 ON CONFLICT (barcode, server_type, image_id) DO UPDATE SET
     width = coalesce(excluded.width, i.width),
     height = coalesce(excluded.height, i.height),

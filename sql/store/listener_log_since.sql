@@ -1,0 +1,6 @@
+-- listener_log_since: the products the listener applied for $server_type at or after $since, and whether
+-- each is gone (the replay's input), in barcode order.
+SELECT barcode, deleted
+FROM listener_log
+WHERE server_type = $server_type AND applied_at >= $since
+ORDER BY barcode
