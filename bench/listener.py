@@ -87,6 +87,7 @@ def event():
 
 def run_phase(label, delay, rate, seconds):
     os.environ["OFF_LISTENER_GROUP"] = f"{prefix}-{label}"
+    os.environ["OFF_REDIS_STREAMS"] = f"{prefix}:{label}"  # each phase its own stream: its events only
     settings = get_settings()
     committed = {}
 

@@ -4,7 +4,8 @@
 ``offpipe serve`` registers them and runs them from one long-lived process — no work pool or worker to
 operate, which suits a single machine. The nightly schedule is a cron at a configurable hour and time zone;
 refresh and facet deployments have no schedule (the nightly flow already runs both) and exist for ad-hoc
-full rescans and reruns from the UI.
+full rescans and reruns from the UI; ``per-product`` takes the listener's batches when it dispatches to
+Prefect.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prefect.schedules import Cron
 
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
+from flows.listener import per_product
 from flows.nightly import nightly
 from pipelines.config import Flavor
 from pipelines.facets import FACET_FLAVORS
@@ -72,6 +74,13 @@ def build_deployments(
                     description="Fiber data-quality facets into Product Opener's MongoDB (MONGO_URI).",
                 )
             )
+    deployments.append(
+        per_product.to_deployment(
+            name="per-product",
+            tags=[*TAGS, "listener"],
+            description="Batches of product events from `offpipe listen` (OFF_LISTENER_DISPATCH=deployment).",
+        )
+    )
     return deployments
 
 

@@ -150,6 +150,8 @@ class Settings:
     listener_group: str = DEFAULT_LISTENER_GROUP
     listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
     listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
+    listener_dispatch: str = "process"  # or "deployment": batches become flow runs of listener_deployment
+    listener_deployment: str = "per_product/per-product"
     product_sources: tuple[str, ...] = ("snapshot",)  # where the listener reads a product, in order
     nutriscore_model: Path | None = None  # ONNX Nutri-Score detector; None: the detector does not run
     nutriscore_model_version: str = DEFAULT_NUTRISCORE_MODEL_VERSION
@@ -173,6 +175,10 @@ class Settings:
             listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
             listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
             listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
+            listener_dispatch=_choice_setting(
+                env, "OFF_LISTENER_DISPATCH", ("process", "deployment"), "process"
+            ),
+            listener_deployment=env.get("OFF_LISTENER_DEPLOYMENT") or "per_product/per-product",
             product_sources=_list_setting(
                 env, "OFF_PRODUCT_SOURCES", ("mongo", "snapshot") if env.get("MONGO_URI") else ("snapshot",)
             ),
@@ -289,6 +295,13 @@ def _enum_setting(env: Mapping[str, str], name: str, kind: type[E], default: E) 
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise ConfigError(f"{name}={value!r} is not one of: {allowed}") from None
+
+
+def _choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
 
 
 def _flavor_urls(env: Mapping[str, str], flavor: Flavor, environment: Environment) -> FlavorUrls:

@@ -7,6 +7,7 @@ Python code refers to it by name (``load_sql("macros/barcodes")``) and passes va
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -59,3 +60,16 @@ def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> du
     """A DuckDB connection with the project's macros installed."""
     con = duckdb.connect(str(database), read_only=read_only)
     return install_macros(con)
+
+
+_scratch = threading.local()
+
+
+def scratch() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection for small, short queries (the per-product path's lookups),
+    kept open: opening one and installing the macros costs tens of milliseconds, more than the queries.
+    Callers register their inputs under their own names and replace them at each call."""
+    con = getattr(_scratch, "con", None)
+    if con is None:
+        con = _scratch.con = connect()
+    return con

@@ -34,7 +34,7 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import connect, load_sql
+from pipelines.sql import load_sql, scratch
 from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions
@@ -107,13 +107,10 @@ def with_known_images(
 
 def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
     """The snapshot's rows of ``codes`` (normalized, validated), every column, as the bulk run reads them."""
-    con = connect()
-    try:
-        con.read_parquet(str(snapshot)).create_view("snapshot_source")
-        query = con.sql(load_sql("listener/snapshot_rows"), params={"codes": sorted(set(codes))})
-        return query.to_arrow_table()
-    finally:
-        con.close()
+    con = scratch()
+    con.read_parquet(str(snapshot)).create_view("snapshot_source", replace=True)
+    query = con.sql(load_sql("listener/snapshot_rows"), params={"codes": sorted(set(codes))})
+    return query.to_arrow_table()
 
 
 def delete_image(con: duckdb.DuckDBPyConnection, flavor: Flavor, code: str, image_id: str) -> int:

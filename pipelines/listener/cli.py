@@ -80,12 +80,22 @@ def listen_command(
         claim_idle_ms=int(claim_idle * 1000),
         reclaim_every_s=min(30.0, claim_idle),
     )
+    if settings.listener_dispatch == "deployment":
+        from flows.listener import deployment_dispatcher
+
+        dispatch = deployment_dispatcher(settings.listener_deployment)
+        typer.echo(f"dispatching batches to the Prefect deployment {settings.listener_deployment}", err=True)
+    else:
+
+        def dispatch(units):
+            return process_units(
+                units, settings=settings, resources=resources, detector=detector, source=source
+            )
+
     listener = Listener(
         client=client,
         settings=settings,
-        dispatch=lambda units: process_units(
-            units, settings=settings, resources=resources, detector=detector, source=source
-        ),
+        dispatch=dispatch,
         consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
         options=options,
     )

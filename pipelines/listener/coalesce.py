@@ -10,10 +10,11 @@ every entry it folded in is acknowledged once that work is committed. Folding fo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from pipelines.barcodes import validated_code
 from pipelines.config import Flavor
 from pipelines.listener.events import Kind, Lane, OcrEvent, ProductEvent
 
@@ -52,6 +53,54 @@ class ProductWork:
     # The image table's changes, in event order (uploads, image and product deletions): applied in that
     # order, they leave the table as one event at a time would, however the events were batched.
     image_ops: list[ImageOp] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the parameters of a per-product flow run on a Prefect deployment)."""
+        return {
+            "code": self.code,
+            "flavor": self.flavor.value,
+            "raw_code": self.raw_code,
+            "lane": self.lane.value,
+            "deleted": self.deleted,
+            "update": self.update,
+            "type_changed": self.type_changed,
+            "images_added": {image: at.isoformat() for image, at in sorted(self.images_added.items())},
+            "images_deleted": sorted(self.images_deleted),
+            "ocr_images": sorted(self.ocr_images),
+            "entries": [list(entry) for entry in self.entries],
+            "image_ops": [
+                [op.code, op.kind, op.image_id, op.at.isoformat() if op.at else None] for op in self.image_ops
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProductWork:
+        """The unit :meth:`to_dict` gave, its code and image ids checked again (flow parameters are input)."""
+        code = validated_code(data["code"])
+        if code != data["code"]:
+            raise ValueError(f"not a normalized code: {data['code']!r}")
+        ids = [*data.get("images_added", {}), *data.get("images_deleted", ()), *data.get("ocr_images", ())]
+        ids += [op[2] for op in data.get("image_ops", ()) if op[2] is not None]
+        if not all(isinstance(i, str) and i.isascii() and i.isdigit() for i in ids):
+            raise ValueError("image ids must be digits")
+        return cls(
+            code=code,
+            flavor=Flavor(data["flavor"]),
+            raw_code=str(data.get("raw_code") or code),
+            lane=Lane(data.get("lane", Lane.high.value)),
+            deleted=bool(data.get("deleted")),
+            update=bool(data.get("update")),
+            type_changed=bool(data.get("type_changed")),
+            images_added={i: dt.datetime.fromisoformat(at) for i, at in data.get("images_added", {}).items()},
+            images_deleted=set(data.get("images_deleted", ())),
+            ocr_images=set(data.get("ocr_images", ())),
+            entries=[(str(s), str(i)) for s, i in data.get("entries", ())],
+            image_ops=[
+                ImageOp(code, kind, image, dt.datetime.fromisoformat(at) if at else None)
+                for _, kind, image, at in data.get("image_ops", ())
+                if kind in ("upload", "delete")
+            ],
+        )
 
     def fold(self, event: ProductEvent | OcrEvent) -> None:
         """Apply one more event (the latest so far) to the unit."""

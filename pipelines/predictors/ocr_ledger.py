@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.predictors.base import PREDICTOR_VERSION
 from pipelines.predictors.resources import Resources
-from pipelines.sql import connect, load_sql
+from pipelines.sql import connect, load_sql, scratch
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -78,12 +78,16 @@ def predictors_fingerprint(resources: Resources) -> str:
 
 def ocr_hashes(ocr: Path | pa.Table) -> pa.Table:
     """``barcode, source_image, ocr_hash`` of every row of an OCR-text table (a Parquet file or a table)."""
+    if isinstance(ocr, pa.Table):  # the per-product path: this thread's kept connection
+        con = scratch()
+        con.register("ocr_rows", ocr)
+        try:
+            return con.sql(load_sql("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
+        finally:
+            con.unregister("ocr_rows")
     con = connect()
     try:
-        if isinstance(ocr, pa.Table):
-            con.register("ocr_rows", ocr)
-        else:
-            con.read_parquet(str(ocr)).create_view("ocr_rows")
+        con.read_parquet(str(ocr)).create_view("ocr_rows")
         return con.sql(load_sql("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
     finally:
         con.close()

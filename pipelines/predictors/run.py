@@ -24,7 +24,7 @@ from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import connect, load_sql
+from pipelines.sql import connect, load_sql, scratch
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +118,19 @@ def predict_tables(
 def prediction_products(predictions: pa.Table, products: Path | pa.Table) -> pa.Table:
     """``barcode, image_ids`` of the products that received predictions, read from the product table (the
     snapshot's Parquet file, or a table of its columns for the per-product path)."""
+    if isinstance(products, pa.Table):  # the per-product path: a few rows, this thread's kept connection
+        con = scratch()
+        con.register("prediction_barcodes", predictions.select(["barcode"]))
+        con.register("prediction_source", products)
+        try:
+            return con.sql(load_sql("predictors/prediction_products")).to_arrow_table()
+        finally:
+            con.unregister("prediction_barcodes")
+            con.unregister("prediction_source")
     con = connect()
     try:
         con.register("prediction_barcodes", predictions.select(["barcode"]))
-        if isinstance(products, pa.Table):
-            con.register("prediction_source", products)
-        else:
-            con.read_parquet(str(products)).create_view("prediction_source")
+        con.read_parquet(str(products)).create_view("prediction_source")
         return con.sql(load_sql("predictors/prediction_products")).to_arrow_table()
     finally:
         con.close()

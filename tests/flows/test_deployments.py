@@ -24,7 +24,8 @@ def _read(ids: list) -> list:
 def test_deploy_registers_a_scheduled_nightly_per_flavor_and_ad_hoc_runs() -> None:
     deployments = build_deployments(["off", "obf"], hour=4, minute=15, timezone="Europe/Paris")
     stored = {d.name: d for d in _read(apply_deployments(deployments))}
-    assert set(stored) == {"nightly-off", "refresh-off", "fiber-facets-off", "nightly-obf", "refresh-obf"}
+    names = {"nightly-off", "refresh-off", "fiber-facets-off", "nightly-obf", "refresh-obf", "per-product"}
+    assert set(stored) == names
     for flavor in ("off", "obf"):
         nightly = stored[f"nightly-{flavor}"]
         assert nightly.parameters == {"flavor": flavor}

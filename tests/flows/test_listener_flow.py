@@ -1,0 +1,92 @@
+"""The listener's Prefect dispatch: a batch becomes one flow run of the per-product deployment (idempotent
+on the batch's entries), and that flow applies it as the in-process path does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.listener import deployment_dispatcher, idempotency_key, per_product
+from pipelines.listener.coalesce import ProductWork, coalesce
+from pipelines.listener.events import parse_product_event
+from tests.pipelines.listener.conftest import codes_with_insights, extra_env, world  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _units(codes: list[str]) -> list[ProductWork]:
+    base = {"product_type": "food", "user_id": "alice", "comment": ""}
+    events = [
+        parse_product_event("updates", "1700000000000-0", base | {"code": codes[0], "action": "deleted"}),
+        parse_product_event(
+            "updates",
+            "1700000000001-0",
+            base
+            | {
+                "code": codes[1],
+                "action": "updated",
+                "diffs": json.dumps({"uploaded_images": {"add": ["9"]}}),
+            },
+        ),
+    ]
+    return coalesce(events)
+
+
+def _flow_run(run_id):
+    from prefect.client.orchestration import get_client
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    return asyncio.run(read())
+
+
+def test_a_batch_becomes_one_flow_run_which_applies_it(
+    world,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    keywords_dir: Path,
+    taxonomy_dir: Path,
+) -> None:
+    settings, _, _ = world
+    gone, uploaded = codes_with_insights(settings)[:2]
+    units = _units([gone, uploaded])
+    per_product.to_deployment(name="per-product").apply()
+    dispatch = deployment_dispatcher("per_product/per-product")
+
+    first = dispatch(units)
+    again = dispatch(list(reversed(units)))  # a listener that crashed before its XACK sends it again
+    assert again.id == first.id  # one flow run: the idempotency key is the batch's entries
+    assert idempotency_key(units) == idempotency_key(list(reversed(units)))
+    stored = _flow_run(first.id)
+    assert stored.idempotency_key == idempotency_key(units)
+    parameters = stored.parameters
+    assert [ProductWork.from_dict(unit) for unit in parameters["units"]] == units  # lossless round trip
+
+    # what a worker would run: the flow, on the stored parameters, against the world's store
+    monkeypatch.setenv("OFF_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+    monkeypatch.setenv("OFF_GRAMMARS_DIR", str(keywords_dir.parent / "grammars"))
+    report = per_product(**parameters)
+    assert report["flavors"]["off"]["deleted"] == 1
+    con = duckdb.connect(str(settings.store_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]).fetchone() == (
+            0,
+        )
+        assert con.execute("SELECT image_id FROM image WHERE barcode = ?", [uploaded]).fetchall() == [("9",)]
+    finally:
+        con.close()
+
+
+def test_flow_parameters_are_checked_like_any_input() -> None:
+    unit = _units(["3017620422003", "5449000000996"])[1].to_dict()
+    with pytest.raises(ValueError, match="normalized"):
+        ProductWork.from_dict(unit | {"code": "00003017620422003"})
+    with pytest.raises(ValueError, match="digits"):
+        ProductWork.from_dict(unit | {"ocr_images": ["../../etc/passwd"]})
