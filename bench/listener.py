@@ -40,6 +40,8 @@ import redis
 from pipelines.config import get_settings
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.dispatch import process_units
+from pipelines.listener.lookup import SnapshotLookup
+from pipelines.listener.sources import product_source
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.listener import stream
 from pipelines.predictors.registry import predict
@@ -66,6 +68,10 @@ with store_writer(settings0.store_path) as con:
     import_predictions(con, predictions, products=prediction_products(predictions, snapshot))
     refresh_insights(con, snapshot, resources=resources)
 out["store_fill_s"] = round(time.perf_counter() - started, 1)
+started = time.perf_counter()
+lookup = SnapshotLookup(data / "parquet" / "off" / "products.parquet")
+lookup.build()  # what the listener builds in the background for each new snapshot
+out["lookup_build_s"] = round(time.perf_counter() - started, 1)
 codes = products.column("normalized_code").to_pylist()
 del products, predictions
 client = redis.Redis.from_url(settings0.redis_url)
@@ -90,9 +96,10 @@ def run_phase(label, delay, rate, seconds):
     os.environ["OFF_REDIS_STREAMS"] = f"{prefix}:{label}"  # each phase its own stream: its events only
     settings = get_settings()
     committed = {}
+    source = product_source(settings, lookup=True)
 
     def dispatch(units):
-        process_units(units, settings=settings, resources=resources)
+        process_units(units, settings=settings, resources=resources, source=source)
         now = time.time()
         for unit in units:
             for _, entry_id in unit.entries:

@@ -69,7 +69,7 @@ def listen_command(
         typer.echo(f"cannot listen: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        source = product_source(settings)
+        source = product_source(settings, lookup=True)
     except ValueError as exc:
         typer.echo(f"cannot listen: {exc}", err=True)
         raise typer.Exit(2) from exc

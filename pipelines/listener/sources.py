@@ -15,6 +15,7 @@ import logging
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -27,6 +28,7 @@ from pipelines.config import Flavor, Settings
 from pipelines.convert.documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
 from pipelines.fetch import FetchError, FetchNotFoundError, get_bytes
+from pipelines.listener.lookup import SnapshotLookup
 from pipelines.predictors.run import products_path
 
 logger = logging.getLogger(__name__)
@@ -91,10 +93,14 @@ def _only(rows: pa.Table, codes: Sequence[str]) -> pa.Table:
 
 @dataclass
 class SnapshotSource:
-    """The flavor's latest Parquet snapshot (the embedded default)."""
+    """The flavor's latest Parquet snapshot (the embedded default). With ``lookup``, products are read from
+    the snapshot's sorted lookup copy (:mod:`pipelines.listener.lookup`), built in the background when
+    missing or stale; until it is ready, from the snapshot itself."""
 
     settings: Settings
+    lookup: bool = False
     name: str = "snapshot"
+    _lookups: dict[Path, SnapshotLookup] = field(default_factory=dict)
 
     def rows(self, flavor: Flavor, codes: Sequence[str], raw_codes: Mapping[str, str]) -> pa.Table:
         from pipelines.listener.apply import snapshot_rows
@@ -104,6 +110,11 @@ class SnapshotSource:
             raise SourceUnavailableError(
                 f"no {flavor.value} snapshot at {snapshot}: run the nightly job first"
             )
+        if self.lookup:
+            lookup = self._lookups.setdefault(snapshot, SnapshotLookup(snapshot))
+            if lookup.ready():
+                return lookup.rows(codes)
+            lookup.build_in_background()
         return snapshot_rows(snapshot, codes)
 
 
@@ -212,8 +223,9 @@ class ChainSource:
         raise SourceUnavailableError("no product source answered: " + "; ".join(errors))
 
 
-def product_source(settings: Settings, *, mongo_client: Any = None) -> ChainSource:
-    """The configured chain of sources (``OFF_PRODUCT_SOURCES``)."""
+def product_source(settings: Settings, *, mongo_client: Any = None, lookup: bool = False) -> ChainSource:
+    """The configured chain of sources (``OFF_PRODUCT_SOURCES``); ``lookup``: the snapshot source reads
+    from its lookup copy (the long-running listener)."""
     chain: list[ProductSource] = []
     for name in settings.product_sources:
         if name == "mongo":
@@ -232,7 +244,7 @@ def product_source(settings: Settings, *, mongo_client: Any = None) -> ChainSour
         elif name == "api":
             chain.append(ApiSource(settings))
         elif name == "snapshot":
-            chain.append(SnapshotSource(settings))
+            chain.append(SnapshotSource(settings, lookup=lookup))
         else:
             raise ValueError(f"unknown product source {name!r} (one of {', '.join(SOURCE_NAMES)})")
     return ChainSource(chain)
