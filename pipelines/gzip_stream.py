@@ -9,6 +9,7 @@ download check and the conversion.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 from isal import isal_zlib
 
@@ -34,6 +35,30 @@ class GzipStream:
         except (zlib.error, isal_zlib.error) as exc:
             raise GzipDecodeError(str(exc)) from exc
         return b"".join(out)
+
+    def pieces(self, chunk: bytes, max_length: int) -> Iterator[bytes]:
+        """What :meth:`feed` returns, in pieces of at most ``max_length`` bytes.
+
+        Small pieces (a few hundred KB) are recycled by malloc: an output of tens of MB would be fresh mmapped
+        memory every time, whose page faults cost about as much system time as the inflate itself.
+        """
+        data = chunk
+        try:
+            while True:
+                out = self._decoder.decompress(data, max_length)
+                if out:
+                    yield out
+                if self._decoder.eof:
+                    if not self._decoder.unused_data:
+                        return
+                    data = self._decoder.unused_data
+                    self._decoder = isal_zlib.decompressobj(wbits=31)
+                    continue
+                data = self._decoder.unconsumed_tail
+                if not data and len(out) < max_length:
+                    return
+        except (zlib.error, isal_zlib.error) as exc:
+            raise GzipDecodeError(str(exc)) from exc
 
     @property
     def eof(self) -> bool:

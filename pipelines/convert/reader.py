@@ -19,7 +19,16 @@ import pyarrow as pa
 from pipelines.gzip_stream import GzipDecodeError, GzipStream
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
-READ_SIZE = 16 * 1024 * 1024
+READ_SIZE = 2 * 1024 * 1024  # compressed (or plain) bytes read at a time
+# Decompressed data comes out in pieces of this size at most: small pieces are recycled by malloc, whereas an
+# output of tens of MB is fresh mmapped memory every time, whose page faults cost about as much system time as
+# the inflate itself.
+PIECE_BYTES = 256 * 1024
+# Decompressed data is copied into blocks of this size from Arrow's memory pool (which keeps freed blocks for
+# reuse); every block holds whole lines, so record batches have their full size (DuckDB's cost per vector is
+# high with ~180 output columns, small batches are slower) and are zero-copy slices of a block.
+BLOCK_BYTES = 64 * 1024 * 1024
+_SCAN_BYTES = 4 * 1024 * 1024  # newline search window (keeps numpy's temporaries on the heap too)
 _DONE = object()
 
 
@@ -28,7 +37,7 @@ class DumpReadError(RuntimeError):
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
-    """Decompressed data of ``path`` in large chunks (plain text files are passed through)."""
+    """Decompressed data of ``path`` in pieces (plain text files are passed through in chunks)."""
     with path.open("rb") as handle:
         head = handle.read(2)
         handle.seek(0)
@@ -39,22 +48,74 @@ def _chunks(path: Path) -> Iterator[bytes]:
         stream = GzipStream()
         while chunk := handle.read(READ_SIZE):
             try:
-                yield stream.feed(chunk)
+                yield from stream.pieces(chunk, PIECE_BYTES)
             except GzipDecodeError as exc:
                 raise DumpReadError(f"{path}: corrupt gzip data ({exc})") from exc
         if not stream.eof:
             raise DumpReadError(f"{path}: gzip stream is truncated")
 
 
-def _batches_of(data: bytes | memoryview, first_line: int, rows: int) -> Iterator[pa.RecordBatch]:
-    """Split ``data`` (whole lines, each ending in a newline) into record batches of ``rows`` lines.
+def _line_ends(data: pa.Buffer, start: int, stop: int) -> np.ndarray:
+    """Offsets of the newlines of ``data[start:stop]`` (relative to ``data``), scanned window by window."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    found = [
+        np.flatnonzero(raw[at : min(at + _SCAN_BYTES, stop)] == 10) + at
+        for at in range(start, stop, _SCAN_BYTES)
+    ]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def _blocks(path: Path) -> Iterator[tuple[pa.Buffer, np.ndarray]]:
+    """Blocks of whole lines of the decompressed dump, with the offsets of their newlines.
+
+    A line is never split between blocks: the tail after a full block's last newline starts the next block
+    (a line longer than half a block makes the next block larger). A last line without its newline gets one.
+    """
+    block = pa.allocate_buffer(BLOCK_BYTES)
+    view = memoryview(block).cast("B")
+    filled = 0
+    ends = np.empty(0, dtype=np.int64)
+    for data in _chunks(path):
+        at = 0
+        while at < len(data):
+            if filled == len(view):  # full: hand over its whole lines, the tail starts the next block
+                ends = np.concatenate([ends, _line_ends(block, filled - _tail_length(ends, filled), filled)])
+                tail = _tail_length(ends, filled)
+                new = pa.allocate_buffer(BLOCK_BYTES if 2 * tail <= BLOCK_BYTES else 2 * len(view))
+                new_view = memoryview(new).cast("B")
+                new_view[:tail] = view[filled - tail : filled]
+                if len(ends):
+                    yield block, ends
+                    ends = np.empty(0, dtype=np.int64)
+                block, view, filled = new, new_view, tail
+            n = min(len(data) - at, len(view) - filled)
+            view[filled : filled + n] = data[at : at + n]
+            filled += n
+            at += n
+    if not filled:
+        return
+    ends = np.concatenate([ends, _line_ends(block, filled - _tail_length(ends, filled), filled)])
+    if view[filled - 1] != 10:  # the last line has no newline: add one
+        if filled == len(view):
+            new = pa.allocate_buffer(filled + 1)
+            memoryview(new).cast("B")[:filled] = view
+            block, view = new, memoryview(new).cast("B")
+        view[filled] = 10
+        ends = np.append(ends, filled)
+    yield block, ends
+
+
+def _tail_length(ends: np.ndarray, filled: int) -> int:
+    """Bytes after the last newline found so far."""
+    return filled - int(ends[-1]) - 1 if len(ends) else filled
+
+
+def _batches_of(block: pa.Buffer, ends: np.ndarray, first_line: int, rows: int) -> Iterator[pa.RecordBatch]:
+    """Split a block (whole lines, newlines at ``ends``) into record batches of ``rows`` lines.
 
     Values keep their trailing newline: Arrow binary values are contiguous, and JSON ignores it. The data is
-    not copied: every batch is a slice of one buffer.
+    not copied: every batch is a slice of the block.
     """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    buffer = pa.py_buffer(data)
     start = 0
     for offset in range(0, len(ends), rows):
         batch_ends = ends[offset : offset + rows]
@@ -62,7 +123,7 @@ def _batches_of(data: bytes | memoryview, first_line: int, rows: int) -> Iterato
         offsets[0] = 0
         offsets[1:] = batch_ends + 1 - start
         values = pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), len(batch_ends), [None, pa.py_buffer(offsets), buffer.slice(start)]
+            pa.large_binary(), len(batch_ends), [None, pa.py_buffer(offsets), block.slice(start)]
         )
         numbers = pa.array(
             np.arange(first_line + offset, first_line + offset + len(batch_ends), dtype=np.int64)
@@ -72,32 +133,11 @@ def _batches_of(data: bytes | memoryview, first_line: int, rows: int) -> Iterato
 
 
 def iter_line_batches(path: Path, rows: int = 8192) -> Iterator[pa.RecordBatch]:
-    """Record batches ``(line_no, line)`` of ``path``, in order (runs in the calling thread).
-
-    Chunks are not concatenated: the line that straddles two chunks is assembled on its own, and the body of
-    each chunk is sliced without copying.
-    """
-    carry = b""
+    """Record batches ``(line_no, line)`` of ``path``, in order (runs in the calling thread)."""
     next_line = 1
-    for chunk in _chunks(path):
-        first = chunk.find(b"\n")
-        if first < 0:
-            carry += chunk
-            continue
-        last = chunk.rfind(b"\n")
-        head = carry + chunk[: first + 1]
-        yield from _batches_of(head, next_line, rows)
-        next_line += 1
-        body = memoryview(chunk)[first + 1 : last + 1]
-        if len(body):
-            count = 0
-            for batch in _batches_of(body, next_line, rows):
-                count += batch.num_rows
-                yield batch
-            next_line += count
-        carry = chunk[last + 1 :]
-    if carry:
-        yield from _batches_of(carry + b"\n", next_line, rows)
+    for block, ends in _blocks(path):
+        yield from _batches_of(block, ends, next_line, rows)
+        next_line += len(ends)
 
 
 def iter_line_tables(path: Path, rows: int = 16384, chunk_rows: int = 1024) -> Iterator[pa.Table]:

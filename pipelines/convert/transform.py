@@ -2,8 +2,8 @@
 
 The SQL is ``sql/convert/products.sql``. json_transform must know its keys up front, and the language
 variants of names and texts (``product_name_fr``, ``ingredients_text_de``…) differ from batch to batch, so a
-cheap pre-pass (``sql/convert/language_keys.sql``) lists the variants present and the query's placeholders
-are filled with them — after each key has been checked against a strict pattern, so nothing but
+cheap pre-pass (:func:`language_keys`) lists the variants present and the query's placeholders are filled
+with them — after each key has been checked against a strict pattern, so nothing but
 ``<family>_<two lowercase letters>`` ever reaches the SQL text.
 """
 
@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from pipelines.convert.schema import LANGUAGE_FAMILIES
 from pipelines.sql import connect, load_sql
 
 _LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
+# One pattern per family: each starts with a literal ('"product_name_'), which the regex engine finds with a
+# fast substring search instead of running its automaton over every byte (twice as fast as one alternation).
+_LANGUAGE_KEY_IN_TEXT = tuple(f'"{family}_[a-z]{{2}}"[ \t\n\r]*:' for family in LANGUAGE_FAMILIES)
 STATUS_COLUMNS = ("_line_no", "_reason", "_raw")
 FAILED_PREFIX = "_failed:"
 
@@ -53,7 +57,7 @@ NUTRIMENT_TYPE = (
 class BatchTransformer:
     """Runs the convert queries on successive batches over one DuckDB connection.
 
-    Per batch: list the language variants present (``language_keys.sql``), define the ``parsed_lines`` view
+    Per batch: list the language variants present (:func:`language_keys`), define the ``parsed_lines`` view
     for them, build the rows in one query (each line is parsed once there), then regroup the legacy
     nutriments from their small JSON text (``nutriment_keys.sql``, ``legacy_nutriments.sql``).
     ``unsafe_keys`` counts nutriment keys skipped because their name could not be written safely into the
@@ -74,8 +78,6 @@ class BatchTransformer:
         self.memory_limit = memory_limit
         self.con: duckdb.DuckDBPyConnection | None = None
         self.max_line_bytes = int(max_line_bytes)  # inlined in the view (views take no parameters)
-        self.params = {"max_line_bytes": self.max_line_bytes}
-        self.language_keys = load_sql("convert/language_keys")
         self.nutriment_keys = load_sql("convert/nutriment_keys")
         self.parsed_lines = load_sql("convert/parsed_lines")
         self.products = load_sql("convert/products")
@@ -108,7 +110,7 @@ class BatchTransformer:
         assert con is not None
         con.register("batch", batch)
         try:
-            languages = con.execute(self.language_keys, self.params).fetchall()[0][0]
+            languages = language_keys(batch)
             view = self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
             con.execute(view)
             result = con.sql(self.products_query(languages)).to_arrow_table()
@@ -186,6 +188,38 @@ class BatchTransformer:
             f"CAST([{', '.join(items)}] AS {NUTRIMENT_TYPE})" if items else f"CAST([] AS {NUTRIMENT_TYPE})"
         )
         return structure, listing
+
+
+def language_keys(batch: pa.RecordBatch | pa.Table) -> list[str]:
+    """The language variants (``product_name_fr``…) that occur as keys in the raw ``line`` column, sorted.
+
+    A key-like text inside a value (or in a line that is then quarantined) only adds a key that reads as
+    NULL, and NULL texts are dropped from the language lists: a superset of the keys gives the same rows.
+    """
+    keys: set[str] = set()
+    for lines in _texts(batch.column("line")):
+        for pattern in _LANGUAGE_KEY_IN_TEXT:
+            found = lines.str.extract_all(pattern).explode().drop_nulls().unique()
+            keys.update(match[1 : match.index('"', 1)] for match in found.to_list())
+    return sorted(keys)
+
+
+def _texts(lines: pa.Array | pa.ChunkedArray) -> list[pl.Series]:
+    """The lines as text, per Arrow chunk; in the rare chunk with invalid UTF-8, those lines become null."""
+    texts = []
+    for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
+        try:
+            texts.append(pl.Series(chunk).cast(pl.String))
+        except pl.exceptions.ComputeError:  # invalid UTF-8 (polars has no lenient cast): decode line by line
+            texts.append(pl.Series([_decoded(line) for line in chunk.to_pylist()], dtype=pl.String))
+    return texts
+
+
+def _decoded(line: bytes | None) -> str | None:
+    try:
+        return line.decode("utf-8") if line is not None else None
+    except UnicodeDecodeError:
+        return None
 
 
 def _checked_languages(keys: list[str]) -> list[str]:

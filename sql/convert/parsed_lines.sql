@@ -2,7 +2,7 @@
 -- nothing is materialized). Input relation `batch(line_no BIGINT, line BLOB)`: raw lines, each ending with
 -- its newline.
 -- Parameter $max_line_bytes (newline not counted). Placeholder {language_keys}: extra structure members
--- `, "product_name_fr": "VARCHAR"` for the language variants present in the batch (sql/convert/language_keys.sql),
+-- `, "product_name_fr": "VARCHAR"` for the language variants present in the batch (language_keys in transform.py),
 -- filled by pipelines/convert/transform.py with validated names only.
 --
 -- json_transform reads scalars as VARCHAR (numbers as written, strings unescaped) and lists and objects as

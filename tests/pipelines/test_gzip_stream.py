@@ -18,6 +18,18 @@ def test_members_decode_as_one_stream(chunk: int) -> None:
     assert stream.eof
 
 
+@pytest.mark.parametrize(
+    ("chunk", "max_length"), [(1, 1), (7, 3), (100, 64), (10_000, 1_000), (10_000, 1 << 20)]
+)
+def test_pieces_are_the_stream_in_bounded_pieces(chunk: int, max_length: int) -> None:
+    data = gzip.compress(b"first\n" * 500) + gzip.compress(b"second\n" * 500) + gzip.compress(b"")
+    stream = GzipStream()
+    pieces = [p for i in range(0, len(data), chunk) for p in stream.pieces(data[i : i + chunk], max_length)]
+    assert b"".join(pieces) == b"first\n" * 500 + b"second\n" * 500
+    assert all(0 < len(p) <= max_length for p in pieces)
+    assert stream.eof
+
+
 def test_truncated_stream_is_not_at_eof() -> None:
     stream = GzipStream()
     stream.feed(gzip.compress(b"x" * 1000)[:-10])
@@ -27,3 +39,5 @@ def test_truncated_stream_is_not_at_eof() -> None:
 def test_garbage_raises() -> None:
     with pytest.raises(GzipDecodeError):
         GzipStream().feed(b"\x1f\x8b\x08\x00garbage that is not deflate data at all")
+    with pytest.raises(GzipDecodeError):
+        list(GzipStream().pieces(b"\x1f\x8b\x08\x00garbage that is not deflate data at all", 100))
