@@ -163,7 +163,8 @@ class Listener:
 
     def _due_lane(self, now: float) -> Lane | None:
         """The lane to apply now: editors' events (high) when due; mass updates (low) when due and no editor's
-        event is waiting — or when too many events are held, whatever their lane."""
+        event is waiting, or once they have waited twice their delay (steady editors' traffic must not starve
+        them) — or when too many events are held, whatever their lane."""
         state = self._lane_state(now)
         self._draining &= set(state)
         for lane in (Lane.high, Lane.low):
@@ -171,7 +172,13 @@ class Listener:
             if count and (
                 lane in self._draining or count >= self.options.max_batch or age >= self._delay(lane)
             ):
-                if lane is Lane.low and Lane.high in state and len(self._held) < self.options.max_held:
+                starving = age >= 2 * self._delay(lane)  # under steady editors' traffic, still served
+                if (
+                    lane is Lane.low
+                    and Lane.high in state
+                    and not starving
+                    and len(self._held) < self.options.max_held
+                ):
                     return None  # editors first: the high lane becomes due soon
                 return lane
         if len(self._held) >= self.options.max_held:

@@ -123,3 +123,17 @@ def test_batches_are_capped_and_the_rest_follows(setup) -> None:
     listener.turn()  # 3 held ≥ max_batch: due at once, 2 products per batch
     listener.turn()
     assert batches == [[(A, "high", 1), (B, "high", 1)], [(C, "high", 1)]]
+
+
+def test_steady_editor_traffic_does_not_starve_the_bots(setup) -> None:
+    settings, client = setup
+    batches: list = []
+    listener, clock = _listener(settings, client, batches)
+    _publish(client, settings, A, user="scanbot")
+    listener.turn()
+    for _ in range(25):  # an editor's event every second, for 25 s: always one held
+        clock.now += 1.0
+        _publish(client, settings, B)
+        listener.turn()
+    served = [i for i, batch in enumerate(batches) if batch[0][1] == "low"]
+    assert served and served[0] <= 21  # the bot's event waited twice its delay (20 s), not until the end
