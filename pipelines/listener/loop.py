@@ -167,20 +167,22 @@ class Listener:
         them) — or when too many events are held, whatever their lane."""
         state = self._lane_state(now)
         self._draining &= set(state)
-        for lane in (Lane.high, Lane.low):
+
+        def due(lane: Lane) -> bool:
             count, age = state.get(lane, (0, 0.0))
-            if count and (
+            return bool(count) and (
                 lane in self._draining or count >= self.options.max_batch or age >= self._delay(lane)
-            ):
-                starving = age >= 2 * self._delay(lane)  # under steady editors' traffic, still served
-                if (
-                    lane is Lane.low
-                    and Lane.high in state
-                    and not starving
-                    and len(self._held) < self.options.max_held
-                ):
-                    return None  # editors first: the high lane becomes due soon
-                return lane
+            )
+
+        low_age, high_age = state.get(Lane.low, (0, 0.0))[1], state.get(Lane.high, (0, 0.0))[1]
+        starving = low_age >= 2 * self._delay(Lane.low)  # under steady editors' traffic, still served
+        if due(Lane.high):
+            # both due: editors first, unless the bots have waited twice their delay and longer than them
+            return Lane.low if due(Lane.low) and starving and low_age >= high_age else Lane.high
+        if due(Lane.low):
+            if Lane.high in state and not starving and len(self._held) < self.options.max_held:
+                return None  # editors first: the high lane becomes due soon
+            return Lane.low
         if len(self._held) >= self.options.max_held:
             return Lane.low if Lane.low in state else Lane.high
         return None

@@ -137,3 +137,17 @@ def test_steady_editor_traffic_does_not_starve_the_bots(setup) -> None:
         listener.turn()
     served = [i for i, batch in enumerate(batches) if batch[0][1] == "low"]
     assert served and served[0] <= 21  # the bot's event waited twice its delay (20 s), not until the end
+
+
+def test_without_delays_both_lanes_are_served_oldest_first(setup) -> None:
+    settings, client = setup
+    batches: list = []
+    listener, clock = _listener(settings, client, batches, delay_s=0.0, low_delay_s=0.0)
+    _publish(client, settings, A, user="scanbot")
+    clock.now += 0.5
+    for _ in range(3):  # an editor's event at every turn
+        _publish(client, settings, B)
+        listener.turn()
+        clock.now += 0.1
+    assert batches[0] == [(A, "low", 1)]  # the older bot event first, then the editors'
+    assert all(batch[0][1] == "high" for batch in batches[1:])
