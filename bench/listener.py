@@ -47,7 +47,7 @@ from pipelines.listener import stream
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import default_resources
 from pipelines.predictors.run import prediction_products
-from pipelines.store.db import store_writer
+from pipelines.store.db import KeptWriter, store_writer
 from pipelines.store.predictions import import_predictions
 
 snapshot, args = Path(sys.argv[1]), json.loads(sys.argv[2])
@@ -97,19 +97,31 @@ def run_phase(label, delay, rate, seconds):
     settings = get_settings()
     committed = {}
     source = product_source(settings, lookup=True)
+    writer = KeptWriter(settings.store_path)  # as `offpipe listen`: the store stays open between batches
+
+    batches = []  # (products, seconds) of each batch
 
     def dispatch(units):
-        process_units(units, settings=settings, resources=resources, source=source)
+        began = time.time()
+        process_units(units, settings=settings, resources=resources, source=source, writer=writer)
         now = time.time()
+        batches.append((len(units), now - began))
         for unit in units:
             for _, entry_id in unit.entries:
                 committed[entry_id] = now
 
     options = LoopOptions(delay_s=delay, low_delay_s=10.0 if delay else 0.0, block_ms=20)
     listener = Listener(client=redis.Redis.from_url(settings.redis_url), settings=settings, dispatch=dispatch,
-                        consumer="bench", options=options)
+                        consumer="bench", options=options, idle=writer.tick)
     listener.setup()
-    thread = threading.Thread(target=listener.run, daemon=True)
+
+    def run():
+        try:
+            listener.run()
+        finally:
+            writer.close()  # from the thread that opened it
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     sent = {}
     total = int(rate * seconds)
@@ -141,6 +153,9 @@ def run_phase(label, delay, rate, seconds):
         "latency_ms": {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1),
                        "max": round(latencies[-1], 1) if latencies else None},
         "max_backlog": backlog,
+        "batches": len(batches),
+        "products_per_batch": round(statistics.mean(b[0] for b in batches), 1) if batches else 0,
+        "batch_ms_p50": round(statistics.median(b[1] for b in batches) * 1000, 1) if batches else 0,
     }
 
 

@@ -80,16 +80,20 @@ def listen_command(
         claim_idle_ms=int(claim_idle * 1000),
         reclaim_every_s=min(30.0, claim_idle),
     )
+    writer = None
     if settings.listener_dispatch == "deployment":
         from flows.listener import deployment_dispatcher
 
         dispatch = deployment_dispatcher(settings.listener_deployment)
         typer.echo(f"dispatching batches to the Prefect deployment {settings.listener_deployment}", err=True)
     else:
+        from pipelines.store.db import KeptWriter
+
+        writer = KeptWriter(settings.store_path)  # open between batches; let go when anyone else waits
 
         def dispatch(units):
             return process_units(
-                units, settings=settings, resources=resources, detector=detector, source=source
+                units, settings=settings, resources=resources, detector=detector, source=source, writer=writer
             )
 
     listener = Listener(
@@ -98,6 +102,7 @@ def listen_command(
         dispatch=dispatch,
         consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
         options=options,
+        idle=writer.tick if writer is not None else None,
     )
     signal.signal(signal.SIGTERM, lambda *_: listener.stop())
     typer.echo(f"listening to {', '.join(streams)} as {listener.consumer} in group {group}", err=True)
@@ -105,4 +110,7 @@ def listen_command(
         listener.run()
     except KeyboardInterrupt:
         listener.stop()
+    finally:
+        if writer is not None:
+            writer.close()
     sys.exit(0)

@@ -28,7 +28,7 @@ from pipelines.listener.sources import ProductSource, product_source
 from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
 from pipelines.predictors.nutriscore import NutriscoreDetector
 from pipelines.predictors.resources import Resources
-from pipelines.store.db import store_writer
+from pipelines.store.db import KeptWriter, store_writer
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +96,14 @@ def process_units(
     source: ProductSource | None = None,
     fetch_ocr: OcrFetcher | None = None,
     fetch_image: ImageFetcher | None = None,
+    writer: KeptWriter | None = None,
 ) -> DispatchReport:
     """Apply a batch of units; raises (nothing acknowledged) when a flavor's work cannot be committed.
 
     Product rows come from ``source`` (default: the configured chain, :mod:`pipelines.listener.sources`);
     OCR results and images come from the flavor's image server (``fetch_ocr``/``fetch_image`` replace the
-    downloads); with a ``detector``, images whose OCR mentions the Nutri-Score go through it.
+    downloads); with a ``detector``, images whose OCR mentions the Nutri-Score go through it. The store is
+    ``writer``'s kept connection when given (the listener's), else opened and closed for this batch.
     """
     report = DispatchReport()
     session = requests.Session()
@@ -124,7 +126,7 @@ def process_units(
     try:
         for flavor, plan in _plan(units).items():
             report.flavors[flavor.value] = _apply_flavor(
-                flavor, plan, settings, resources, store or settings.store_path, fetchers, report
+                flavor, plan, settings, resources, writer or store or settings.store_path, fetchers, report
             ).__dict__
     finally:
         session.close()
@@ -136,7 +138,7 @@ def _apply_flavor(
     plan: dict[str, list],
     settings: Settings,
     resources: Resources,
-    store: Path,
+    store: Path | KeptWriter,
     fetchers: _Fetchers,
     report: DispatchReport,
 ) -> ApplyReport:
@@ -154,7 +156,9 @@ def _apply_flavor(
             logger.warning("no OCR result for %s image %s on %s", code, image, flavor.value)
             report.ocr_missing.append((code, image))
     ocr = pa.concat_tables(tables, promote_options="default") if tables else None
-    with store_writer(store, purpose=f"listener {flavor.value}") as con:
+    purpose = f"listener {flavor.value}"
+    opened = store.session(purpose) if isinstance(store, KeptWriter) else store_writer(store, purpose=purpose)
+    with opened as con:
         return apply_products(
             con,
             flavor,

@@ -5,13 +5,19 @@ the previous state) and one writer at a time (invariant 8). DuckDB gives the fir
 writer lock (:mod:`pipelines.store.lock`) because DuckDB makes a read-write file exclusive to one process
 and fails, rather than waits, when a second process opens it. Hence :func:`store_writer`: take the lock,
 *then* open the file, so a second writer waits its turn instead of failing.
+
+The listener applies a batch every few tens of milliseconds; opening the store (and rebuilding its session
+state) for each would cost more than the batch. :class:`KeptWriter` keeps one connection, and the writer
+lock, between batches and lets go as soon as anyone else rings the lock's doorbell (a writer waiting for the
+lock, a reader waiting for the file) or after a short idle time.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
@@ -19,7 +25,16 @@ import duckdb
 
 from pipelines.config import Settings, get_settings
 from pipelines.sql import connect, load_sql
-from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT, StoreLockedError, writer_lock
+from pipelines.store.lock import (
+    DEFAULT_LOCK_TIMEOUT,
+    StoreLockedError,
+    acquire_writer_lock,
+    answer_doorbell,
+    doorbell_rung,
+    release_writer_lock,
+    ring_doorbell,
+    writer_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +51,7 @@ SCHEMA_OBJECTS = (
     "store/listener_log",
 )
 _OPEN_RETRY_SECONDS = 0.1
+DEFAULT_READER_TIMEOUT = 60.0  # how long a reader waits for writers to let go of the file
 
 
 class StoreNotFoundError(FileNotFoundError):
@@ -47,19 +63,22 @@ def store_path(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).store_path
 
 
-def open_store(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def open_store(
+    path: Path | str | None = None, *, read_only: bool = False, timeout: float = DEFAULT_READER_TIMEOUT
+) -> duckdb.DuckDBPyConnection:
     """A connection to the store, its schema created if missing (read-write only).
 
     A read-write connection holds DuckDB's exclusive lock on the file for as long as it is open, so other
     processes can neither write nor read meanwhile; writers should prefer :func:`store_writer`, which
     also waits for the writer lock, and keep connections short. A read-only connection needs no writer
-    lock but fails while another process has the file open read-write.
+    lock; while another process has the file open read-write it rings the doorbell (a listener lets go
+    at the end of its batch) and retries for up to ``timeout`` seconds, then raises DuckDB's error.
     """
     path = Path(path) if path is not None else store_path()
     if read_only:
         if not path.is_file():
             raise StoreNotFoundError(f"no store at {path}")
-        return connect(path, read_only=True)
+        return _open_reader(path, time.monotonic() + timeout)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = connect(path)
     try:
@@ -103,6 +122,100 @@ def _open_until(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
             time.sleep(_OPEN_RETRY_SECONDS)
 
 
+def _open_reader(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
+    rang = False
+    while True:
+        try:
+            con = connect(path, read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            ring_doorbell(path)
+            rang = True
+            time.sleep(_OPEN_RETRY_SECONDS)
+            continue
+        if rang:
+            answer_doorbell(path)
+        return con
+
+
+class KeptWriter:
+    """The store open for writing across many short jobs (the listener's batches), for one thread.
+
+    :meth:`session` yields the connection, opening it (writer lock, then the file) when it is not open. It
+    stays open afterwards, so the next batch skips the open, the macros and the session state the insight
+    refresh builds on its connection (~100 ms of a one-product batch), and is closed (the lock released)
+    when someone rings the doorbell, when :meth:`tick` finds it idle for ``idle_s``, after a failed job
+    (its next one starts from a fresh connection), and by :meth:`close`. Before opening, it lets a waiter
+    that rang go first: the file lock is not fair, and a listener with a steady stream of batches would
+    otherwise take it back before the nightly run's next poll.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        idle_s: float = 5.0,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.idle_s = idle_s
+        self.timeout = timeout
+        self.clock = clock
+        self.opened = 0  # how many times the store was opened: what the keeping saves is visible
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._last_used = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    @contextmanager
+    def session(self, purpose: str = "write") -> Iterator[duckdb.DuckDBPyConnection]:
+        """The kept connection for one job; a job that raises closes it (its state is not trusted)."""
+        con = self._con if self._con is not None else self._open(purpose)
+        try:
+            yield con
+        except BaseException:
+            self.close()
+            raise
+        self._last_used = self.clock()
+        if doorbell_rung(self.path):
+            logger.info("store wanted by another process: closing the kept connection")
+            self.close()
+
+    def tick(self) -> None:
+        """Between jobs: let go when someone waits or the connection has been idle for ``idle_s``."""
+        if self._con is not None and (
+            doorbell_rung(self.path) or self.clock() - self._last_used >= self.idle_s
+        ):
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection and release the writer lock (nothing to do when not open)."""
+        con, self._con = self._con, None
+        if con is None:
+            return
+        try:
+            con.close()
+        finally:
+            release_writer_lock(self.path)
+
+    def _open(self, purpose: str) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.timeout
+        while doorbell_rung(self.path) and time.monotonic() < deadline:
+            time.sleep(_OPEN_RETRY_SECONDS)  # someone else waits: let them in first
+        acquire_writer_lock(self.path, timeout=max(deadline - time.monotonic(), 0.0), purpose=purpose)
+        try:
+            self._con = _open_until(self.path, deadline)
+        except BaseException:
+            release_writer_lock(self.path)
+            raise
+        self.opened += 1
+        return self._con
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the store's objects that are missing (idempotent: every statement is IF NOT EXISTS)."""
     with write_transaction(con, purpose="schema"):
@@ -110,12 +223,26 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(load_sql(name))
 
 
+# connection → its database file: every store write asks (for its lock), and the answer is a query.
+_DATABASE_PATHS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[Path | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """File of the connection's current database; None for an in-memory database."""
+    """File of the connection's current database; None for an in-memory database.
+
+    Remembered per connection (the project's connections never switch databases with ``USE``).
+    """
+    known = _DATABASE_PATHS.get(con)
+    if known is not None:
+        return known[0]
     rows = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()
-    return Path(rows[0][0]) if rows and rows[0][0] else None
+    path = Path(rows[0][0]) if rows and rows[0][0] else None
+    _DATABASE_PATHS[con] = (path,)
+    return path
 
 
 @contextmanager
