@@ -44,12 +44,14 @@ class KeywordSet:
 
     clean: dict[str, Any] = field(default_factory=dict)
     _frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    version: int = field(default=0, repr=False, compare=False)  # bumped by add: keys the pattern cache
 
     def add(self, pattern: str, value: Any) -> None:
         key = pattern.lower()
         if key:
             self.clean[key] = value
             self._frame = None
+            self.version += 1
 
     def frame(self) -> pl.DataFrame:
         """``keyword, key, name``: the patterns and their ``(key, name)`` clean values, for joins."""
@@ -102,6 +104,60 @@ def lowercase(texts: pl.Series) -> pl.Series:
 def lower_text(frame: pl.DataFrame) -> pl.Series | None:
     """The frame's lowercased default text, when the text frame carries it (see ``texts.py``)."""
     return frame["text_lower"] if "text_lower" in frame.columns else None
+
+
+# Texts shorter than this in total (characters) match only the patterns whose first two characters occur in
+# them: building the automaton of a 7,000-pattern list costs ~15 ms, more than a product name's whole match.
+PREFILTER_MAX_CHARS = 50_000
+_PATTERN_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The patterns of some keyword lists, built once per lists: who owns each pattern, and an index by
+    their first two characters for the prefilter."""
+
+    sets: tuple[KeywordSet, ...]  # held so that the ids keying the cache stay theirs
+    owners: pl.DataFrame  # list, keyword
+    patterns: list[str]  # distinct, in first-seen order
+    by_prefix: dict[str, list[int]]  # first two characters → positions in ``patterns``
+    single: list[int]  # one-character patterns: no two-character prefix
+
+    def candidates(self, lowered: pl.Series) -> list[str]:
+        """The patterns that can occur in ``lowered``: all of them for large inputs; for small ones those
+        whose two-character prefix occurs in some text (exact: an occurrence contains its prefix)."""
+        if int(lowered.str.len_chars().sum() or 0) > PREFILTER_MAX_CHARS:
+            return self.patterns
+        pairs = {text[i : i + 2] for text in lowered.drop_nulls().to_list() for i in range(len(text) - 1)}
+        chosen = set(self.single)
+        for pair in pairs:
+            chosen.update(self.by_prefix.get(pair, ()))
+        return [self.patterns[i] for i in sorted(chosen)]
+
+
+_pattern_cache: dict[tuple, _Patterns] = {}
+
+
+def _patterns(lists: Mapping[str, KeywordSet]) -> _Patterns:
+    key = tuple((name, id(keywords), keywords.version) for name, keywords in lists.items())
+    found = _pattern_cache.get(key)
+    if found is None:
+        owners = pl.DataFrame(
+            [(name, pattern) for name, keywords in lists.items() for pattern in keywords.clean],
+            schema={"list": pl.String, "keyword": pl.String},
+            orient="row",
+        )
+        patterns = list(dict.fromkeys(owners["keyword"].to_list()))
+        by_prefix: dict[str, list[int]] = {}
+        for index, pattern in enumerate(patterns):
+            if len(pattern) >= 2:
+                by_prefix.setdefault(pattern[:2], []).append(index)
+        single = [index for index, pattern in enumerate(patterns) if len(pattern) < 2]
+        found = _Patterns(tuple(lists.values()), owners, patterns, by_prefix, single)
+        if len(_pattern_cache) >= _PATTERN_CACHE_SIZE:
+            _pattern_cache.pop(next(iter(_pattern_cache)))
+        _pattern_cache[key] = found
+    return found
 
 
 def _occurrences(lowered: pl.Series, patterns: list[str]) -> pl.DataFrame:
@@ -212,15 +268,14 @@ def match_keywords(
     lists = {name: keywords for name, keywords in lists.items() if len(keywords)}
     if texts.len() == 0 or not lists:
         return pl.DataFrame(schema=MATCH_SCHEMA)
-    owners = pl.DataFrame(
-        [(name, pattern) for name, keywords in lists.items() for pattern in keywords.clean],
-        schema={"list": pl.String, "keyword": pl.String},
-        orient="row",
-    )
+    index = _patterns(lists)
     lowered = lowercase(texts) if lowered is None else lowered
-    occurrences = _occurrences(lowered, owners["keyword"].unique(maintain_order=True).to_list())
+    candidates = index.candidates(lowered)
+    if not candidates:
+        return pl.DataFrame(schema=MATCH_SCHEMA)
+    occurrences = _occurrences(lowered, candidates)
     if occurrences.height == 0:
         return pl.DataFrame(schema=MATCH_SCHEMA)
-    occurrences = occurrences.join(owners, on="keyword", how="inner")
+    occurrences = occurrences.join(index.owners, on="keyword", how="inner")
     chosen = _choose(occurrences)
     return _to_characters(chosen, texts, lowered).select(list(MATCH_SCHEMA))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cached_property
@@ -124,6 +124,11 @@ def superset_pattern(pattern: str, flags: int = 0) -> str | None:
     return candidate
 
 
+# Prefilters (supersets: skipping them changes no match) pay off on many rows; on a few (the listener's
+# products) compiling them costs more than running Python's ``re`` on every row.
+PREFILTER_MIN_ROWS = 16
+
+
 @dataclass(frozen=True)
 class TextRegex:
     """A Python pattern and the text field it reads (``full_text`` or ``full_text_contiguous``)."""
@@ -142,7 +147,7 @@ def candidate_rows(texts: pl.Series, regexes: Sequence[TextRegex]) -> pl.Series:
     """Indices of the rows where at least one regex may match (one combined vectorized pass)."""
     prefilters = [r.prefilter for r in regexes]
     usable = texts.fill_null("")
-    if any(p is None for p in prefilters):
+    if any(p is None for p in prefilters) or usable.len() <= PREFILTER_MIN_ROWS:
         return (usable.str.len_bytes() > 0).arg_true()
     combined = "|".join(f"(?:{p})" for p in prefilters)
     try:
@@ -158,12 +163,18 @@ def finditer_rows(
     texts: pl.Series, regex: TextRegex, rows: pl.Series | None = None
 ) -> Iterator[tuple[int, re.Match]]:
     """``(row, match)`` for every Python match of ``regex`` in ``texts`` (restricted to ``rows`` if given)."""
-    subset = texts if rows is None else texts.gather(rows)
-    row_ids = pl.Series(range(texts.len())) if rows is None else rows
-    if regex.prefilter is not None:
-        keep = subset.fill_null("").str.contains(regex.prefilter)
-        subset, row_ids = subset.filter(keep), row_ids.filter(keep)
-    for row, text in zip(row_ids.to_list(), subset.to_list(), strict=True):
+    if texts.len() <= PREFILTER_MIN_ROWS:  # a few rows: plain Python, no Series operations
+        values = texts.to_list()
+        ids = rows.to_list() if rows is not None else range(len(values))
+        pairs: Iterable[tuple[int, str | None]] = [(i, values[i]) for i in ids]
+    else:
+        subset = texts if rows is None else texts.gather(rows)
+        row_ids = pl.Series(range(texts.len())) if rows is None else rows
+        if regex.prefilter is not None:
+            keep = subset.fill_null("").str.contains(regex.prefilter)
+            subset, row_ids = subset.filter(keep), row_ids.filter(keep)
+        pairs = zip(row_ids.to_list(), subset.to_list(), strict=True)
+    for row, text in pairs:
         if not text:
             continue
         for match in regex.pattern.finditer(text):
