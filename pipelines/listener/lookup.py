@@ -2,11 +2,13 @@
 
 The snapshot is written for scans (row groups of 100k rows, dump order): to return one product, a reader
 decodes a whole row group of every column — hundreds of milliseconds at real sizes, on every event. The
-listener therefore keeps ``products.lookup.parquet`` next to the snapshot: the columns the per-product steps
-read (:data:`LOOKUP_COLUMNS`), sorted by normalized code, in row groups of :data:`LOOKUP_ROW_GROUP` rows.
-Row-group statistics then point at the one small group that can hold a code, read with a file kept open.
-The copy is built once per snapshot (in the background by the listener; a sidecar records which snapshot
-it was made from, so a new snapshot makes it stale) and written to a temporary name then renamed.
+listener therefore keeps ``products.lookup.arrow`` next to the snapshot: the columns the per-product steps
+read (:data:`LOOKUP_COLUMNS`), sorted by normalized code, as an Arrow IPC file of small record batches
+(:data:`LOOKUP_BATCH_ROWS` rows, zstd). The sidecar ``products.lookup.json`` lists each batch's first code,
+so one product costs a bisection and the decoding of one small batch from a memory-mapped file (~1 ms; a
+Parquet row group that small would need a footer of a hundred megabytes at 4M products). The copy is built
+once per snapshot (in the background by the listener; the sidecar records which snapshot it was made from,
+so a new snapshot makes it stale), written to a temporary name then renamed, the sidecar last.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.sql import connect, load_sql
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_FILE = "products.lookup.parquet"
+LOOKUP_FILE = "products.lookup.arrow"
 LOOKUP_META = "products.lookup.json"
-LOOKUP_ROW_GROUP = 2048
+LOOKUP_BATCH_ROWS = 256
 # The snapshot columns the per-product path reads (product-name predictors, validity filter, insight
 # importers and refresh, the category features); the other columns come back null, as from MongoDB's
 # projection.
@@ -43,9 +46,22 @@ LOOKUP_COLUMNS = (
 )  # fmt: skip
 
 
+class LookupStaleError(RuntimeError):
+    """The copy changed under the reader (a rebuild in progress): read the snapshot this time."""
+
+
 def _stamp(snapshot: Path) -> dict[str, int]:
     stat = snapshot.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+@lru_cache(maxsize=64)
+def _null_columns(rows: int) -> dict[str, pa.Array]:
+    """All-null columns of ``rows`` rows for the snapshot columns the copy leaves out (built once per size:
+    ~80 nested types cost more to build than the lookup itself)."""
+    return {
+        field.name: pa.nulls(rows, field.type) for field in PRODUCT_SCHEMA if field.name not in LOOKUP_COLUMNS
+    }
 
 
 class SnapshotLookup:
@@ -55,44 +71,60 @@ class SnapshotLookup:
         self.snapshot = snapshot
         self.path = snapshot.with_name(LOOKUP_FILE)
         self.meta = snapshot.with_name(LOOKUP_META)
-        self._file: pq.ParquetFile | None = None
+        self._file: ipc.RecordBatchFileReader | None = None
         self._file_stamp: dict | None = None
         self._mins: list[str] = []
         self._building: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def ready(self) -> bool:
-        """The copy exists and was made from the snapshot now in place."""
+        """The copy exists, was made from the snapshot now in place, and is the one the sidecar describes."""
         try:
             recorded = json.loads(self.meta.read_text())
-            return self.path.is_file() and recorded.get("snapshot") == _stamp(self.snapshot)
+            return (
+                recorded.get("snapshot") == _stamp(self.snapshot)
+                and recorded.get("file_size") == self.path.stat().st_size
+                and isinstance(recorded.get("first_codes"), list)
+            )
         except (OSError, ValueError):
             return False
 
     def build(self) -> None:
-        """Write the copy (temporary name, then rename) and its sidecar."""
+        """Write the copy (temporary name, then rename) and then its sidecar."""
         stamp = _stamp(self.snapshot)
         tmp = self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
         columns = ", ".join(f'"{name}"' for name in LOOKUP_COLUMNS)  # fixed names, not input
         con = connect()
+        first_codes: list[str | None] = []
         try:
-            con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")  # a background thread of the listener
             con.read_parquet(str(self.snapshot)).create_view("snapshot_source")
             query = load_sql("listener/snapshot_lookup").replace("{columns}", columns)
-            reader = con.sql(query).to_arrow_reader(LOOKUP_ROW_GROUP)
-            with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
-                for batch in reader:  # exact row groups: one small group per lookup
-                    writer.write_table(pa.Table.from_batches([batch]), row_group_size=LOOKUP_ROW_GROUP)
+            reader = con.sql(query).to_arrow_reader(LOOKUP_BATCH_ROWS * 64)
+            options = ipc.IpcWriteOptions(compression="zstd")
+            with ipc.new_file(str(tmp), reader.schema, options=options) as writer:
+                for chunk in reader:
+                    for start in range(0, chunk.num_rows, LOOKUP_BATCH_ROWS):  # exact, small batches
+                        batch = chunk.slice(start, LOOKUP_BATCH_ROWS)
+                        first_codes.append(batch.column("normalized_code")[0].as_py())
+                        writer.write_batch(batch)
             tmp.replace(self.path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         finally:
             con.close()
+        meta = {
+            "snapshot": stamp,
+            "file_size": self.path.stat().st_size,
+            "batch_rows": LOOKUP_BATCH_ROWS,
+            "first_codes": first_codes,
+        }
         meta_tmp = self.meta.with_name(self.meta.name + ".tmp")
-        meta_tmp.write_text(json.dumps({"snapshot": stamp, "row_group_rows": LOOKUP_ROW_GROUP}))
+        meta_tmp.write_text(json.dumps(meta))
         meta_tmp.replace(self.meta)
-        logger.info("built the lookup copy of %s", self.snapshot)
+        self.snapshot.with_name("products.lookup.parquet").unlink(missing_ok=True)  # earlier format's copy
+        logger.info("built the lookup copy of %s (%d batches)", self.snapshot, len(first_codes))
 
     def build_in_background(self) -> None:
         """Start building the copy on a thread, unless a build is already running."""
@@ -112,39 +144,40 @@ class SnapshotLookup:
         """Rows of ``codes`` with the snapshot's schema (columns outside the copy are null), in dump order.
         Call only when :meth:`ready`."""
         file = self._open()
-        groups: dict[int, list[str]] = {}
+        batches: dict[int, list[str]] = {}
         for code in sorted(set(codes)):
-            # the groups whose range can hold the code (several when its rows straddle a boundary)
+            # the batches whose range can hold the code (several when its rows straddle a boundary);
+            # NULL codes sort last and are never asked for
             first = max(0, bisect.bisect_left(self._mins, code) - 1)
-            for group in range(first, bisect.bisect_right(self._mins, code)):
-                groups.setdefault(group, []).append(code)
+            for index in range(first, bisect.bisect_right(self._mins, code)):
+                batches.setdefault(index, []).append(code)
         tables = []
-        for group, wanted in sorted(groups.items()):
-            table = file.read_row_group(group)
+        for index, wanted in sorted(batches.items()):
+            table = pa.Table.from_batches([file.get_batch(index)])
             tables.append(
                 table.filter(pc.is_in(table.column("normalized_code"), pa.array(wanted, pa.string())))
             )
-        found = pa.concat_tables(tables) if tables else file.schema_arrow.empty_table()
+        found = pa.concat_tables(tables) if tables else file.schema.empty_table()
+        nulls = _null_columns(found.num_rows)
         full = pa.table(
             {
                 field.name: found.column(field.name).cast(field.type)
                 if field.name in found.column_names
-                else pa.nulls(found.num_rows, field.type)
+                else nulls[field.name]
                 for field in PRODUCT_SCHEMA
             },
             schema=PRODUCT_SCHEMA,
         )
         return full.sort_by("dump_line")
 
-    def _open(self) -> pq.ParquetFile:
-        stamp = json.loads(self.meta.read_text())
-        if self._file is None or stamp != self._file_stamp:
-            self._file = pq.ParquetFile(self.path)
-            metadata = self._file.metadata
-            schema = metadata.schema
-            index = next(i for i in range(len(schema)) if schema.column(i).path == "normalized_code")
-            self._mins = [
-                metadata.row_group(i).column(index).statistics.min for i in range(metadata.num_row_groups)
-            ]
-            self._file_stamp = stamp
+    def _open(self) -> ipc.RecordBatchFileReader:
+        meta = json.loads(self.meta.read_text())
+        if self._file is None or meta["snapshot"] != self._file_stamp:
+            file = ipc.open_file(pa.memory_map(str(self.path)))
+            mins = [code if code is not None else "\U0010ffff" for code in meta["first_codes"]]
+            if file.num_record_batches != len(mins):  # replaced between the sidecar's read and the open
+                raise LookupStaleError(
+                    f"{self.path}: {file.num_record_batches} batches, its sidecar lists {len(mins)}"
+                )
+            self._file, self._mins, self._file_stamp = file, mins, meta["snapshot"]
         return self._file

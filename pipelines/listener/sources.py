@@ -28,7 +28,7 @@ from pipelines.config import Flavor, Settings
 from pipelines.convert.documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
 from pipelines.fetch import FetchError, FetchNotFoundError, get_bytes
-from pipelines.listener.lookup import SnapshotLookup
+from pipelines.listener.lookup import LookupStaleError, SnapshotLookup
 from pipelines.predictors.run import products_path
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ class SnapshotSource:
         if self.lookup:
             lookup = self._lookups.setdefault(snapshot, SnapshotLookup(snapshot))
             if lookup.ready():
-                return lookup.rows(codes)
+                try:
+                    return lookup.rows(codes)
+                except LookupStaleError as exc:
+                    logger.warning("%s: reading the snapshot instead", exc)
             lookup.build_in_background()
         return snapshot_rows(snapshot, codes)
 

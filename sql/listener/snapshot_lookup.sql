@@ -1,7 +1,7 @@
 -- snapshot_lookup: the per-product lookup copy of a snapshot (relation `snapshot_source`): the columns the
 -- per-product steps read ({columns}, a fixed list from pipelines/listener/lookup.py), sorted by normalized
--- code, so that each row group covers a narrow range of codes and one product is found by reading one small
--- row group instead of decoding a 100k-row group of every column.
+-- code, so that each small record batch of the copy covers a narrow range of codes and one product is found
+-- by decoding one such batch instead of a 100k-row group of every column.
 SELECT {columns}
 FROM snapshot_source
 ORDER BY normalized_code, dump_line

@@ -1,13 +1,15 @@
 """The snapshot's lookup copy: the same rows as the snapshot for the columns the per-product path reads,
-found by reading one small row group; stale when the snapshot changes; built in the background."""
+found by decoding one small record batch; stale when the snapshot changes; built in the background."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +17,7 @@ from pipelines.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.listener import lookup as lookup_module
 from pipelines.listener.apply import snapshot_rows
-from pipelines.listener.lookup import LOOKUP_COLUMNS, SnapshotLookup
+from pipelines.listener.lookup import LOOKUP_COLUMNS, LookupStaleError, SnapshotLookup
 from pipelines.listener.sources import SnapshotSource
 from tests.conftest import shared_path
 
@@ -39,11 +41,11 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_lookup_rows_equal_the_snapshot_rows(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lookup_module, "LOOKUP_ROW_GROUP", 7)  # duplicates straddle row-group boundaries
+    monkeypatch.setattr(lookup_module, "LOOKUP_BATCH_ROWS", 7)  # duplicates straddle batch boundaries
     lookup = SnapshotLookup(snapshot)
     assert not lookup.ready()
     lookup.build()
-    assert lookup.ready() and pq.ParquetFile(lookup.path).metadata.num_row_groups > 100
+    assert lookup.ready() and ipc.open_file(lookup.path).num_record_batches > 100
     codes = pq.read_table(snapshot, columns=["normalized_code"]).column(0).to_pylist()
     asked = [*sorted(set(codes))[::5], "3000000000001"]  # every fifth product, and one absent
     found = lookup.rows(asked)
@@ -53,7 +55,7 @@ def test_lookup_rows_equal_the_snapshot_rows(snapshot: Path, monkeypatch: pytest
     assert found.num_rows == expected.num_rows > len(asked) - 1  # duplicates included
     others = [name for name in found.column_names if name not in LOOKUP_COLUMNS]
     assert all(found.column(name).null_count == found.num_rows for name in others)
-    for code in codes[:60]:  # each duplicated code: both rows, whichever groups they landed in
+    for code in codes[:60]:  # each duplicated code: both rows, whichever batches they landed in
         assert lookup.rows([code]).num_rows == 2
 
 
@@ -81,3 +83,25 @@ def test_the_snapshot_source_builds_its_copy_in_the_background(snapshot: Path) -
         time.sleep(0.05)
     second = source.rows(Flavor.off, codes, {})  # from the copy
     assert second.select(list(LOOKUP_COLUMNS)).equals(first.select(list(LOOKUP_COLUMNS)))
+
+
+def test_a_copy_replaced_under_the_reader_sends_it_to_the_snapshot(snapshot: Path, tmp_path: Path) -> None:
+    """A rebuild swaps the file before its sidecar: a reader that sees them disagree reads the snapshot."""
+    folder = tmp_path / "parquet" / "off"
+    folder.mkdir(parents=True)
+    copy = folder / "products.parquet"
+    copy.write_bytes(snapshot.read_bytes())
+    lookup = SnapshotLookup(copy)
+    lookup.build()
+    meta = json.loads(lookup.meta.read_text())
+    meta["first_codes"] = meta["first_codes"][:-1]  # the sidecar of another build
+    lookup.meta.write_text(json.dumps(meta))
+    assert lookup.ready()
+    with pytest.raises(LookupStaleError):
+        lookup.rows(["3000000000001"])
+    source = SnapshotSource(get_settings({"OFF_DATA_DIR": str(tmp_path)}), lookup=True)
+    source._lookups[copy] = lookup
+    codes = pq.read_table(copy, columns=["normalized_code"]).column(0).to_pylist()[:5]
+    assert sorted(source.rows(Flavor.off, codes, {}).column("normalized_code").to_pylist()) == sorted(
+        snapshot_rows(copy, codes).column("normalized_code").to_pylist()
+    )
