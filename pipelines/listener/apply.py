@@ -34,7 +34,7 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import load_sql, scratch
+from pipelines.sql import load_statement, scratch
 from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions
@@ -95,11 +95,19 @@ def with_known_images(
         if ocr is not None
         else pa.table({"barcode": pa.array([], pa.string()), "image_id": pa.array([], pa.string())})
     )
-    con.register("overlay_rows", rows)
+    narrow = pa.table(
+        {
+            "row_index": pa.array(range(rows.num_rows), pa.int64()),
+            "normalized_code": rows.column("normalized_code"),
+            "images": rows.column("images"),
+        }
+    )
+    con.register("overlay_rows", narrow)
     con.register("ocr_seen", seen)
     try:
-        overlaid = con.sql(load_sql("listener/overlay_images"), params={"server_type": flavor.value})
-        return overlaid.to_arrow_table().select(rows.schema.names).cast(rows.schema)
+        overlaid = con.sql(load_statement("listener/overlay_images"), params={"server_type": flavor.value})
+        images = overlaid.to_arrow_table().column("images").cast(rows.schema.field("images").type)
+        return rows.set_column(rows.schema.get_field_index("images"), rows.schema.field("images"), images)
     finally:
         con.unregister("overlay_rows")
         con.unregister("ocr_seen")
@@ -109,7 +117,7 @@ def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
     """The snapshot's rows of ``codes`` (normalized, validated), every column, as the bulk run reads them."""
     con = scratch()
     con.read_parquet(str(snapshot)).create_view("snapshot_source", replace=True)
-    query = con.sql(load_sql("listener/snapshot_rows"), params={"codes": sorted(set(codes))})
+    query = con.sql(load_statement("listener/snapshot_rows"), params={"codes": sorted(set(codes))})
     return query.to_arrow_table()
 
 
@@ -120,7 +128,7 @@ def delete_image(con: duckdb.DuckDBPyConnection, flavor: Flavor, code: str, imag
     deleted = delete_image_predictions(con, code, source, flavor.value)
     params = {"barcode": code, "server_type": flavor.value, "source_image": source}
     with write_transaction(con, purpose="delete image insights"):
-        deleted += len(con.execute(load_sql("listener/delete_image_insights"), params).fetchall())
+        deleted += len(con.execute(load_statement("listener/delete_image_insights"), params).fetchall())
     return deleted
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pipelines.config import Flavor, Settings
 from pipelines.predictors.resources import Resources
-from pipelines.sql import load_sql
+from pipelines.sql import load_statement
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def log_applied(
     con.register("logged", logged)
     try:
         with write_transaction(con, purpose="listener log"):
-            con.execute(load_sql("store/listener_log_record"), params)
+            con.execute(load_statement("store/listener_log_record"), params)
     finally:
         con.unregister("logged")
 
@@ -79,7 +79,7 @@ def replay_since(
     flavor = Flavor(flavor)
     report = ReplayReport(since=since.isoformat())
     params = {"server_type": flavor.value, "since": since}
-    logged = con.execute(load_sql("store/listener_log_since"), params).fetchall()
+    logged = con.execute(load_statement("store/listener_log_since"), params).fetchall()
     source = product_source(settings)
     for start in range(0, len(logged), REPLAY_CHUNK):
         chunk = logged[start : start + REPLAY_CHUNK]
@@ -99,7 +99,7 @@ def replay_since(
         report.deleted += len(deleted)
     with write_transaction(con, purpose="listener log prune"):
         pruned = con.execute(
-            load_sql("store/listener_log_prune"), {"server_type": flavor.value, "before": since}
+            load_statement("store/listener_log_prune"), {"server_type": flavor.value, "before": since}
         )
         report.pruned = len(pruned.fetchall())
     if report.products:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.predictors.base import PREDICTOR_VERSION
 from pipelines.predictors.resources import Resources
-from pipelines.sql import connect, load_sql, scratch
+from pipelines.sql import connect, load_statement, scratch
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -82,13 +82,13 @@ def ocr_hashes(ocr: Path | pa.Table) -> pa.Table:
         con = scratch()
         con.register("ocr_rows", ocr)
         try:
-            return con.sql(load_sql("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
+            return con.sql(load_statement("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
         finally:
             con.unregister("ocr_rows")
     con = connect()
     try:
         con.read_parquet(str(ocr)).create_view("ocr_rows")
-        return con.sql(load_sql("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
+        return con.sql(load_statement("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
     finally:
         con.close()
 
@@ -100,7 +100,11 @@ def pending_images(
     con.register("ocr_hashed", hashed)
     try:
         params = {"server_type": server_type, "fingerprint": fingerprint}
-        return con.sql(load_sql("predictors/ocr_pending"), params=params).to_arrow_table().cast(HASHED_SCHEMA)
+        return (
+            con.sql(load_statement("predictors/ocr_pending"), params=params)
+            .to_arrow_table()
+            .cast(HASHED_SCHEMA)
+        )
     finally:
         con.unregister("ocr_hashed")
 
@@ -120,7 +124,7 @@ def record_images(
     con.register("ocr_recorded", hashed)
     try:
         with write_transaction(con, purpose="record OCR images"):
-            con.execute(load_sql("store/ocr_image_record"), params)
+            con.execute(load_statement("store/ocr_image_record"), params)
     finally:
         con.unregister("ocr_recorded")
     return hashed.num_rows

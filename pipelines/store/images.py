@@ -18,7 +18,7 @@ import pyarrow as pa
 from pipelines.barcodes import image_path
 from pipelines.config import Flavor
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.sql import load_sql
+from pipelines.sql import load_statement
 from pipelines.store.db import write_transaction
 
 UPLOADS_SCHEMA = pa.schema(
@@ -71,7 +71,7 @@ def record_uploads(
     con.register("image_products", known.select(["normalized_code", "images"]))
     try:
         with write_transaction(con, purpose="record images"):
-            con.execute(load_sql("store/image_record"), params)
+            con.execute(load_statement("store/image_record"), params)
     finally:
         con.unregister("image_uploads")
         con.unregister("image_products")
@@ -101,9 +101,11 @@ def mark_deleted(
     con.register("products_gone", pa.table({"barcode": pa.array(products, pa.string())}))
     try:
         with write_transaction(con, purpose="delete images"):
-            marked = len(con.execute(load_sql("store/image_delete"), params).fetchall()) if images else 0
+            marked = (
+                len(con.execute(load_statement("store/image_delete"), params).fetchall()) if images else 0
+            )
             if products:
-                marked += len(con.execute(load_sql("store/image_delete_product"), params).fetchall())
+                marked += len(con.execute(load_statement("store/image_delete_product"), params).fetchall())
     finally:
         con.unregister("image_gone")
         con.unregister("products_gone")

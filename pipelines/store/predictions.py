@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from pipelines.config import Flavor
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA
-from pipelines.sql import load_sql
+from pipelines.sql import load_sql, load_statement
 from pipelines.store.db import write_transaction
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
 
@@ -171,7 +171,7 @@ def delete_product_predictions(
         return 0
     params = {"barcodes": codes, "server_type": server_type}
     with write_transaction(con, timeout=lock_timeout, purpose="delete_product_predictions"):
-        deleted = _count(con.execute(load_sql("store/delete_product_predictions"), params).fetchall())
+        deleted = _count(con.execute(load_statement("store/delete_product_predictions"), params).fetchall())
     logger.info("deleted %d predictions of %d %s products", deleted, len(codes), server_type)
     return deleted
 
@@ -188,7 +188,7 @@ def delete_image_predictions(
     _check_server_type(server_type)
     params = {"barcode": barcode, "source_image": source_image, "server_type": server_type}
     with write_transaction(con, timeout=lock_timeout, purpose="delete_image_predictions"):
-        deleted = _count(con.execute(load_sql("store/delete_image_predictions"), params).fetchall())
+        deleted = _count(con.execute(load_statement("store/delete_image_predictions"), params).fetchall())
     logger.info("deleted %d predictions of %s image %s", deleted, barcode, source_image)
     return deleted
 
@@ -198,9 +198,9 @@ def _classify_batch(con: duckdb.DuckDBPyConnection, check_products: bool, report
 
     Returns the number of candidates for insertion (the first valid row of each key).
     """
-    con.execute(load_sql("store/import_batch"), {"check_products": check_products})
+    con.execute(load_statement("store/import_batch"), {"check_products": check_products})
     rows_in, missing, invalid, duplicates, candidates = con.execute(
-        load_sql("store/import_batch_counts")
+        load_statement("store/import_batch_counts")
     ).fetchall()[0]
     report.rows_in = rows_in
     report.dropped = {DROP_PRODUCT_MISSING: missing, DROP_INVALID_IMAGE: invalid}
@@ -210,10 +210,10 @@ def _classify_batch(con: duckdb.DuckDBPyConnection, check_products: bool, report
 
 def _delete_replaced(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
     """Step 2: select the evicted rows, keep identical twins of incoming rows, delete the rest."""
-    con.execute(load_sql("store/import_evicted"))
-    con.execute(load_sql("store/import_kept"))
-    category, version, kept = con.execute(load_sql("store/import_deleted_counts")).fetchall()[0]
-    deleted = _count(con.execute(load_sql("store/import_delete")).fetchall())
+    con.execute(load_statement("store/import_evicted"))
+    con.execute(load_statement("store/import_kept"))
+    category, version, kept = con.execute(load_statement("store/import_deleted_counts")).fetchall()[0]
+    deleted = _count(con.execute(load_statement("store/import_delete")).fetchall())
     if deleted != category + version:
         raise PredictionImportError(f"deleted {deleted} rows, expected {category + version}")
     report.deleted = {RULE_CATEGORY: category, RULE_PREDICTOR_VERSION: version}
@@ -222,13 +222,13 @@ def _delete_replaced(con: duckdb.DuckDBPyConnection, report: ImportReport) -> No
 
 def _insert_new(con: duckdb.DuckDBPyConnection, now: datetime, candidates: int, report: ImportReport) -> None:
     """Step 3: insert the first row of each incoming key the store does not hold yet."""
-    report.inserted = _count(con.execute(load_sql("store/import_insert"), {"now": now}).fetchall())
+    report.inserted = _count(con.execute(load_statement("store/import_insert"), {"now": now}).fetchall())
     report.skipped_existing = candidates - report.inserted
 
 
 def _types_by_product(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Step 4: per (barcode, server_type), the sorted list of incoming prediction types."""
-    table = con.sql(load_sql("store/import_types_by_product")).to_arrow_table()
+    table = con.sql(load_statement("store/import_types_by_product")).to_arrow_table()
     return table.cast(TYPES_BY_PRODUCT_SCHEMA)
 
 

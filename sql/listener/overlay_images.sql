@@ -1,4 +1,5 @@
--- overlay_images: product rows (relation `overlay_rows`, the snapshot's columns) as the listener knows them:
+-- overlay_images: the `images` of product rows (relation `overlay_rows(row_index, normalized_code, images)`,
+-- the snapshot's images type) as the listener knows them, one row per input row by `row_index`:
 -- their `images` plus the uploaded images they do not list yet — live rows of the store's `image` table for
 -- $server_type (uploads seen in events, with their size and time when known) and the images of relation
 -- `ocr_seen(barcode, image_id)` (an OCR-ready event is proof of its image) — and minus the images the
@@ -34,7 +35,8 @@ extra AS (
     FROM (SELECT DISTINCT ON (barcode, image_id) * FROM known ORDER BY barcode, image_id, width NULLS LAST)
     GROUP BY barcode
 )
-SELECT r.* REPLACE (
+SELECT
+    r.row_index,
     list_concat(
         list_filter(coalesce(r.images, []), lambda item: NOT list_contains(coalesce(g.ids, []), item.key)),
         list_filter(
@@ -43,8 +45,7 @@ SELECT r.* REPLACE (
                 AND NOT list_contains(coalesce(g.ids, []), item.key)
         )
     ) AS images
-)
 FROM overlay_rows AS r
 LEFT JOIN extra AS e ON e.barcode = r.normalized_code
 LEFT JOIN gone AS g ON g.barcode = r.normalized_code
-ORDER BY r.dump_line NULLS LAST, r.normalized_code
+ORDER BY r.row_index

@@ -8,8 +8,10 @@
 --   plain SQL equality, as in Robotoff's raw SQL: a NULL source_image (product-name predictions) never
 --   matches, so those rows are never evicted by this rule. When a group holds several predictor versions,
 --   every stored row differs from one of them and is evicted, as in Robotoff's loop over the groups.
+-- The evicted rows keep every column: store_import_kept compares them with the batch without reading
+-- `prediction` again.
 CREATE TEMP TABLE store_import_evicted AS
-SELECT p.id, 'category' AS rule
+SELECT p.*, 'category' AS rule
 FROM prediction p
 WHERE p.type = 'category'
   AND EXISTS (
@@ -21,7 +23,7 @@ WHERE p.type = 'category'
         AND b.server_type = p.server_type
   )
 UNION ALL
-SELECT p.id, 'predictor_version' AS rule
+SELECT p.*, 'predictor_version' AS rule
 FROM prediction p
 WHERE p.type <> 'category'
   AND EXISTS (

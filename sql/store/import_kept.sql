@@ -6,8 +6,7 @@
 -- Comparisons are NULL-safe; `data` compares as minified JSON text.
 CREATE TEMP TABLE store_import_kept AS
 SELECT min(p.id) AS id
-FROM store_import_evicted e
-JOIN prediction p ON p.id = e.id
+FROM store_import_evicted p
 JOIN store_import_batch b
     ON b.is_first
    AND b.barcode = p.barcode
