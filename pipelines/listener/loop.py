@@ -6,10 +6,10 @@ acknowledged), and holds the others. When the oldest held event is ``delay_s`` o
 publish before it has saved) the held events are coalesced into one unit per product, applied by the
 dispatcher in one go, and acknowledged only then. Two lanes: mass updates (``scanbot``…) wait
 ``low_delay_s`` and only while no editor's event is held, so a bot rewriting 100,000 products never delays an
-editor's fix by more than one batch; a product's events always stay together, in the highest lane of any of
-them. A batch that fails is not acknowledged: its entries stay
-pending and come back through the reclaim after ``claim_idle_ms``. Counters live in a Redis hash so
-``offpipe listen --status`` can show them from another process.
+editor's fix by more than one batch (when only a few are due with the editors', they share their batch);
+a product's events always stay together, in the highest lane of any of them. A batch that fails is not
+acknowledged: its entries stay pending and come back through the reclaim after ``claim_idle_ms``. Counters
+live in a Redis hash so ``offpipe listen --status`` can show them from another process.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class LoopOptions:
     block_ms: int = 200
     max_batch: int = 2_000  # held events that trigger a batch before the delay (and products per batch)
     low_delay_s: float = 10.0  # mass updates (scanbot…) wait longer, and behind editors' events
+    ride_along: int = 10  # …unless few of them are due with the editors': then they share the batch
     max_held: int = 20_000  # beyond this many held events, the oldest lane is applied whatever its delay
     claim_idle_ms: int = 60_000  # a pending entry this idle belongs to a dead consumer
     reclaim_every_s: float = 30.0
@@ -79,6 +80,7 @@ class Listener:
     consumer: str
     options: LoopOptions = field(default_factory=LoopOptions)
     clock: Callable[[], float] = time.monotonic
+    idle: Callable[[], None] | None = None  # called after each turn that applied nothing (KeptWriter.tick)
     _held: list[_Held] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_reclaim: float = float("-inf")
@@ -135,8 +137,13 @@ class Listener:
             self.client, self.streams, self.group, self.consumer, count=self.options.count, block_ms=block
         )
         self._settle(entries)
-        lane = self._due_lane(self.clock())
-        return self.flush(lane) if lane is not None else 0
+        now = self.clock()
+        lane = self._due_lane(now)
+        if lane is not None:
+            return self.flush(None if self._rides_along(now) else lane)
+        if self.idle is not None:
+            self.idle()
+        return 0
 
     def _lanes(self) -> dict[str, Lane]:
         """Each held product's lane: high if any of its held events is (a product's events stay together)."""
@@ -186,6 +193,19 @@ class Listener:
         if len(self._held) >= self.options.max_held:
             return Lane.low if Lane.low in state else Lane.high
         return None
+
+    def _rides_along(self, now: float) -> bool:
+        """Both lanes due, and so few mass-update products that serving them with the editors' batch costs
+        less than the separate batch they would otherwise take right after it (a batch has a fixed cost of
+        tens of statements; a product adds little): one batch for all."""
+        lanes = self._lanes()
+        low = sum(1 for lane in lanes.values() if lane is Lane.low)
+        state = self._lane_state(now)
+        return (
+            0 < low <= self.options.ride_along
+            and len(lanes) <= self.options.max_batch
+            and all(state.get(lane, (0, 0.0))[1] >= self._delay(lane) for lane in Lane)
+        )
 
     def _next_due_in(self, now: float) -> float:
         state = self._lane_state(now)

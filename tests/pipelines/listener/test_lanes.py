@@ -88,7 +88,7 @@ def test_editors_go_first_and_bots_wait_their_longer_delay(setup) -> None:
 def test_a_waiting_editor_event_holds_back_a_due_bot_batch(setup) -> None:
     settings, client = setup
     batches: list = []
-    listener, clock = _listener(settings, client, batches)
+    listener, clock = _listener(settings, client, batches, ride_along=0)
     _publish(client, settings, A, user="scanbot")
     listener.turn()
     clock.now += 10.5  # the bot's event is due …
@@ -142,7 +142,7 @@ def test_steady_editor_traffic_does_not_starve_the_bots(setup) -> None:
 def test_without_delays_both_lanes_are_served_oldest_first(setup) -> None:
     settings, client = setup
     batches: list = []
-    listener, clock = _listener(settings, client, batches, delay_s=0.0, low_delay_s=0.0)
+    listener, clock = _listener(settings, client, batches, delay_s=0.0, low_delay_s=0.0, ride_along=0)
     _publish(client, settings, A, user="scanbot")
     clock.now += 0.5
     for _ in range(3):  # an editor's event at every turn
@@ -151,3 +151,33 @@ def test_without_delays_both_lanes_are_served_oldest_first(setup) -> None:
         clock.now += 0.1
     assert batches[0] == [(A, "low", 1)]  # the older bot event first, then the editors'
     assert all(batch[0][1] == "high" for batch in batches[1:])
+
+
+def test_a_few_due_bot_products_share_the_editors_batch(setup) -> None:
+    """Both lanes due: up to ``ride_along`` bot products go with the editors' batch (one fixed cost instead
+    of two); more than that, and the editors' batch goes alone, first."""
+    settings, client = setup
+    batches: list = []
+    listener, clock = _listener(settings, client, batches, ride_along=2)
+    for code in (A, B):
+        _publish(client, settings, code, user="scanbot")
+    listener.turn()
+    clock.now += 10.5  # the bots' events are due
+    _publish(client, settings, C)
+    listener.turn()
+    assert batches == []  # the editor's event is not due yet: the bots wait behind it
+    clock.now += 1.0
+    listener.turn()
+    assert batches == [[(A, "low", 1), (B, "low", 1), (C, "high", 1)]]  # one batch
+    batches.clear()
+    for code in (A, B, C):
+        _publish(client, settings, code, user="scanbot")
+    listener.turn()
+    clock.now += 10.5
+    _publish(client, settings, D)
+    listener.turn()
+    clock.now += 1.0
+    listener.turn()
+    listener.turn()
+    # 3 bot products > ride_along: the editors' batch first, alone
+    assert batches == [[(D, "high", 1)], [(A, "low", 1), (B, "low", 1), (C, "low", 1)]]
