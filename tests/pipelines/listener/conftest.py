@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 import redis
@@ -64,7 +63,7 @@ def world(
 
 
 def query(settings: Settings, sql: str, params: list) -> list[tuple]:
-    con = duckdb.connect(str(settings.store_path), read_only=True)
+    con = open_store(settings.store_path, read_only=True)  # waits for a listener to let go of the file
     try:
         return con.execute(sql, params).fetchall()
     finally:

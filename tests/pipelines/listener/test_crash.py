@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 import redis
 
@@ -24,6 +23,7 @@ from pipelines.listener import stream
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.predictors.resources import Resources
+from pipelines.store.db import open_store
 from tests.pipelines.insights.test_equivalence import COMPARED
 from tests.pipelines.listener.conftest import codes_with_insights, publish
 
@@ -34,7 +34,7 @@ IMAGE_COLUMNS = "barcode, server_type, image_id, source_image, width, height, up
 
 def _state(store: Path) -> dict[str, list[tuple]]:
     """What the events changed, without ids and timestamps of the run."""
-    con = duckdb.connect(str(store), read_only=True)
+    con = open_store(store, read_only=True)  # waits for a listener to let go of the file
     try:
         insight_columns = ", ".join(f"{c}::VARCHAR" for c in INSIGHT_COLUMNS)
         return {
@@ -264,7 +264,7 @@ def test_a_redis_restart_and_a_killed_connection_are_survived(world, private_red
         thread.join(timeout=30)
     assert not thread.is_alive()
     assert _settled(observer, settings)
-    con = duckdb.connect(str(settings.store_path), read_only=True)
+    con = open_store(settings.store_path, read_only=True)  # waits for a listener to let go of the file
     try:
         left = con.execute(
             "SELECT count(*) FROM product_insight WHERE barcode IN (?, ?, ?)", codes[:3]
