@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from pipelines.audit.cli import audit_barcodes_command
+from pipelines.category_model.cli import category_app
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.insights.cli import insights_app, refresh_command
@@ -37,6 +38,7 @@ app.add_typer(barcode_app, name="barcode")
 app.add_typer(predictions_app, name="predictions")
 app.add_typer(insights_app, name="insights")
 app.add_typer(reference_app, name="reference")
+app.add_typer(category_app, name="category")
 app.command("synth")(synth_command)
 app.command("download")(download_command)
 app.command("convert")(convert_command)

@@ -155,6 +155,9 @@ class Settings:
     product_sources: tuple[str, ...] = ("snapshot",)  # where the listener reads a product, in order
     nutriscore_model: Path | None = None  # ONNX Nutri-Score detector; None: the detector does not run
     nutriscore_model_version: str = DEFAULT_NUTRISCORE_MODEL_VERSION
+    # The category classifier: "latest" (the model LATEST names under models/category, if any), "off", or
+    # the path of a model folder (model.onnx, labels.json[, card.json]).
+    category_model: str = "latest"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -190,6 +193,7 @@ class Settings:
             nutriscore_model_version=(
                 env.get("OFF_NUTRISCORE_MODEL_VERSION") or DEFAULT_NUTRISCORE_MODEL_VERSION
             ),
+            category_model=env.get("OFF_CATEGORY_MODEL") or "latest",
             environment=environment,
             taxonomy_dir=_path_setting(env, "OFF_TAXONOMY_DIR", data_dir / "taxonomies"),
             keywords_dir=keywords_dir,
@@ -214,6 +218,26 @@ class Settings:
     def store_path(self) -> Path:
         """The DuckDB store (predictions, insights, runs); its writer lock is ``<store>.lock`` beside it."""
         return self.data_dir / "store.duckdb"
+
+    @property
+    def category_models_dir(self) -> Path:
+        """Where ``offpipe category train`` writes its model versions (and ``LATEST``)."""
+        return self.data_dir / "models" / "category"
+
+    def category_model_dir(self) -> Path | None:
+        """The category model folder to use, or None (``OFF_CATEGORY_MODEL=off``, or no model trained yet)."""
+        choice = self.category_model.strip()
+        if choice.lower() == "off":
+            return None
+        if choice.lower() == "latest":
+            root = self.category_models_dir
+            try:
+                version = (root / "LATEST").read_text().strip()
+            except FileNotFoundError:
+                return None
+            folder = root / version
+            return folder if version and "/" not in version and folder.is_dir() else None
+        return Path(choice).expanduser().resolve()
 
     def dump_dir(self, flavor: Flavor | str) -> Path:
         """Folder of a flavor's downloaded dump and its sidecar metadata."""

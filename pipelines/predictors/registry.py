@@ -33,7 +33,7 @@ from pipelines.predictors import (
 from pipelines.predictors.base import Predictor, finish_name_predictions
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
-from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts
+from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts, products_of_server_type
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ PREDICTORS: tuple[Predictor, ...] = (
 PARALLEL_PREDICTORS = 2
 PARALLEL_MIN_ROWS = 20_000  # below this, threads cost more than they save (the per-product path)
 
+CATEGORY_TYPE = "category"
 # Robotoff's product-name set (spec §2).
 NAME_TYPES = ("label", "product_weight", "brand")
 
@@ -144,4 +145,27 @@ def predict(
         # registry order whatever the finishing order.
         with ThreadPoolExecutor(max_workers=PARALLEL_PREDICTORS) as pool:
             tables = list(pool.map(lambda job: _run(job[0], job[1], resources), jobs))
+    if products is not None and (types is None or CATEGORY_TYPE in types):
+        tables.append(_category_model(products, flavor, resources))
     return concat_predictions(tables)
+
+
+def _category_model(
+    products: pl.DataFrame | pa.Table, flavor: Flavor | str, resources: Resources
+) -> pa.Table:
+    """The category classifier over the products of its server type (food, as Robotoff's), when one is
+    configured (``OFF_CATEGORY_MODEL``); it reads product fields, not texts, so it is not a text predictor."""
+    classifier = resources.category_classifier
+    if classifier is None:
+        return empty_predictions()
+    started = time.perf_counter()
+    rows = products_of_server_type(products, flavor, classifier.server_type)
+    table = classifier.predictions(rows, server_type=classifier.server_type)
+    logger.info(
+        "category model %s: %d products → %d predictions in %.2fs",
+        classifier.version,
+        rows.height,
+        table.num_rows,
+        time.perf_counter() - started,
+    )
+    return table

@@ -21,6 +21,7 @@ from pipelines.config import get_settings
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
 
 if TYPE_CHECKING:
+    from pipelines.category_model.classifier import CategoryClassifier
     from pipelines.predictors.packaging import PackagingGrammar
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,14 @@ class Resources:
         taxonomy_dir: Path | None = None,
         today: dt.date | None = None,
         grammars_dir: Path | None = None,
+        category_model: Path | None = None,
     ) -> None:
         self.keywords_dir = Path(keywords_dir)
         # Robotoff's Lark grammars sit in a grammars folder beside the keyword lists (data/grammars).
         self.grammars_dir = Path(grammars_dir) if grammars_dir else self.keywords_dir.parent / "grammars"
         self.today = today  # the date relative rules use (expiration years); None = the current date
         self.taxonomy_dir = Path(taxonomy_dir) if taxonomy_dir else None
+        self.category_model = Path(category_model) if category_model else None  # folder; None: not used
         self._taxonomies: dict[str, Any] = {}
 
     def path(self, name: str) -> Path:
@@ -198,6 +201,15 @@ class Resources:
         return load_grammar(self.grammars_dir)
 
     @cached_property
+    def category_classifier(self) -> CategoryClassifier | None:
+        """The category model of ``category_model``, loaded and checked once (None when not configured)."""
+        if self.category_model is None:
+            return None
+        from pipelines.category_model.classifier import CategoryClassifier
+
+        return CategoryClassifier.load(self.category_model)
+
+    @cached_property
     def brand_prefixes(self) -> frozenset[tuple[str, str]]:
         """``(brand tag, code[:7] + "xxxxxx")`` pairs seen on at least 5 products (importer check)."""
         with gzip.open(self.path("brand_prefix.json.gz"), "rt", encoding="utf-8") as handle:
@@ -205,12 +217,17 @@ class Resources:
 
 
 @cache
-def _resources(keywords_dir: Path, taxonomy_dir: Path | None, grammars_dir: Path | None) -> Resources:
-    return Resources(keywords_dir, taxonomy_dir, grammars_dir=grammars_dir)
+def _resources(
+    keywords_dir: Path, taxonomy_dir: Path | None, grammars_dir: Path | None, category_model: Path | None
+) -> Resources:
+    return Resources(keywords_dir, taxonomy_dir, grammars_dir=grammars_dir, category_model=category_model)
 
 
 def default_resources() -> Resources:
     """The lists of ``$OFF_KEYWORDS_DIR``, taxonomies of ``$OFF_TAXONOMY_DIR`` and grammars of
-    ``$OFF_GRAMMARS_DIR`` (where ``offpipe reference refresh`` installs them), shared in the process."""
+    ``$OFF_GRAMMARS_DIR`` (where ``offpipe reference refresh`` installs them), and the category model of
+    ``OFF_CATEGORY_MODEL`` (by default the latest trained one, if any), shared in the process."""
     settings = get_settings()
-    return _resources(settings.keywords_dir, settings.taxonomy_dir, settings.grammars_dir)
+    return _resources(
+        settings.keywords_dir, settings.taxonomy_dir, settings.grammars_dir, settings.category_model_dir()
+    )

@@ -29,6 +29,7 @@ from pipelines.sql import connect, load_sql, load_statement, scratch
 logger = logging.getLogger(__name__)
 
 PRODUCT_COLUMNS = ("code", "normalized_code", "product_name", "product_type")
+CATEGORY_MODEL_COLUMNS = ("ingredients_tags", "nutriments")  # read only when a category model is set
 PRODUCT_BATCH_ROWS = 250_000
 OCR_BATCH_ROWS = 5_000
 
@@ -163,7 +164,10 @@ def run_predictions(
     snapshot = products_path(flavor, settings)
     store = store or settings.store_path
     report = PredictReport(flavor=flavor.value)
-    products = iter_parquet(snapshot, PRODUCT_COLUMNS, PRODUCT_BATCH_ROWS)
+    columns = PRODUCT_COLUMNS
+    if resources.category_classifier is not None and (types is None or "category" in types):
+        columns += CATEGORY_MODEL_COLUMNS
+    products = iter_parquet(snapshot, columns, PRODUCT_BATCH_ROWS)
     ocr = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
     ledger = ocr_table is not None and import_into_store and types is None
     fingerprint = ocr_ledger.predictors_fingerprint(resources) if ledger else ""

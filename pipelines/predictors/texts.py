@@ -37,6 +37,21 @@ def _server_type(flavor: Flavor | str) -> pl.Expr:
     return pl.col("product_type").replace_strict(mapping, default=default, return_dtype=pl.String)
 
 
+def products_of_server_type(
+    products: pl.DataFrame | pa.Table, flavor: Flavor | str, server_type: str
+) -> pl.DataFrame:
+    """The rows of ``products`` whose server type (from ``product_type``, else the flavor's) is
+    ``server_type``, with a ``barcode`` column (the normalized code): product-level predictors' input."""
+    frame = products if isinstance(products, pl.DataFrame) else pl.from_arrow(products)
+    assert isinstance(frame, pl.DataFrame)
+    if "product_type" not in frame.columns:
+        frame = frame.with_columns(product_type=pl.lit(FLAVOR_PRODUCT_TYPES[Flavor(flavor)]))
+    code = pl.col("normalized_code") if "normalized_code" in frame.columns else pl.col("code")
+    return frame.with_columns(barcode=code).filter(
+        pl.col("barcode").is_not_null() & (_server_type(flavor) == server_type)
+    )
+
+
 def main_product_name() -> pl.Expr:
     """The top-level ``product_name`` (item ``main`` of the language list; not ``product_name_<lang>``)."""
     return (
