@@ -107,11 +107,13 @@ class Resources:
         ]
         loaders += [(name, lambda name=name: self.path(name)) for name in PLAIN_LISTS]
         loaders += [(name, lambda name=name: self.taxonomy(name)) for name in taxonomies]
+        from pipelines.category_model.classifier import CategoryModelError
+
         missing = []
         for name, load in loaders:
             try:
                 load()
-            except (FileNotFoundError, OSError) as exc:  # MissingResourceError is a FileNotFoundError
+            except (FileNotFoundError, OSError, CategoryModelError) as exc:  # missing or unusable
                 missing.append(f"{name}: {exc}")
         if missing:
             raise MissingResourceError("; ".join(missing))

@@ -32,3 +32,14 @@ def test_preload_names_every_missing_file(keywords_dir: Path, taxonomy_dir: Path
     assert "label_flashtext.txt" in message and "store_regex.txt" in message
     assert "no_such_taxonomy" in message
     assert "brand.txt" not in message  # what is present loads fine
+
+
+def test_preload_names_an_unusable_category_model(
+    keywords_dir: Path, taxonomy_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "category-model"
+    broken.mkdir()
+    (broken / "labels.json").write_text("[]")  # and no model.onnx
+    resources = Resources(keywords_dir, taxonomy_dir, category_model=broken)
+    with pytest.raises(MissingResourceError, match=r"category_classifier: .*cannot load the category model"):
+        resources.preload(TAXONOMIES)
