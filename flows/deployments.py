@@ -5,7 +5,7 @@
 operate, which suits a single machine. The nightly schedule is a cron at a configurable hour and time zone;
 refresh and facet deployments have no schedule (the nightly flow already runs both) and exist for ad-hoc
 full rescans and reruns from the UI; ``per-product`` takes the listener's batches when it dispatches to
-Prefect.
+Prefect; ``category-model-off`` trains the category classifier weekly.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from flows.category import train_category_model
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
 from flows.listener import per_product
@@ -27,6 +28,7 @@ from pipelines.facets import FACET_FLAVORS
 DEFAULT_HOUR = 3  # Product Opener publishes the dumps during the night (Europe/Paris)
 DEFAULT_MINUTE = 0
 DEFAULT_TIMEZONE = "Europe/Paris"
+CATEGORY_MODEL_CRON = "0 5 * * 0"  # Sundays 05:00, after that night's nightly run
 TAGS = ["offpipe"]
 
 
@@ -74,6 +76,16 @@ def build_deployments(
                     description="Fiber data-quality facets into Product Opener's MongoDB (MONGO_URI).",
                 )
             )
+    if Flavor.off in [Flavor(f) for f in flavors]:
+        deployments.append(
+            train_category_model.to_deployment(
+                name="category-model-off",
+                schedules=[Cron(CATEGORY_MODEL_CRON, timezone=timezone)],
+                parameters={"flavor": Flavor.off.value},
+                tags=[*TAGS, Flavor.off.value],
+                description="Weekly: train the category classifier on the off snapshot, report its quality.",
+            )
+        )
     deployments.append(
         per_product.to_deployment(
             name="per-product",

@@ -25,7 +25,10 @@ def test_deploy_registers_a_scheduled_nightly_per_flavor_and_ad_hoc_runs() -> No
     deployments = build_deployments(["off", "obf"], hour=4, minute=15, timezone="Europe/Paris")
     stored = {d.name: d for d in _read(apply_deployments(deployments))}
     names = {"nightly-off", "refresh-off", "fiber-facets-off", "nightly-obf", "refresh-obf", "per-product"}
-    assert set(stored) == names
+    assert set(stored) == names | {"category-model-off"}
+    [weekly] = stored["category-model-off"].schedules
+    assert (weekly.schedule.cron, weekly.schedule.timezone) == ("0 5 * * 0", "Europe/Paris")
+    assert stored["category-model-off"].parameters == {"flavor": "off"}
     for flavor in ("off", "obf"):
         nightly = stored[f"nightly-{flavor}"]
         assert nightly.parameters == {"flavor": flavor}
