@@ -81,52 +81,46 @@ def _frame(products: pa.Table | pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("row")
 
 
-def product_tokens(frame: pl.DataFrame) -> pl.DataFrame:
-    """``row, token``: each product's distinct tokens in order (names first), at most :data:`MAX_TOKENS`."""
+def token_lists(frame: pl.DataFrame) -> pl.Series:
+    """Each product's distinct tokens in order (names first), at most :data:`MAX_TOKENS`: a list column,
+    computed with list operations (no explode, sort or window over millions of rows)."""
     parts = []
     if "product_name" in frame.columns:
-        names = (
-            frame.select("row", text=pl.col("product_name"))
-            .explode("text")
-            .select("row", word=pl.col("text").struct.field("text").str.to_lowercase().str.extract_all(_WORD))
-            .explode("word")
-            .drop_nulls("word")
-            .select("row", token=pl.lit("n:") + pl.col("word"), part=pl.lit(0, pl.Int8))
+        words = (
+            pl.col("product_name")
+            .list.eval(pl.element().struct.field("text").str.to_lowercase().str.extract_all(_WORD))
+            .list.eval(pl.element().list.explode(keep_nulls=False, empty_as_null=False))
         )
-        parts.append(names)
+        parts.append(words.list.eval(pl.lit("n:") + pl.element()))
     if "ingredients_tags" in frame.columns:
-        ingredients = (
-            frame.select("row", tag=pl.col("ingredients_tags"))
-            .explode("tag")
-            .drop_nulls("tag")
-            .select("row", token=pl.lit("i:") + pl.col("tag"), part=pl.lit(1, pl.Int8))
-        )
-        parts.append(ingredients)
+        parts.append(pl.col("ingredients_tags").list.eval(pl.lit("i:") + pl.element().drop_nulls()))
     if not parts:
-        return pl.DataFrame(schema={"row": pl.UInt32, "token": pl.String})
-    tokens = pl.concat(parts).with_row_index("order")
-    return (
-        tokens.unique(["row", "token"], keep="first", maintain_order=True)
-        .sort("row", "part", "order")
-        .filter(pl.int_range(pl.len()).over("row") < MAX_TOKENS)
-        .select("row", "token")
-    )
+        return pl.Series("tokens", [[]] * frame.height, dtype=pl.List(pl.String))
+    combined = pl.concat_list([part.fill_null(pl.lit([], dtype=pl.List(pl.String))) for part in parts])
+    return frame.select(tokens=combined.list.unique(maintain_order=True).list.head(MAX_TOKENS)).to_series()
+
+
+def product_tokens(frame: pl.DataFrame) -> pl.DataFrame:
+    """``row, token``: :func:`token_lists` as rows."""
+    lists = token_lists(frame)
+    return pl.DataFrame({"row": frame["row"], "token": lists}).explode("token").drop_nulls("token")
 
 
 def _token_matrix(frame: pl.DataFrame, vocab_size: int) -> np.ndarray:
-    tokens = product_tokens(frame)
+    lists = token_lists(frame)
     matrix = np.zeros((frame.height, MAX_TOKENS), dtype=np.int64)
-    if tokens.height == 0:
+    lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
+    total = int(lengths.sum())
+    if total == 0:
         return matrix
-    distinct = tokens["token"].unique()
-    ids = pl.DataFrame(
-        {"token": distinct, "id": [token_id(t, vocab_size) for t in distinct.to_list()]},
-        schema={"token": pl.String, "id": pl.Int64},
-    )
-    placed = tokens.join(ids, on="token", how="left", maintain_order="left").with_columns(
-        slot=pl.int_range(pl.len()).over("row")
-    )
-    matrix[placed["row"].to_numpy(), placed["slot"].to_numpy()] = placed["id"].to_numpy()
+    tokens = lists.explode().drop_nulls()
+    distinct = tokens.unique()
+    ids = tokens.replace_strict(
+        distinct, [token_id(t, vocab_size) for t in distinct.to_list()], return_dtype=pl.Int64
+    ).to_numpy()
+    rows = np.repeat(np.arange(frame.height), lengths)
+    slots = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    matrix[rows, slots] = ids
     return matrix
 
 
@@ -138,19 +132,18 @@ def _nutrient_matrix(frame: pl.DataFrame) -> np.ndarray:
     values = (
         frame.select("row", item=pl.col("nutriments"))
         .explode("item")
-        .drop_nulls("item")
-        .select(
-            "row",
-            name=pl.col("item").struct.field("name"),
-            value=pl.col("item").struct.field("100g").cast(pl.Float64),
-        )
+        .select("row", name=pl.col("item").struct.field("name"), value=pl.col("item").struct.field("100g"))
         .filter(pl.col("name").is_in(names) & pl.col("value").is_not_null() & pl.col("value").is_finite())
-        .unique(["row", "name"], keep="first", maintain_order=True)
+        .with_columns(index=pl.col("name").replace_strict(names, range(len(names)), return_dtype=pl.Int64))
     )
-    for index, (name, divisor, clip) in enumerate(NUTRIENTS):
-        found = values.filter(pl.col("name") == name)
-        rows = found["row"].to_numpy()
-        scaled = np.clip(found["value"].to_numpy() / divisor, 0.0, clip)
-        features[rows, 2 * index] = scaled
-        features[rows, 2 * index + 1] = 1.0
+    rows, index = values["row"].to_numpy().astype(np.int64), values["index"].to_numpy()
+    # a nutrient listed twice: its first value (a stable sort of the keys, then the first of each run)
+    key = rows * len(NUTRIENTS) + index
+    order = np.argsort(key, kind="stable")
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]] if len(key) else order
+    values, rows, index = values[first], rows[first], index[first]
+    divisor = np.array([d for _, d, _ in NUTRIENTS])[index]
+    clip = np.array([c for _, _, c in NUTRIENTS])[index]
+    features[rows, 2 * index] = np.clip(values["value"].cast(pl.Float64).to_numpy() / divisor, 0.0, clip)
+    features[rows, 2 * index + 1] = 1.0
     return features

@@ -39,7 +39,10 @@ ROWS = [
             {"lang": "en", "text": "Hazelnut spread"},
         ],
         "ingredients_tags": ["en:sugar", "en:hazelnut", "en:sugar"],
-        "nutriments": [_nutriment("fat", 30.9), _nutriment("energy-kcal", 539.0), _nutriment("salt", None)],
+        "nutriments": [
+            _nutriment("fat", 30.9), _nutriment("energy-kcal", 539.0), _nutriment("salt", None),
+            _nutriment("fat", 99.0),  # listed twice: the first value counts
+        ],
     },
     {"product_name": None, "ingredients_tags": None, "nutriments": None},
     {
