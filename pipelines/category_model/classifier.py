@@ -168,19 +168,31 @@ class CategoryClassifier:
         count = len(rows)
         return pa.table(
             {
-                "type": pa.array(["category"] * count, pa.string()),
+                "type": _repeat("category", count),
                 "barcode": codes.take(pa.array(rows, pa.int64())),
-                "server_type": pa.array([server_type] * count, pa.string()),
+                "server_type": _repeat(server_type, count),
                 "value": pa.nulls(count, pa.string()),
-                "value_tag": pa.array(np.asarray(self.labels, dtype=object)[columns].tolist(), pa.string()),
-                "data": pa.array(["{}"] * count, pa.string()),
-                "automatic_processing": pa.array([False] * count, pa.bool_()),
-                "predictor": pa.array([PREDICTOR] * count, pa.string()),
-                "predictor_version": pa.array([self.version] * count, pa.string()),
+                "value_tag": _dictionary(columns, self.labels),
+                "data": _repeat("{}", count),
+                "automatic_processing": pa.array(np.zeros(count, dtype=bool)),
+                "predictor": _repeat(PREDICTOR, count),
+                "predictor_version": _repeat(self.version, count),
                 "source_image": pa.nulls(count, pa.string()),
                 "confidence": pa.array(confidence, pa.float64()),
             }
         ).cast(PREDICTION_SCHEMA)
+
+
+def _dictionary(indices: np.ndarray, values: list[str]) -> pa.Array:
+    """``values[indices]`` as a string array, built by Arrow (no Python list of millions of strings)."""
+    encoded = pa.DictionaryArray.from_arrays(
+        pa.array(indices.astype(np.int32)), pa.array(values, pa.string())
+    )
+    return encoded.cast(pa.string())
+
+
+def _repeat(value: str, count: int) -> pa.Array:
+    return _dictionary(np.zeros(count, dtype=np.int32), [value])
 
 
 def _check_signature(session: ort.InferenceSession, labels: int, folder: Path) -> None:
