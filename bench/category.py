@@ -50,7 +50,7 @@ import pyarrow as pa, pyarrow.parquet as pq
 from pipelines.category_model.classifier import CategoryClassifier
 snapshot, folder, products = sys.argv[1], sys.argv[2], int(sys.argv[3])
 classifier = CategoryClassifier.load(folder)
-columns = ["normalized_code", "product_type", "product_name", "ingredients_tags", "nutriments"]
+columns = ["normalized_code", "product_type", "product_name", "ingredients_original_tags", "nutriments"]
 done = predictions = 0
 started = time.perf_counter()
 while done < products:

@@ -4,7 +4,9 @@ Tokens, in this order, each product's first :data:`MAX_TOKENS` distinct ones:
 
 - ``n:<word>`` for each word (letters and digits, two characters or more, lowercased) of the product's names
   in every language (``product_name``);
-- ``i:<tag>`` for each of its ``ingredients_tags``.
+- ``i:<tag>`` for each of its ``ingredients_original_tags``: the ingredients as parsed, top-level ones first,
+  without the taxonomy parents ``ingredients_tags`` adds (the top-level ids of the ``ingredients`` JSON would
+  cost a JSON parse of every product).
 
 A token's id is a stable hash (BLAKE2b, 8 bytes) modulo ``vocab_size - 1``, plus one: id 0 is padding. The
 hash must not depend on the library version or the process (Polars' and DuckDB's ``hash`` may change between
@@ -42,7 +44,7 @@ NUTRIENTS: tuple[tuple[str, float, float], ...] = (
     ("fruits-vegetables-nuts", 100.0, 1.0),
 )
 FEATURES = 2 * len(NUTRIENTS)  # value, presence
-INPUT_COLUMNS = ("product_name", "ingredients_tags", "nutriments")
+INPUT_COLUMNS = ("product_name", "ingredients_original_tags", "nutriments")
 _WORD = r"[\p{L}\p{N}]{2,}"
 
 
@@ -92,8 +94,8 @@ def token_lists(frame: pl.DataFrame) -> pl.Series:
             .list.eval(pl.element().list.explode(keep_nulls=False, empty_as_null=False))
         )
         parts.append(words.list.eval(pl.lit("n:") + pl.element()))
-    if "ingredients_tags" in frame.columns:
-        parts.append(pl.col("ingredients_tags").list.eval(pl.lit("i:") + pl.element().drop_nulls()))
+    if "ingredients_original_tags" in frame.columns:
+        parts.append(pl.col("ingredients_original_tags").list.eval(pl.lit("i:") + pl.element().drop_nulls()))
     if not parts:
         return pl.Series("tokens", [[]] * frame.height, dtype=pl.List(pl.String))
     combined = pl.concat_list([part.fill_null(pl.lit([], dtype=pl.List(pl.String))) for part in parts])

@@ -41,8 +41,8 @@ LOOKUP_COLUMNS = (
     "code", "normalized_code", "code_valid", "product_type", "lang", "product_name", "generic_name",
     "ingredients_text", "packaging_text", "images", "labels_tags", "categories_tags", "brands", "brands_tags",
     "emb_codes", "emb_codes_tags", "quantity", "expiration_date", "countries_tags", "unique_scans_n",
-    "ingredients_tags", "nutriments", "has_fiber_value", "created_t", "last_modified_t", "schema_version",
-    "dump_line",
+    "ingredients_tags", "ingredients_original_tags", "nutriments", "has_fiber_value", "created_t",
+    "last_modified_t", "schema_version", "dump_line",
 )  # fmt: skip
 
 

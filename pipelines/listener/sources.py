@@ -59,6 +59,7 @@ PRODUCT_FIELDS = (
     "countries_tags",
     "unique_scans_n",
     "ingredients_tags",
+    "ingredients_original_tags",
     "nutriments",
     "nutrition",
     "schema_version",

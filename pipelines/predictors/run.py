@@ -29,7 +29,7 @@ from pipelines.sql import connect, load_sql, load_statement, scratch
 logger = logging.getLogger(__name__)
 
 PRODUCT_COLUMNS = ("code", "normalized_code", "product_name", "product_type")
-CATEGORY_MODEL_COLUMNS = ("ingredients_tags", "nutriments")  # read only when a category model is set
+CATEGORY_MODEL_COLUMNS = ("ingredients_original_tags", "nutriments")  # read only when a category model is set
 PRODUCT_BATCH_ROWS = 250_000
 OCR_BATCH_ROWS = 5_000
 

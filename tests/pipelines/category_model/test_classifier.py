@@ -50,7 +50,7 @@ def _bring_your_own(folder: Path, model: onnx.ModelProto, labels: list[str]) -> 
 
 def _products(rows: list[tuple[str | None, str, str]]) -> pa.Table:
     """(code, product_type, name) rows with the snapshot's columns the classifier reads."""
-    fields = ["normalized_code", "product_type", "product_name", "ingredients_tags", "nutriments"]
+    fields = ["normalized_code", "product_type", "product_name", "ingredients_original_tags", "nutriments"]
     schema = pa.schema([PRODUCT_SCHEMA.field(name) for name in fields])
     return pa.Table.from_pylist(
         [

@@ -19,7 +19,7 @@ from pipelines.category_model.features import (
 )
 from pipelines.convert.schema import PRODUCT_SCHEMA
 
-COLUMNS = ("product_name", "ingredients_tags", "nutriments")
+COLUMNS = ("product_name", "ingredients_original_tags", "nutriments")
 SCHEMA = pa.schema([PRODUCT_SCHEMA.field(name) for name in COLUMNS])
 
 
@@ -38,16 +38,16 @@ ROWS = [
             {"lang": "main", "text": "Pâte à tartiner Noisettes"},
             {"lang": "en", "text": "Hazelnut spread"},
         ],
-        "ingredients_tags": ["en:sugar", "en:hazelnut", "en:sugar"],
+        "ingredients_original_tags": ["en:sugar", "en:hazelnut", "en:sugar"],
         "nutriments": [
             _nutriment("fat", 30.9), _nutriment("energy-kcal", 539.0), _nutriment("salt", None),
             _nutriment("fat", 99.0),  # listed twice: the first value counts
         ],
     },
-    {"product_name": None, "ingredients_tags": None, "nutriments": None},
+    {"product_name": None, "ingredients_original_tags": None, "nutriments": None},
     {
         "product_name": [{"lang": "main", "text": "a b Cola COLA cola 330ml"}],
-        "ingredients_tags": [],
+        "ingredients_original_tags": [],
         "nutriments": [
             _nutriment("sugars", 250.0), _nutriment("energy-kcal", 9000.0), _nutriment("fiber", -3.0)
         ],
@@ -109,7 +109,7 @@ def test_token_cap_keeps_names_first() -> None:
     words = " ".join(f"word{i}" for i in range(MAX_TOKENS + 10))
     row = {
         "product_name": [{"lang": "main", "text": words}],
-        "ingredients_tags": ["en:salt"],
+        "ingredients_original_tags": ["en:salt"],
         "nutriments": None,
     }
     tokens = build_inputs(_table([row])).tokens[0]
@@ -134,7 +134,7 @@ def test_each_row_alone_equals_that_row_among_others(products: list[dict]) -> No
     rows = [
         {
             "product_name": [{"lang": "main", "text": text} for text in p["names"]] or None,
-            "ingredients_tags": p["ingredients"],
+            "ingredients_original_tags": p["ingredients"],
             "nutriments": [_nutriment("proteins", float(len(p["names"])))],
         }
         for p in products
