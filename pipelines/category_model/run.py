@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.category_model.classifier import CategoryClassifier, save_model
-from pipelines.category_model.features import INPUT_COLUMNS, Inputs, build_inputs
+from pipelines.category_model.features import FEATURES, INPUT_COLUMNS, MAX_TOKENS, Inputs, build_inputs
 from pipelines.category_model.metrics import THRESHOLD, quality
 from pipelines.category_model.model import to_onnx
 from pipelines.category_model.train import (
@@ -59,7 +59,7 @@ class Sample:
     def stacked(self, role: int) -> Inputs:
         parts = self.inputs[role]
         if not parts:
-            return Inputs(np.zeros((0, 1), np.int64), np.zeros((0, 0), np.float32))
+            return Inputs(np.zeros((0, MAX_TOKENS), np.int64), np.zeros((0, FEATURES), np.float32))
         return Inputs(np.concatenate([p.tokens for p in parts]), np.concatenate([p.features for p in parts]))
 
     def categories_of(self, role: int) -> pl.Series:

@@ -7,7 +7,7 @@
 - Loss: binary cross-entropy per category; Adam with bias correction; the embedding rows a batch touches are
   the only ones updated ("lazy" Adam: a row's moments move only when it is used), which keeps a batch's
   cost proportional to its tokens, not to the vocabulary.
-- Deterministic for a seed (one thread of numpy arithmetic per step, a seeded permutation per epoch).
+- Deterministic for a seed: seeded initial embeddings and a seeded permutation of the products per epoch.
 """
 
 from __future__ import annotations
