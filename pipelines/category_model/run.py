@@ -33,6 +33,7 @@ from pipelines.category_model.metrics import THRESHOLD, quality
 from pipelines.category_model.model import to_onnx
 from pipelines.category_model.train import (
     NoLabelsError,
+    Targets,
     TrainConfig,
     choose_labels,
     held_out,
@@ -163,8 +164,11 @@ def train_from_snapshot(
             f"no category has {config.min_products} training products in {snapshot} "
             f"({train_categories.len()} products with categories were drawn)"
         )
+    targets = Targets.of(train_categories, labels)
+    sample.categories[_TRAIN].clear()  # the lists are no longer needed: their memory goes before training
+    del train_categories
     training = sample.stacked(_TRAIN)
-    model = train(training, label_matrix(train_categories, labels), config)
+    model = train(training, targets, config)
     train_seconds = time.perf_counter() - started - read_seconds
     held = sample.stacked(_HELD)
     uncategorized = sample.stacked(_UNCATEGORIZED)

@@ -74,18 +74,52 @@ def choose_labels(categories: pl.Series, min_products: int) -> list[str]:
     return sorted(counts["tags"].to_list())
 
 
-def label_matrix(categories: pl.Series, labels: Sequence[str]) -> np.ndarray:
-    """Boolean [products, labels]: which of ``labels`` each product carries."""
-    targets = np.zeros((categories.len(), len(labels)), dtype=bool)
-    index = pl.DataFrame({"tags": list(labels), "column": np.arange(len(labels), dtype=np.int64)})
+def _label_pairs(categories: pl.Series, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(product row, label column) of every label a product carries."""
+    index = pl.DataFrame(
+        {"tags": list(labels), "column": np.arange(len(labels), dtype=np.int64)},
+        schema={"tags": pl.String, "column": pl.Int64},
+    )
     found = (
-        pl.DataFrame({"tags": categories})
+        pl.DataFrame({"tags": categories.cast(pl.List(pl.String))})
         .with_row_index("row")
         .explode("tags")
         .join(index, on="tags", how="inner")
     )
-    targets[found["row"].to_numpy(), found["column"].to_numpy()] = True
+    return found["row"].to_numpy().astype(np.int64), found["column"].to_numpy()
+
+
+def label_matrix(categories: pl.Series, labels: Sequence[str]) -> np.ndarray:
+    """Boolean [products, labels]: which of ``labels`` each product carries."""
+    targets = np.zeros((categories.len(), len(labels)), dtype=bool)
+    rows, columns = _label_pairs(categories, labels)
+    targets[rows, columns] = True
     return targets
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A label matrix packed eight labels to a byte: a million products × 3,500 categories is 440 MB
+    instead of 3.5 GB of booleans; :meth:`rows` unpacks one minibatch at a time."""
+
+    packed: np.ndarray  # uint8 [products, ceil(categories / 8)]
+    categories: int
+
+    @classmethod
+    def of(cls, categories: pl.Series, labels: Sequence[str]) -> Targets:
+        """Packed directly from the (product, label) pairs: the boolean matrix never exists."""
+        packed = np.zeros((categories.len(), (len(labels) + 7) // 8), dtype=np.uint8)
+        rows, columns = _label_pairs(categories, labels)
+        np.bitwise_or.at(packed, (rows, columns >> 3), (1 << (7 - (columns & 7))).astype(np.uint8))
+        return cls(packed, len(labels))
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray) -> Targets:
+        return cls(np.packbits(matrix.astype(bool), axis=1), int(matrix.shape[1]))
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Boolean [len(index), categories]."""
+        return np.unpackbits(self.packed[index], axis=1, count=self.categories).astype(bool)
 
 
 class _Adam:
@@ -114,18 +148,21 @@ class _Adam:
 
 def train(
     inputs: Inputs,
-    targets: np.ndarray,
+    targets: np.ndarray | Targets,
     config: TrainConfig,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> CategoryModel:
-    """Fit a model on ``inputs`` (tokens, features) and boolean ``targets`` [products, categories]."""
-    if targets.shape[1] == 0:
+    """Fit a model on ``inputs`` (tokens, features) and ``targets``: a boolean [products, categories] matrix
+    or the same packed (:class:`Targets`)."""
+    if not isinstance(targets, Targets):
+        targets = Targets.from_matrix(targets)
+    if targets.categories == 0:
         raise NoLabelsError("no category to learn")
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     model = CategoryModel.initial(
-        config.vocab_size, config.dim, inputs.features.shape[1], targets.shape[1], seed=config.seed
+        config.vocab_size, config.dim, inputs.features.shape[1], targets.categories, seed=config.seed
     )
     optimizers = {
         name: _Adam(getattr(model, name), config.learning_rate) for name in ("embeddings", "weights", "bias")
@@ -149,13 +186,13 @@ def _step(
     model: CategoryModel,
     optimizers: dict[str, _Adam],
     inputs: Inputs,
-    targets: np.ndarray,
+    targets: Targets,
     batch: np.ndarray,
     step: int,
 ) -> float:
     """One minibatch: forward, binary cross-entropy, gradients, Adam; the batch's mean loss."""
     tokens, features = inputs.tokens[batch], inputs.features[batch]
-    y = targets[batch].astype(np.float32)
+    y = targets.rows(batch).astype(np.float32)
     hidden, count = model.pooled(tokens, features)
     logits = hidden @ model.weights + model.bias
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))

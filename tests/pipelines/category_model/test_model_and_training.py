@@ -7,12 +7,15 @@ import numpy as np
 import onnxruntime as ort
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.category_model.features import FEATURES, Inputs
 from pipelines.category_model.metrics import quality
 from pipelines.category_model.model import CategoryModel, to_onnx
 from pipelines.category_model.train import (
     NoLabelsError,
+    Targets,
     TrainConfig,
     choose_labels,
     held_out,
@@ -115,3 +118,23 @@ def test_quality_figures_on_a_hand_checked_case() -> None:
     assert report["coverage"] == 0.5
     assert [row["category"] for row in report["best"]] == ["x", "y"]
     assert [row["category"] for row in report["worst"]] == ["z", "y"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.lists(st.sampled_from([f"en:c{i}" for i in range(20)]), max_size=6)),
+        max_size=30,
+    ),
+    st.integers(min_value=0, max_value=19),
+)
+def test_packed_targets_hold_the_label_matrix(categories: list, labels_count: int) -> None:
+    """Training reads its labels packed eight to a byte; unpacked they are the boolean matrix, bit for bit."""
+    series = pl.Series(categories, dtype=pl.List(pl.String))
+    labels = [f"en:c{i}" for i in range(0, 20, 2)][:labels_count]  # every other category, any count
+    matrix = label_matrix(series, labels)
+    packed = Targets.of(series, labels)
+    assert packed.packed.shape == (len(categories), (len(labels) + 7) // 8)
+    assert np.array_equal(packed.packed, Targets.from_matrix(matrix).packed)
+    index = np.arange(len(categories))[::-1]
+    assert np.array_equal(packed.rows(index), matrix[index])
