@@ -10,10 +10,13 @@ with them — after each key has been checked against a strict pattern, so nothi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.convert.schema import LANGUAGE_FAMILIES
 from pipelines.sql import connect, load_sql
@@ -38,20 +41,6 @@ NUTRIMENT_SUFFIXES = (  # OFF's export order: the first suffix a key ends with d
 )
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]*")
 _TEXT_FIELDS = {"unit", "prepared_unit"}
-_NUTRIMENT_FIELDS = (
-    "value",
-    "100g",
-    "serving",
-    "unit",
-    "prepared_value",
-    "prepared_100g",
-    "prepared_serving",
-    "prepared_unit",
-)
-NUTRIMENT_TYPE = (
-    'STRUCT(name VARCHAR, value FLOAT, "100g" FLOAT, serving FLOAT, unit VARCHAR, prepared_value FLOAT, '
-    "prepared_100g FLOAT, prepared_serving FLOAT, prepared_unit VARCHAR)[]"
-)
 
 
 class BatchTransformer:
@@ -120,24 +109,35 @@ class BatchTransformer:
         return self._with_legacy_nutriments(result)
 
     def _with_legacy_nutriments(self, result: pa.Table) -> pa.Table:
-        """Second, small pass: regroup the legacy nutriments objects (their JSON text only) per nutrient."""
+        """Second, small pass: regroup the legacy nutriments objects (their JSON text only) per nutrient.
+
+        DuckDB reads the values, one typed column per key; the per-row lists (one item per nutrient name
+        with at least one value, names in order) are put together here with index arithmetic, whose cost
+        follows the values present rather than the number of names known to the batch.
+        """
         con = self.con
         assert con is not None
-        columns = ["_legacy_nutriments", "nutriments", "has_fiber_value"]
         con.register(
-            "nutriment_batch", result.select(columns).rename_columns(["legacy_nutriments", *columns[1:]])
+            "nutriment_batch",
+            result.select(["_legacy_nutriments", "has_fiber_value"]).rename_columns(
+                ["legacy_nutriments", "has_fiber_value"]
+            ),
         )
         try:
             keys = con.execute(self.nutriment_keys).fetchall()[0][0]
-            structure, listing = self._nutriments(keys)
-            query = self.legacy_nutriments.replace("{nutriment_structure}", structure)
-            fixed = con.sql(query.replace("{nutriment_list}", listing)).to_arrow_table()
+            plan = self._nutriment_plan(keys)
+            query = self.legacy_nutriments.replace("{nutriment_structure}", plan.structure)
+            values = con.sql(query.replace("{nutriment_columns}", plan.columns)).to_arrow_table()
         finally:
             con.unregister("nutriment_batch")
-        if fixed.num_rows != result.num_rows:
+        if values.num_rows != result.num_rows:
             raise RuntimeError("the legacy nutriments pass changed the number of rows")
-        for name in ("nutriments", "has_fiber_value"):
-            result = result.set_column(result.schema.get_field_index(name), name, fixed.column(name))
+        current = result.column("nutriments")
+        legacy = nutriment_lists(values, plan.fields, current.type)
+        nutriments = pc.if_else(pc.is_null(result.column("_legacy_nutriments")), current, legacy)
+        result = result.set_column(result.schema.get_field_index("nutriments"), "nutriments", nutriments)
+        fiber = values.column("has_fiber_value")
+        result = result.set_column(result.schema.get_field_index("has_fiber_value"), "has_fiber_value", fiber)
         return result.drop_columns(["_legacy_nutriments"])
 
     def parsed_lines_query(self, languages: list[str]) -> str:
@@ -157,8 +157,8 @@ class BatchTransformer:
             sql = sql.replace(f"{{{family}_langs}}", "[" + ", ".join(items) + "]")
         return sql
 
-    def _nutriments(self, keys: list[str]) -> tuple[str, str]:
-        """json_transform structure of the nutriment keys and the SQL list of one struct per nutrient."""
+    def _nutriment_plan(self, keys: list[str]) -> _NutrimentPlan:
+        """What the legacy pass reads: json_transform structure, typed columns, fields per nutrient name."""
         fields: dict[str, dict[str, str]] = {}
         read = {"fiber", "fiber_prepared"}
         for key in keys:
@@ -171,23 +171,52 @@ class BatchTransformer:
                     read.add(key)
                     break
         structure = "{" + ", ".join(f'"{key}": "VARCHAR"' for key in sorted(read)) + "}"
-        items = []
-        for name in sorted(fields):
-            parts = [f"'name': '{name}'"]
-            for field in _NUTRIMENT_FIELDS:
-                key = fields[name].get(field)
-                if key is None:
-                    value = "CAST(NULL AS VARCHAR)" if field in _TEXT_FIELDS else "CAST(NULL AS FLOAT)"
-                elif field in _TEXT_FIELDS:
-                    value = f'nut."{key}"'
-                else:
-                    value = f'off_float(nut."{key}")'
-                parts.append(f"'{field}': {value}")
-            items.append("{" + ", ".join(parts) + "}")
-        listing = (
-            f"CAST([{', '.join(items)}] AS {NUTRIMENT_TYPE})" if items else f"CAST([] AS {NUTRIMENT_TYPE})"
+        columns = "".join(
+            f', nut."{key}" AS "{key}"' if field in _TEXT_FIELDS else f', off_float(nut."{key}") AS "{key}"'
+            for name in sorted(fields)
+            for field, key in fields[name].items()
         )
-        return structure, listing
+        return _NutrimentPlan(structure, columns, {name: fields[name] for name in sorted(fields)})
+
+
+@dataclass(frozen=True)
+class _NutrimentPlan:
+    structure: str
+    columns: str
+    fields: dict[str, dict[str, str]]  # nutrient name (sorted) → {field: key}
+
+
+def nutriment_lists(values: pa.Table, fields: dict[str, dict[str, str]], list_type: pa.DataType) -> pa.Array:
+    """One list per row of ``{name, value, 100g, …}`` items, from one column per key (``values``).
+
+    A row's list holds the names, in ``fields`` order, for which at least one of the row's keys has a value.
+    Every name contributes a struct column over all rows; the items are then taken row by row, name by name
+    (the nonzero cells of a rows × names mask, in row-major order), so the lists are ordered without sorting.
+    """
+    item_type = list_type.value_type
+    rows = values.num_rows
+    if not fields:
+        return pa.array([[] for _ in range(rows)], type=list_type)
+    structs = []
+    present = np.zeros((rows, len(fields)), dtype=bool)
+    for j, (name, keys) in enumerate(fields.items()):
+        children = []
+        for child in item_type:
+            if child.name == "name":
+                children.append(pa.array([name] * rows, type=child.type))
+                continue
+            key = keys.get(child.name)
+            column = values.column(key) if key is not None else pa.nulls(rows, child.type)
+            column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            if key is not None:
+                present[:, j] |= column.is_valid().to_numpy(zero_copy_only=False)
+            children.append(column.cast(child.type))
+        structs.append(pa.StructArray.from_arrays(children, fields=list(item_type)))
+    row_index, name_index = np.nonzero(present)
+    items = pa.concat_arrays(structs).take(pa.array(name_index * rows + row_index))
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=list_type)
 
 
 def language_keys(batch: pa.RecordBatch | pa.Table) -> list[str]:
