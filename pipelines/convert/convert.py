@@ -172,6 +172,9 @@ def _run(
                 # combine_chunks copies the rows into Arrow's own pool at their exact size, releasing the
                 # (over-allocated) buffers DuckDB exported: the pending row group stays compact.
                 writer.put(rows.select(names).cast(PRODUCT_SCHEMA).combine_chunks())
+                # DuckDB's output is no longer needed: free it now rather than when the next batch's result
+                # replaces it, after DuckDB's busiest moment (~70 MB less at the peak).
+                del result, rows, reasons, line_numbers
                 if progress is not None:
                     progress(batch.num_rows)
         writer.close()

@@ -10,6 +10,7 @@ with them — after each key has been checked against a strict pattern, so nothi
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import duckdb
@@ -102,7 +103,7 @@ class BatchTransformer:
             languages = language_keys(batch)
             view = self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
             con.execute(view)
-            result = con.sql(self.products_query(languages)).to_arrow_table()
+            result = _arrow(con, self.products_query(languages))
         finally:
             con.execute("DROP VIEW IF EXISTS parsed_lines")
             con.unregister("batch")
@@ -127,7 +128,7 @@ class BatchTransformer:
             keys = con.execute(self.nutriment_keys).fetchall()[0][0]
             plan = self._nutriment_plan(keys)
             query = self.legacy_nutriments.replace("{nutriment_structure}", plan.structure)
-            values = con.sql(query.replace("{nutriment_columns}", plan.columns)).to_arrow_table()
+            values = _arrow(con, query.replace("{nutriment_columns}", plan.columns))
         finally:
             con.unregister("nutriment_batch")
         if values.num_rows != result.num_rows:
@@ -184,6 +185,19 @@ class _NutrimentPlan:
     structure: str
     columns: str
     fields: dict[str, dict[str, str]]  # nutrient name (sorted) → {field: key}
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """The result of ``query`` as an Arrow table, planned once.
+
+    ``con.sql(query).to_arrow_table()`` binds the query to learn its shape, then plans it again to run it:
+    for the products query (~180 output columns built from macros) that is ~0.1 s more per batch, whatever
+    its size. ``execute`` plans once; DuckDB warns that its Arrow output copies the rows, which costs less
+    than the second planning (measured on 6,144-line batches).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+        return con.execute(query).to_arrow_table()
 
 
 def nutriment_lists(values: pa.Table, fields: dict[str, dict[str, str]], list_type: pa.DataType) -> pa.Array:
