@@ -34,7 +34,7 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import load_statement, scratch
+from pipelines.sql import arrow_table, load_statement, scratch
 from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions
@@ -105,8 +105,8 @@ def with_known_images(
     con.register("overlay_rows", narrow)
     con.register("ocr_seen", seen)
     try:
-        overlaid = con.sql(load_statement("listener/overlay_images"), params={"server_type": flavor.value})
-        images = overlaid.to_arrow_table().column("images").cast(rows.schema.field("images").type)
+        overlaid = arrow_table(con, load_statement("listener/overlay_images"), {"server_type": flavor.value})
+        images = overlaid.column("images").cast(rows.schema.field("images").type)
         return rows.set_column(rows.schema.get_field_index("images"), rows.schema.field("images"), images)
     finally:
         con.unregister("overlay_rows")
@@ -117,8 +117,7 @@ def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
     """The snapshot's rows of ``codes`` (normalized, validated), every column, as the bulk run reads them."""
     con = scratch()
     con.read_parquet(str(snapshot)).create_view("snapshot_source", replace=True)
-    query = con.sql(load_statement("listener/snapshot_rows"), params={"codes": sorted(set(codes))})
-    return query.to_arrow_table()
+    return arrow_table(con, load_statement("listener/snapshot_rows"), {"codes": sorted(set(codes))})
 
 
 def delete_image(con: duckdb.DuckDBPyConnection, flavor: Flavor, code: str, image_id: str) -> int:

@@ -24,7 +24,7 @@ from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import connect, load_sql, load_statement, scratch
+from pipelines.sql import arrow_table, connect, load_sql, load_statement, scratch
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def prediction_products(predictions: pa.Table, products: Path | pa.Table) -> pa.
         con.register("prediction_barcodes", predictions.select(["barcode"]))
         con.register("prediction_source", products.select(["normalized_code", "images"]))  # binds faster
         try:
-            return con.sql(load_statement("predictors/prediction_products")).to_arrow_table()
+            return arrow_table(con, load_statement("predictors/prediction_products"))
         finally:
             con.unregister("prediction_barcodes")
             con.unregister("prediction_source")
