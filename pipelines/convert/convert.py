@@ -173,7 +173,7 @@ def _run(
                 # (over-allocated) buffers DuckDB exported: the pending row group stays compact.
                 writer.put(rows.select(names).cast(PRODUCT_SCHEMA).combine_chunks())
                 # DuckDB's output is no longer needed: free it now rather than when the next batch's result
-                # replaces it, after DuckDB's busiest moment (~70 MB less at the peak).
+                # replaces it, which would keep it alive through DuckDB's busiest moment.
                 del result, rows, reasons, line_numbers
                 if progress is not None:
                     progress(batch.num_rows)

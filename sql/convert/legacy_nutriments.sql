@@ -1,8 +1,8 @@
 -- legacy_nutriments: the values of the legacy `nutriments` objects ({"fat_100g": 3, "fat_unit": "g", …}) of a
 -- batch, one column per key that names a nutrient field (`<name>_value`, `_100g`, `_serving`, `_unit` and their
 -- `_prepared_` forms), typed (numbers as FLOAT, units as text), plus the fiber flag. pipelines/convert/transform.py
--- regroups the columns into one item per nutrient name, as OFF's export does: building those lists in SQL
--- (one struct per name known to the batch, then filtering) cost several times more than the parse itself.
+-- regroups the columns into one item per nutrient name, as OFF's export does (building those lists in SQL, one
+-- struct per name known to the batch then a filter, cost ~15 % more on real documents).
 -- Input relation `nutriment_batch(legacy_nutriments VARCHAR, has_fiber_value BOOLEAN)`, one row per batch row,
 -- in order. Placeholders, filled by pipelines/convert/transform.py from keys it has validated:
 -- {nutriment_structure} (json_transform structure of the keys present, always with "fiber" and
