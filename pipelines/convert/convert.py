@@ -37,9 +37,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.config import Flavor, Settings, get_settings
-from pipelines.convert.reader import background_tables
+from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer
+from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, language_keys
 from pipelines.download.meta import write_json_atomic
 from pipelines.sql import connect, load_sql
 
@@ -84,6 +84,9 @@ class ConversionReport:
 @dataclass(frozen=True)
 class ConvertOptions:
     batch_rows: int = 6_144
+    # The first batch is small: DuckDB starts on it while the reader fills the next one, instead of waiting
+    # for a whole batch to be decompressed (~0.3 s less per file, which counts on small dumps).
+    first_batch_rows: int = 1_024
     row_group_rows: int = ROW_GROUP_ROWS
     max_line_bytes: int = MAX_LINE_BYTES
     threads: int | None = None
@@ -150,8 +153,13 @@ def _run(
     expected_line = 1
     try:
         with gzip.open(tmp[QUARANTINE_FILE], "wb", compresslevel=6) as bad:
-            for batch in background_tables(source, options.batch_rows):
-                result = transformer(batch)
+            # The language keys of a batch are listed on the reader's thread, while DuckDB works on the
+            # previous batch (~0.1 s per batch off the main thread's path on real documents).
+            batches = background_prepared(
+                source, language_keys, options.batch_rows, first_rows=options.first_batch_rows
+            )
+            for batch, languages in batches:
+                result = transformer(batch, languages)
                 line_numbers = result.column("_line_no")
                 _check_order(line_numbers, expected_line, batch.num_rows)
                 expected_line += batch.num_rows

@@ -287,8 +287,8 @@ def test_unbalanced_counts_fail_and_keep_the_previous_snapshot(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     original = convert_module.BatchTransformer.__call__
 
-    def lose_a_row(self, batch):
-        result = original(self, batch)
+    def lose_a_row(self, batch, languages=None):
+        result = original(self, batch, languages)
         return result.slice(0, result.num_rows - 1)
 
     monkeypatch.setattr(convert_module.BatchTransformer, "__call__", lose_a_row)
