@@ -106,32 +106,39 @@ def lower_text(frame: pl.DataFrame) -> pl.Series | None:
     return frame["text_lower"] if "text_lower" in frame.columns else None
 
 
-# Texts shorter than this in total (characters) match only the patterns whose first two characters occur in
+# Texts shorter than this in total (characters) match only the patterns whose first three characters occur in
 # them: building the automaton of a 7,000-pattern list costs ~15 ms, more than a product name's whole match.
 PREFILTER_MAX_CHARS = 50_000
 _PATTERN_CACHE_SIZE = 16
+_PREFIX = 3  # characters of a pattern's prefix in the prefilter's index
 
 
 @dataclass(frozen=True)
 class _Patterns:
     """The patterns of some keyword lists, built once per lists: who owns each pattern, and an index by
-    their first two characters for the prefilter."""
+    their prefix for the prefilter."""
 
     sets: tuple[KeywordSet, ...]  # held so that the ids keying the cache stay theirs
     owners: pl.DataFrame  # list, keyword
     patterns: list[str]  # distinct, in first-seen order
-    by_prefix: dict[str, list[int]]  # first two characters → positions in ``patterns``
-    single: list[int]  # one-character patterns: no two-character prefix
+    # first three characters (the whole pattern for two-character ones) → positions in ``patterns``
+    by_prefix: dict[str, list[int]]
+    single: list[int]  # one-character patterns: no prefix to look up
 
     def candidates(self, lowered: pl.Series) -> list[str]:
         """The patterns that can occur in ``lowered``: all of them for large inputs; for small ones those
-        whose two-character prefix occurs in some text (exact: an occurrence contains its prefix)."""
+        whose prefix (three characters, or two for two-character patterns) occurs in some text (exact: an
+        occurrence contains its prefix). Three characters rather than two: four product names then select
+        ~320 of the 7,075 brand patterns instead of ~2,000, and matching them takes 4.2 ms instead of 6.8."""
         if int(lowered.str.len_chars().sum() or 0) > PREFILTER_MAX_CHARS:
             return self.patterns
-        pairs = {text[i : i + 2] for text in lowered.drop_nulls().to_list() for i in range(len(text) - 1)}
+        grams = set()
+        for text in lowered.drop_nulls().to_list():
+            grams.update(text[i : i + 2] for i in range(len(text) - 1))
+            grams.update(text[i : i + _PREFIX] for i in range(len(text) - _PREFIX + 1))
         chosen = set(self.single)
-        for pair in pairs:
-            chosen.update(self.by_prefix.get(pair, ()))
+        for gram in grams:
+            chosen.update(self.by_prefix.get(gram, ()))
         return [self.patterns[i] for i in sorted(chosen)]
 
 
@@ -151,7 +158,7 @@ def _patterns(lists: Mapping[str, KeywordSet]) -> _Patterns:
         by_prefix: dict[str, list[int]] = {}
         for index, pattern in enumerate(patterns):
             if len(pattern) >= 2:
-                by_prefix.setdefault(pattern[:2], []).append(index)
+                by_prefix.setdefault(pattern[:_PREFIX], []).append(index)
         single = [index for index, pattern in enumerate(patterns) if len(pattern) < 2]
         found = _Patterns(tuple(lists.values()), owners, patterns, by_prefix, single)
         if len(_pattern_cache) >= _PATTERN_CACHE_SIZE:

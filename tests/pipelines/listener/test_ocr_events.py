@@ -137,3 +137,29 @@ def test_the_overlay_adds_known_uploads_and_removes_deleted_images(world) -> Non
     new = next(i for i in overlaid.column("images")[0].as_py() if i["key"] == "30")
     assert new["uploaded_t"] == int(at.timestamp())
     assert overlaid.drop_columns(["images"]).equals(one.drop_columns(["images"]))
+
+
+def test_the_overlay_runs_whenever_the_image_table_knows_one_of_the_products(world) -> None:
+    """The overlay is skipped only when it could change nothing: a deletion alone (no upload, no OCR event)
+    recorded for one product of the batch is enough to run it, and a product the table does not know is
+    returned as it was."""
+    settings, _, _ = world
+    rows = pq.read_table(settings.parquet_dir("off") / "products.parquet")
+    with_one = [
+        r["normalized_code"] for r in rows.to_pylist() if any(i["key"] == "1" for i in r["images"] or [])
+    ]
+    known, unknown = with_one[-1], with_one[-2]
+    at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    con = open_store(settings.store_path)
+    try:
+        images.mark_deleted(con, "off", [(known, "1")], now=at)
+        alone = rows.filter(pc.equal(rows.column("normalized_code"), unknown))
+        assert with_known_images(con, Flavor.off, alone, None).equals(alone)  # nothing known: as it was
+        both = rows.filter(pc.is_in(rows.column("normalized_code"), pa.array([known, unknown])))
+        overlaid = with_known_images(con, Flavor.off, both, None)
+    finally:
+        con.close()
+    codes, lists = overlaid.column("normalized_code").to_pylist(), overlaid.column("images").to_pylist()
+    by_code = dict(zip(codes, lists, strict=True))
+    assert "1" not in [i["key"] for i in by_code[known]]  # the deletion applied: the overlay ran
+    assert by_code[unknown] == alone.column("images")[0].as_py()
