@@ -92,6 +92,8 @@ def with_known_images(
     (``overlay_needed.sql``): most batches, and ~10 ms of planning saved each time."""
     if not rows.num_rows:
         return rows
+    if (ocr is None or not ocr.num_rows) and not _overlay_needed(con, flavor, rows):
+        return rows  # nothing known beyond the source: the overlay would change nothing
     seen = (
         ocr.select(["barcode", "image_id"])
         if ocr is not None
@@ -107,10 +109,7 @@ def with_known_images(
     con.register("overlay_rows", narrow)
     con.register("ocr_seen", seen)
     try:
-        params = {"server_type": flavor.value}
-        if not seen.num_rows and not _overlay_needed(con, params):
-            return rows  # nothing known beyond the source: the overlay would change nothing
-        overlaid = arrow_table(con, load_statement("listener/overlay_images"), params)
+        overlaid = arrow_table(con, load_statement("listener/overlay_images"), {"server_type": flavor.value})
         images = overlaid.column("images").cast(rows.schema.field("images").type)
         return rows.set_column(rows.schema.get_field_index("images"), rows.schema.field("images"), images)
     finally:
@@ -118,7 +117,9 @@ def with_known_images(
         con.unregister("ocr_seen")
 
 
-def _overlay_needed(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> bool:
+def _overlay_needed(con: duckdb.DuckDBPyConnection, flavor: Flavor, rows: pa.Table) -> bool:
+    codes = sorted({code for code in rows.column("normalized_code").to_pylist() if code is not None})
+    params = {"server_type": flavor.value, "codes": codes}
     return bool(con.execute(load_statement("listener/overlay_needed"), params).fetchall()[0][0])
 
 
