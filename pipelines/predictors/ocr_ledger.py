@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.predictors.base import PREDICTOR_VERSION
 from pipelines.predictors.resources import Resources
-from pipelines.sql import connect, load_statement, scratch
+from pipelines.sql import arrow_table, connect, load_statement, scratch
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ def ocr_hashes(ocr: Path | pa.Table) -> pa.Table:
     if isinstance(ocr, pa.Table):  # the per-product path: this thread's kept connection
         con = scratch()
         con.register("ocr_rows", ocr)
-        try:
-            return con.sql(load_statement("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
+        try:  # planned once (con.sql would plan it twice): a few rows, the planning is the cost
+            return arrow_table(con, load_statement("predictors/ocr_hash")).cast(HASHED_SCHEMA)
         finally:
             con.unregister("ocr_rows")
     con = connect()

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from pipelines.config import Flavor
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA
-from pipelines.sql import load_sql, load_statement
+from pipelines.sql import arrow_table, load_sql, load_statement
 from pipelines.store.db import write_transaction
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
 
@@ -228,7 +228,7 @@ def _insert_new(con: duckdb.DuckDBPyConnection, now: datetime, candidates: int, 
 
 def _types_by_product(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Step 4: per (barcode, server_type), the sorted list of incoming prediction types."""
-    table = con.sql(load_statement("store/import_types_by_product")).to_arrow_table()
+    table = arrow_table(con, load_statement("store/import_types_by_product"))  # planned once, not twice
     return table.cast(TYPES_BY_PRODUCT_SCHEMA)
 
 
