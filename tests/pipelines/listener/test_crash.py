@@ -146,7 +146,8 @@ def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
             assert time.monotonic() < deadline, "the new listener did not finish the work"
             time.sleep(0.1)
         second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=30) == 0
+        code = second.wait(timeout=30)
+        assert code == 0, second.stderr.read()[-2000:] if second.stderr else ""
     finally:
         if second.poll() is None:
             second.kill()
