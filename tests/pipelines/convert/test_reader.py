@@ -7,10 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipelines.convert import reader
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 LINES = st.lists(
     st.one_of(
@@ -59,6 +61,9 @@ def test_lines_come_back_whole_and_numbered(
     monkeypatch.setattr(reader, "READ_SIZE", 37)
     monkeypatch.setattr(reader, "PIECE_BYTES", 29)
     data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    # The reader recognizes gzip by its magic bytes, not by the file name: a plain file that begins with
+    # them is read as (truncated) gzip — see test_a_plain_file_that_begins_like_gzip_is_an_error.
+    assume(compressed or not data.startswith(GZIP_MAGIC))
     path = tmp_path / ("dump.jsonl.gz" if compressed else "dump.jsonl")
     path.write_bytes(gzip.compress(data) if compressed else data)
 
@@ -70,6 +75,15 @@ def test_lines_come_back_whole_and_numbered(
     assert [number for number, _ in got] == list(range(1, len(expected_lines) + 1))
     # Each value is its line plus the newline (one is added to a last line without it).
     assert [line for _, line in got] == [line + b"\n" for line in expected_lines]
+
+
+def test_a_plain_file_that_begins_like_gzip_is_an_error(tmp_path: Path) -> None:
+    """No dump line can begin with the gzip magic bytes (not JSON, not UTF-8): such a file is taken for gzip
+    and refused with a clear error rather than read as text."""
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(GZIP_MAGIC + b'{"code": "1"}\n')
+    with pytest.raises(reader.DumpReadError, match="gzip"):
+        list(reader.iter_line_tables(path, rows=10))
 
 
 def test_prepare_runs_on_the_reader_thread_with_its_table(
