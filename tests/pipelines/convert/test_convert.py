@@ -267,6 +267,23 @@ def test_unreadable_values_become_null_and_are_counted(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
+def test_numbers_beyond_float_range_become_null_instead_of_failing_the_batch(tmp_path: Path) -> None:
+    """FLOAT columns (completeness, nutrient values of both layouts) hold at most ~3.4e38."""
+    docs = [
+        {"code": "3017620422003", "completeness": 1e300, "nutriments": {"fat_100g": 1e300, "salt_100g": 2}},
+        {"code": "3017620422004", "schema_version": 1003, "nutrition": {"aggregated_set": {
+            "nutrients": {"fat": {"value": -1e300}, "salt": {"value": 0.5}}}}},
+        {"code": "3017620422005", "completeness": 0.25},
+    ]  # fmt: skip
+    source = write_lines(tmp_path / "d.jsonl", [orjson.dumps(d) for d in docs])
+    report, table = convert(source, tmp_path / "out")
+    first, second, third = table.to_pylist()
+    assert first["completeness"] is None and third["completeness"] == 0.25
+    assert [(n["name"], n["100g"]) for n in first["nutriments"]] == [("salt", 2.0)]
+    assert [(n["name"], n["100g"]) for n in second["nutriments"]] == [("fat", None), ("salt", 0.5)]
+    assert report.rows_out == 3 and report.coerced_to_null == {"completeness": 1}
+
+
 def test_duplicates_and_collisions_are_kept_and_counted(tmp_path: Path) -> None:
     codes = ["3017620422003", "3017620422003", "12345670", "0000012345670", "12"]
     source = write_lines(
