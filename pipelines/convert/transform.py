@@ -176,11 +176,17 @@ class BatchTransformer:
                     fields.setdefault(key[: -len(suffix)], {})[field] = key
                     read.add(key)
                     break
-        structure = "{" + ", ".join(f'"{key}": "VARCHAR"' for key in sorted(read)) + "}"
+        # Numbers are read as DOUBLE by json_transform itself ("12.5" and 12.5 alike, NULL for what is not a
+        # number; true/false as 1/0, as OFF's export's float fields take them), then narrowed to FLOAT (NULL
+        # beyond its range). Reading text and casting it afterwards cost a third more on real documents.
+        numeric = {key for keys in fields.values() for key in keys.values()}
+        numeric -= {keys[f] for keys in fields.values() for f in _TEXT_FIELDS if f in keys}
+        kinds = {key: "DOUBLE" if key in numeric else "VARCHAR" for key in sorted(read)}
+        structure = "{" + ", ".join(f'"{key}": "{kind}"' for key, kind in kinds.items()) + "}"
         columns = "".join(
-            f', nut."{key}" AS "{key}"' if field in _TEXT_FIELDS else f', off_float(nut."{key}") AS "{key}"'
+            f', TRY_CAST(nut."{key}" AS FLOAT) AS "{key}"' if key in numeric else f', nut."{key}" AS "{key}"'
             for name in sorted(fields)
-            for field, key in fields[name].items()
+            for key in fields[name].values()
         )
         return _NutrimentPlan(structure, columns, {name: fields[name] for name in sorted(fields)})
 

@@ -6,7 +6,8 @@
 -- Input relation `nutriment_batch(legacy_nutriments VARCHAR, has_fiber_value BOOLEAN)`, one row per batch row,
 -- in order. Placeholders, filled by pipelines/convert/transform.py from keys it has validated:
 -- {nutriment_structure} (json_transform structure of the keys present, always with "fiber" and
--- "fiber_prepared"), {nutriment_columns} (`, off_float(nut."fat_100g") AS "fat_100g"`…, possibly empty).
+-- "fiber_prepared"; numeric fields as DOUBLE), {nutriment_columns} (`, TRY_CAST(nut."fat_100g" AS FLOAT) AS
+-- "fat_100g"`…, possibly empty).
 SELECT
     coalesce(has_fiber_value, false) OR coalesce(nut.fiber IS NOT NULL OR nut.fiber_prepared IS NOT NULL, false)
         AS has_fiber_value{nutriment_columns}

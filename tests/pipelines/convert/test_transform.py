@@ -100,7 +100,9 @@ def test_batch_regroups_legacy_objects_and_keeps_v3_lists() -> None:
     result = pa.table(
         {
             "_legacy_nutriments": [
-                orjson.dumps({"fat_100g": "12,5", "fat_unit": "g", "sugars_value": 4}).decode(),
+                orjson.dumps(
+                    {"fat_100g": "12,5", "fat_unit": "g", "sugars_value": 4, "salt_100g": True}
+                ).decode(),
                 None,
                 orjson.dumps({"fiber": 1.5, "fiber_100g": 1.5, "weird key_100g": 3}).decode(),
             ],
@@ -114,9 +116,10 @@ def test_batch_regroups_legacy_objects_and_keeps_v3_lists() -> None:
     finally:
         transformer.close()
     lists = out.column("nutriments").to_pylist()
-    assert [item["name"] for item in lists[0]] == ["fat", "sugars"]
+    assert [item["name"] for item in lists[0]] == ["fat", "salt", "sugars"]
     assert lists[0][0]["100g"] is None and lists[0][0]["unit"] == "g"  # "12,5" is not a number
-    assert lists[0][1]["value"] == 4.0
+    assert lists[0][1]["100g"] == 1.0  # true reads as 1, as the export's float fields take it
+    assert lists[0][2]["value"] == 4.0
     assert lists[1] == [{f.name: v3[0].get(f.name) for f in ITEM}]
     assert [item["name"] for item in lists[2]] == ["fiber"]
     assert out.column("has_fiber_value").to_pylist() == [False, True, True]
