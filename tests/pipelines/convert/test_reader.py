@@ -6,6 +6,7 @@ import gzip
 import threading
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -25,18 +26,29 @@ LINES = st.lists(
 
 
 def _read_back(path: Path, rows: int, first_rows: int | None) -> list[tuple[int, bytes]]:
-    out = []
-    tables = list(reader.iter_line_tables(path, rows=rows, chunk_rows=7, first_rows=first_rows))
+    """The lines of ``path``, read with every other table kept alive until the end: blocks of the tables
+    dropped on the way are reused for later ones, and the tables kept must still hold their own lines."""
+    read: dict[int, list[tuple[int, bytes]]] = {}
+    kept: dict[int, pa.Table] = {}
+    table_rows: dict[int, int] = {}
+    tables = reader.iter_line_tables(path, rows=rows, chunk_rows=7, first_rows=first_rows)
     for index, table in enumerate(tables):
         wanted = (first_rows or rows) if index == 0 else rows
         assert table.num_rows < wanted + 7  # whole record batches, at most `chunk_rows` lines each
-        if index < len(tables) - 1:
-            assert table.num_rows >= wanted
-        for number, line in zip(
-            table.column("line_no").to_pylist(), table.column("line").to_pylist(), strict=True
-        ):
-            out.append((number, line))
-    return out
+        if index > 0:  # only the last table may be short: check the previous one now
+            assert table_rows[index - 1] >= ((first_rows or rows) if index == 1 else rows)
+        table_rows[index] = table.num_rows
+        if index % 2:
+            read[index] = _lines(table)
+        else:
+            kept[index] = table
+        del table
+    read.update({index: _lines(table) for index, table in kept.items()})
+    return [line for index in sorted(read) for line in read[index]]
+
+
+def _lines(table: pa.Table) -> list[tuple[int, bytes]]:
+    return list(zip(table.column("line_no").to_pylist(), table.column("line").to_pylist(), strict=True))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,6 +58,7 @@ def _read_back(path: Path, rows: int, first_rows: int | None) -> list[tuple[int,
     compressed=st.booleans(),
     rows=st.integers(1, 20),
     first_rows=st.none() | st.integers(1, 5),
+    find_limit=st.integers(1, 4),
 )
 def test_lines_come_back_whole_and_numbered(
     tmp_path: Path,
@@ -55,11 +68,15 @@ def test_lines_come_back_whole_and_numbered(
     compressed: bool,
     rows: int,
     first_rows: int | None,
+    find_limit: int,
 ) -> None:
-    # Tiny blocks and reads: lines straddle reads, blocks fill up mid-line, long lines grow a block.
+    # Tiny blocks and reads: lines straddle reads, blocks fill up mid-line, long lines grow a block (and
+    # blocks are reused from the pool while earlier batches are still alive).
     monkeypatch.setattr(reader, "BLOCK_BYTES", 64)
     monkeypatch.setattr(reader, "READ_SIZE", 37)
     monkeypatch.setattr(reader, "PIECE_BYTES", 29)
+    # Newlines found one by one, then by numpy for the rest of a piece.
+    monkeypatch.setattr(reader, "_FIND_LIMIT", find_limit)
     data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
     # The reader recognizes gzip by its magic bytes, not by the file name: a plain file that begins with
     # them is read as (truncated) gzip — see test_a_plain_file_that_begins_like_gzip_is_an_error.
