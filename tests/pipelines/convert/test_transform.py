@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import orjson
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.convert.transform import NUTRIMENT_SUFFIXES, BatchTransformer, nutriment_lists
+from pipelines.convert.schema import LANGUAGE_FAMILIES
+from pipelines.convert.transform import NUTRIMENT_SUFFIXES, BatchTransformer, language_keys, nutriment_lists
 from pipelines.sql import connect
 
 ITEM = pa.struct(
@@ -125,3 +129,36 @@ def test_batch_regroups_legacy_objects_and_keeps_v3_lists() -> None:
     assert out.column("has_fiber_value").to_pylist() == [False, True, True]
     assert transformer.unsafe_keys == 1  # "weird key_100g" cannot be named in the query: skipped, counted
     assert "_legacy_nutriments" not in out.column_names
+
+
+language_doc = st.dictionaries(
+    st.one_of(
+        st.builds(
+            lambda f, lang: f"{f}_{lang}",
+            st.sampled_from(LANGUAGE_FAMILIES),
+            st.from_regex(r"[a-z]{2}", fullmatch=True),
+        ),
+        st.sampled_from(["product_name", "code", "x_product_name_fr", "product_name_fra", "generic_name_EN"]),
+    ),
+    st.one_of(
+        st.text(max_size=8),
+        st.just('"product_name_zz": "in a value"'),
+        st.dictionaries(st.just("ingredients_text_yy"), st.just(1)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(language_doc, min_size=1, max_size=6),
+    st.sampled_from([(",", ":"), (", ", ": "), (",\t", " :\n ")]),
+)
+def test_language_keys_cover_every_top_level_variant(docs: list[dict], separators: tuple[str, str]) -> None:
+    """Every `<family>_<xx>` key of a document is found (whatever the spacing); anything else found is only
+    a key-like name that reads as NULL, and is always a well-formed variant name."""
+    lines = [json.dumps(doc, separators=separators).encode() + b"\n" for doc in docs]
+    found = language_keys(pa.table({"line": pa.array(lines, pa.large_binary())}))
+    variant = re.compile("(%s)_[a-z]{2}" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
+    assert {key for doc in docs for key in doc if variant.fullmatch(key)} <= set(found)
+    assert found == sorted(found) and all(variant.fullmatch(key) for key in found)
