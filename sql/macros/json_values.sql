@@ -60,33 +60,35 @@ CREATE OR REPLACE TEMP MACRO off_image_row(image_key, img) AS {
 -- The images object in either layout, as a list in the legacy layout's terms (what the SDK's
 -- convert_to_legacy_schema produces: uploaded images keyed by id, selected ones by "<key>_<lang>", with the
 -- selection's generation fields, e.g. angle, on the selected image). The 2026 layout is recognized by its
--- first key (json_transform writes objects back minified, keys in their original order).
+-- first key (json_transform writes objects back minified, keys in their original order). Both layouts are
+-- first turned into (key, image) entries, then read by one off_image_row: macros expand textually, and each
+-- expansion of that large expression costs planning time on every batch.
 CREATE OR REPLACE TEMP MACRO off_images(v) AS CASE
     WHEN v IS NULL OR NOT starts_with(v, '{') THEN NULL
-    WHEN regexp_matches(v, '^\{"(uploaded|selected)"') THEN list_transform(
-        [TRY_CAST(v AS STRUCT(
-            uploaded MAP(VARCHAR, STRUCT(
+    ELSE list_transform(CASE
+        WHEN regexp_matches(v, '^\{"(uploaded|selected)"') THEN list_transform(
+            [TRY_CAST(v AS STRUCT(
+                uploaded MAP(VARCHAR, STRUCT(
+                imgid VARCHAR, rev VARCHAR, uploaded_t VARCHAR, uploader VARCHAR, angle VARCHAR,
+                generation STRUCT(angle VARCHAR),
+                sizes STRUCT("100" STRUCT(h VARCHAR, w VARCHAR), "200" STRUCT(h VARCHAR, w VARCHAR),
+                             "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR)))),
+                selected MAP(VARCHAR, MAP(VARCHAR, STRUCT(
+                imgid VARCHAR, rev VARCHAR, uploaded_t VARCHAR, uploader VARCHAR, angle VARCHAR,
+                generation STRUCT(angle VARCHAR),
+                sizes STRUCT("100" STRUCT(h VARCHAR, w VARCHAR), "200" STRUCT(h VARCHAR, w VARCHAR),
+                             "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR)))))))],
+            lambda im_new: list_concat(
+                map_entries(coalesce(im_new.uploaded, MAP())),
+                flatten(list_transform(map_entries(coalesce(im_new.selected, MAP())),
+                    lambda sel: list_transform(map_entries(sel.value),
+                        lambda sel_lang: {'key': sel.key || '_' || sel_lang.key, 'value': sel_lang.value})))))[1]
+        ELSE map_entries(TRY_CAST(v AS MAP(VARCHAR, STRUCT(
             imgid VARCHAR, rev VARCHAR, uploaded_t VARCHAR, uploader VARCHAR, angle VARCHAR,
             generation STRUCT(angle VARCHAR),
             sizes STRUCT("100" STRUCT(h VARCHAR, w VARCHAR), "200" STRUCT(h VARCHAR, w VARCHAR),
-                         "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR)))),
-            selected MAP(VARCHAR, MAP(VARCHAR, STRUCT(
-            imgid VARCHAR, rev VARCHAR, uploaded_t VARCHAR, uploader VARCHAR, angle VARCHAR,
-            generation STRUCT(angle VARCHAR),
-            sizes STRUCT("100" STRUCT(h VARCHAR, w VARCHAR), "200" STRUCT(h VARCHAR, w VARCHAR),
-                         "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR)))))))],
-        lambda im_new: list_concat(
-            list_transform(map_entries(coalesce(im_new.uploaded, MAP())),
-                lambda upl: off_image_row(upl.key, upl.value)),
-            flatten(list_transform(map_entries(coalesce(im_new.selected, MAP())),
-                lambda sel: list_transform(map_entries(sel.value),
-                    lambda sel_lang: off_image_row(sel.key || '_' || sel_lang.key, sel_lang.value))))))[1]
-    ELSE list_transform(map_entries(TRY_CAST(v AS MAP(VARCHAR, STRUCT(
-            imgid VARCHAR, rev VARCHAR, uploaded_t VARCHAR, uploader VARCHAR, angle VARCHAR,
-            generation STRUCT(angle VARCHAR),
-            sizes STRUCT("100" STRUCT(h VARCHAR, w VARCHAR), "200" STRUCT(h VARCHAR, w VARCHAR),
-                         "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR)))))),
-        lambda leg: off_image_row(leg.key, leg.value))
+                         "400" STRUCT(h VARCHAR, w VARCHAR), "full" STRUCT(h VARCHAR, w VARCHAR))))))
+    END, lambda im_entry: off_image_row(im_entry.key, im_entry.value))
 END;
 
 -- nutriments of schema 1003+, from nutrition.aggregated_set: per-100 g (or per serving) values of the
