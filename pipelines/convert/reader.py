@@ -35,7 +35,9 @@ PIECE_BYTES = 256 * 1024
 # at the same speed (250k synthetic products); 4 MB blocks were ~10 % slower (DuckDB's cost per vector is
 # high with ~180 output columns). Blocks are reused once nothing refers to them (:class:`_BlockPool`).
 BLOCK_BYTES = 8 * 1024 * 1024
-POOLED_BLOCKS = 64  # at most this many free blocks are kept (~40 are in use at once with 6,144-line batches)
+# Blocks the pool holds on to, in use or free (~40 are in use at once with 6,144-line batches of real
+# documents); past it, a free block is let go for each new one.
+POOLED_BLOCKS = 64
 _FIND_LIMIT = 64  # newlines looked for one by one in a decompressed piece before numpy scans the rest
 _DONE = object()
 T = TypeVar("T")
