@@ -291,6 +291,9 @@ class _RowGroupWriter:
             while (table := self.queue.get()) is not None:
                 try:
                     writer.write_table(table, row_group_size=self.row_group_rows)
+                except BaseException as exc:
+                    self.error = exc  # before task_done: a producer waiting on the queue then sees it
+                    raise
                 finally:
                     del table
                     self.queue.task_done()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -311,6 +312,51 @@ def test_unbalanced_counts_fail_and_keep_the_previous_snapshot(
     monkeypatch.setattr(convert_module.BatchTransformer, "__call__", lose_a_row)
     with pytest.raises(ConversionError):
         convert(source, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _convert_within(seconds: float, source: Path, out: Path, **options) -> BaseException | None:
+    """Run a conversion on a thread; it must end (no stage left waiting on another) within ``seconds``."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            convert(source, out, **options)
+            outcome.append(None)
+        except BaseException as exc:  # handed back to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the conversion hung after a writer failure"
+    assert "parquet-writer" not in [t.name for t in threading.enumerate()]
+    return outcome[0]
+
+
+def test_a_writer_failure_fails_the_conversion_and_keeps_the_previous_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure on the writer thread (here a full disk while a row group is written) ends the conversion with
+    a ConversionError while the main thread is still producing batches, without leaving a thread waiting."""
+    out = tmp_path / "out"
+    source = write_lines(tmp_path / "d.jsonl", [orjson.dumps({"code": f"{i:013d}"}) for i in range(3000)])
+    convert(source, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls = []
+    original_write = pq.ParquetWriter.write_table
+
+    def disk_full(self, table, row_group_size=None):
+        calls.append(table.num_rows)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return original_write(self, table, row_group_size=row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full)
+    error = _convert_within(60, source, out, batch_rows=100, first_batch_rows=100, row_group_rows=200)
+    assert isinstance(error, ConversionError)
+    assert "No space left" in str(error)
+    assert calls == [200, 200]  # nothing written after the failure
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
