@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from pipelines.config import Flavor, Settings, get_settings
 from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, language_keys
+from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, prepare_batch
 from pipelines.download.meta import write_json_atomic
 from pipelines.sql import connect, load_sql
 
@@ -156,9 +156,9 @@ def _run(
             # The language keys of a batch are listed on the reader's thread, while DuckDB works on the
             # previous batch (~0.1 s per batch off the main thread's path on real documents).
             batches = background_prepared(
-                source, language_keys, options.batch_rows, first_rows=options.first_batch_rows
+                source, prepare_batch, options.batch_rows, first_rows=options.first_batch_rows
             )
-            for batch, languages in batches:
+            for _, (batch, languages) in batches:
                 result = transformer(batch, languages)
                 line_numbers = result.column("_line_no")
                 _check_order(line_numbers, expected_line, batch.num_rows)

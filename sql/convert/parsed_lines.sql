@@ -1,8 +1,8 @@
 -- parsed_lines: one batch of dump lines, classified and parsed once (a view the products query reads, so
--- nothing is materialized). Input relation `batch(line_no BIGINT, line BLOB)`: raw lines, each ending with
--- its newline.
+-- nothing is materialized). Input relation `batch(line_no BIGINT, line BLOB, text VARCHAR)`: raw lines, each
+-- ending with its newline, and the same lines as text, NULL where not UTF-8 (prepare_batch in transform.py).
 -- Parameter $max_line_bytes (newline not counted). Placeholder {language_keys}: extra structure members
--- `, "product_name_fr": "VARCHAR"` for the language variants present in the batch (language_keys in transform.py),
+-- `, "product_name_fr": "VARCHAR"` for the language variants present in the batch (prepare_batch in transform.py),
 -- filled by pipelines/convert/transform.py with validated names only.
 --
 -- json_transform reads scalars as VARCHAR (numbers as written, strings unescaped) and lists and objects as
@@ -13,7 +13,7 @@ WITH decoded AS (
         line_no,
         line,
         octet_length(line) - 1 AS n_bytes,
-        CASE WHEN octet_length(line) - 1 <= $max_line_bytes THEN try(decode(line)) END AS text
+        CASE WHEN octet_length(line) - 1 <= $max_line_bytes THEN text END AS text
     FROM batch
 ),
 

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.convert.schema import LANGUAGE_FAMILIES
-from pipelines.convert.transform import NUTRIMENT_SUFFIXES, BatchTransformer, language_keys, nutriment_lists
+from pipelines.convert.transform import (
+    NUTRIMENT_SUFFIXES,
+    BatchTransformer,
+    language_keys,
+    nutriment_lists,
+    prepare_batch,
+)
 from pipelines.sql import connect
 
 ITEM = pa.struct(
@@ -162,3 +168,29 @@ def test_language_keys_cover_every_top_level_variant(docs: list[dict], separator
     variant = re.compile("(%s)_[a-z]{2}" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
     assert {key for doc in docs for key in doc if variant.fullmatch(key)} <= set(found)
     assert found == sorted(found) and all(variant.fullmatch(key) for key in found)
+
+
+def test_prepared_text_is_the_lines_decoded_without_copying_valid_chunks() -> None:
+    """The ``text`` column DuckDB parses: each line decoded (NULL where not UTF-8); a chunk that is UTF-8 as a
+    whole is a view on the reader's own buffer, a chunk with a bad line is decoded line by line."""
+    good = [b'{"code": "1", "product_name_fr": "P\xc3\xa2te"}\n', b'{"code": "2"}\n']
+    bad = [b'{"code": "3"}\n', b'{"code": "\xff"}\n', b'{"code": "4", "generic_name_de": "x"}\n']
+    chunks = [pa.array(lines, pa.large_binary()) for lines in (good, bad)]
+    numbers = [pa.array([1, 2], pa.int64()), pa.array([3, 4, 5], pa.int64())]
+    batch = pa.Table.from_batches(
+        [pa.record_batch([n, c], names=["line_no", "line"]) for n, c in zip(numbers, chunks, strict=True)]
+    )
+    table, languages = prepare_batch(batch)
+    assert languages == ["generic_name_de", "product_name_fr"]
+    assert table.column("text").to_pylist() == [
+        '{"code": "1", "product_name_fr": "Pâte"}\n',
+        '{"code": "2"}\n',
+        '{"code": "3"}\n',
+        None,
+        '{"code": "4", "generic_name_de": "x"}\n',
+    ]
+    text, line = table.column("text").chunk(0), table.column("line").chunk(0)
+    assert text.buffers()[2].address == line.buffers()[2].address  # no copy of the valid chunk
+    again, _ = prepare_batch(table)  # a prepared batch prepared again: one text column, the same
+    assert again.column_names == ["line_no", "line", "text"]
+    assert again.column("text").to_pylist() == table.column("text").to_pylist()
