@@ -62,6 +62,7 @@ class ConversionReport:
     source: str
     output: str
     lines_in: int = 0
+    bytes_in: int = 0  # the dump's uncompressed size, newlines included
     rows_out: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     coerced_to_null: dict[str, int] = field(default_factory=dict)
@@ -164,6 +165,7 @@ def _run(
                 _check_order(line_numbers, expected_line, batch.num_rows)
                 expected_line += batch.num_rows
                 report.lines_in += batch.num_rows
+                report.bytes_in += pc.sum(pc.binary_length(batch.column("line"))).as_py() or 0
                 reasons = result.column("_reason")
                 if reasons.null_count == result.num_rows:
                     rows = result  # the common case: no bad line, no copy

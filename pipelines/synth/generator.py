@@ -148,8 +148,10 @@ def _build_chunk(task: tuple[int, list[str], dict[str, int]]) -> ChunkResult:
         line = orjson.dumps(built.doc)
         if spec.bad_line_rate and bad_rng.random() < spec.bad_line_rate:
             bad_kind = bad_rng.choice(BAD_KINDS)
-            result.products.append(_bad_line(bad_kind, line, bad_rng))
+            bad = _bad_line(bad_kind, line, bad_rng)
+            result.products.append(bad)
             result.stats[f"bad:{bad_kind}"] += 1
+            result.stats["bytes"] += len(bad) + 1
         result.products.append(line)
         result.stats["bytes"] += len(line) + 1
         result.stats[f"kind:{kind}"] += 1
@@ -290,6 +292,7 @@ def generate(
                 huge = _huge_line(spec.seed) + b"\n"
                 files[0].write(gzip.compress(huge, compresslevel=levels[0], mtime=0) if levels[0] else huge)
                 totals["bad:huge"] += 1
+                totals["bytes"] += len(huge)
                 report.lines += 1
         for path in outputs:
             path.with_name(path.name + ".tmp").replace(path)

@@ -69,9 +69,11 @@ def test_schema_matches_the_export_and_the_docs() -> None:
     assert render_markdown() in (REPO / "docs" / "parquet-schema.md").read_text()
 
 
-def test_real_off_sample_converts_completely(real_off: tuple) -> None:
+def test_real_off_sample_converts_completely(real_off: tuple, real_off_sample: Path) -> None:
     report, table, docs, _ = real_off
     assert report.lines_in == report.rows_out == len(docs) == table.num_rows == 718
+    with gzip.open(real_off_sample, "rb") as handle:
+        assert report.bytes_in == len(handle.read())
     assert report.quarantined == {}
     assert report.coerced_to_null == {}
     assert table.schema == PRODUCT_SCHEMA
@@ -244,6 +246,7 @@ def test_synthetic_bad_lines_are_exactly_the_quarantine(
     }
     assert report.quarantined == {k: v for k, v in expected.items() if v}
     assert report.lines_in == synth.lines
+    assert report.bytes_in == synth.bytes_uncompressed
 
 
 def test_unreadable_values_become_null_and_are_counted(tmp_path: Path) -> None:
