@@ -73,9 +73,11 @@ class RefreshReport:
     kind: str
     flavor: str
     products: int = 0
-    missing_products: int = 0
+    missing_products: int = 0  # products of the scope absent from the product table
+    missing_deleted_products: int = 0  # …of which the refresh deleted the data (gone; see _missing_products)
     missing_deletion_skipped: bool = False
     predictions_deleted: int = 0
+    deleted_missing: dict[str, int] = field(default_factory=dict)  # insights of missing products, per type
     candidates: dict[str, int] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
@@ -206,6 +208,7 @@ def refresh_insights(
     *,
     flavor: Flavor | str = Flavor.off,
     barcodes: list[str] | None = None,
+    gone: list[str] | None = None,
     resources: Resources,
     now: dt.datetime | None = None,
     force: bool = False,
@@ -214,7 +217,11 @@ def refresh_insights(
     """Refresh the insights of ``barcodes`` (already normalized and validated; None = every product).
 
     ``products`` is the product table: the snapshot's Parquet path or an Arrow table with its columns.
-    Everything happens in one write transaction on ``con`` (the store), under the writer lock.
+    A product absent from it is never touched by the importers. Its predictions and unannotated insights
+    are deleted only in a bulk refresh (the dump is the product table; subject to the safety stop) or, in a
+    per-product refresh, when it is one of ``gone`` (a deletion the caller knows of): absence from a product
+    source is not deletion (docs/insights.md). Everything happens in one write transaction on ``con`` (the
+    store), under the writer lock.
     """
     started = time.perf_counter()
     flavor = Flavor(flavor)
@@ -233,7 +240,11 @@ def refresh_insights(
             con.execute(load_statement("insights/refresh_scope_codes"), params)
         con.execute(load_statement("insights/refresh_products"), params)
         report.products = con.execute("SELECT count(*) FROM refresh_product").fetchall()[0][0]
-        _missing_products(con, report, flavor.value, force and kind == "bulk")
+        con.register("refresh_gone", pa.table({"barcode": pa.array(sorted(set(gone or ())), pa.string())}))
+        try:
+            _missing_products(con, report, flavor.value, force and kind == "bulk")
+        finally:
+            con.unregister("refresh_gone")
         _importers(con, report, now, params)
         con.execute(
             "INSERT INTO run (id, kind, flavor, dump_etag, started, ended, products, counts) "
@@ -270,6 +281,9 @@ def _run_counts(report: RefreshReport) -> dict[str, Any]:
         "deleted": report.deleted,
         "kept_protected": report.kept_protected,
         "missing_products": report.missing_products,
+        "missing_deleted_products": report.missing_deleted_products,
+        "missing_deletion_skipped": report.missing_deletion_skipped,
+        "deleted_missing": report.deleted_missing,
         "predictions_deleted": report.predictions_deleted,
         "attributes_updated": report.attributes_updated,
     }
@@ -278,34 +292,56 @@ def _run_counts(report: RefreshReport) -> dict[str, Any]:
 def _missing_products(
     con: duckdb.DuckDBPyConnection, report: RefreshReport, flavor: str, force: bool
 ) -> None:
-    """Products of the scope absent from the product table lose predictions and unannotated insights.
+    """Products of the scope absent from the product table: those the refresh may delete (all of them in a
+    bulk refresh, the ``gone`` ones in a per-product refresh) lose their predictions and unannotated insights.
 
-    In a bulk refresh, a product table below 90% of the previous bulk run's size is taken for a truncated
-    dump: the deletion is skipped (and reported) unless forced.
+    In a bulk refresh, a product table below 90% of the reference — the previous bulk run's products, or the
+    products the store holds data for, whichever is larger — is taken for a truncated dump: nothing is
+    deleted (reported) unless forced. The importers never see absent products, so a skipped deletion leaves
+    their insights exactly as they were.
     """
-    con.execute(load_statement("insights/refresh_missing_products"))
-    report.missing_products = con.execute("SELECT count(*) FROM refresh_missing").fetchall()[0][0]
-    if not report.missing_products:
+    con.execute(load_statement("insights/refresh_missing_products"), {"bulk": report.kind == "bulk"})
+    report.missing_products, gone = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE gone) FROM refresh_missing"
+    ).fetchall()[0]
+    if not gone:
         return
     if report.kind == "bulk" and not force:
-        previous = _previous_products(con, flavor)
-        if previous and report.products < SAFETY_RATIO * previous:
+        reference = _safety_reference(con, flavor)
+        if report.products < SAFETY_RATIO * reference:
             logger.warning(
-                "product table has %d products, below %.0f%% of the previous run's %d: not deleting the "
-                "insights of %d missing products (use --force)",
+                "product table has %d products, below %.0f%% of the %d expected (previous run, or products "
+                "the store holds data for): not deleting the data of %d missing products (use --force)",
                 report.products,
                 SAFETY_RATIO * 100,
-                previous,
-                report.missing_products,
+                reference,
+                gone,
             )
             report.missing_deletion_skipped = True
             return
-    deleted = con.execute(load_statement("insights/refresh_delete_missing")).fetchall()
-    for kind, count in _counts(deleted).items():
+    deleted = _counts(con.execute(load_statement("insights/refresh_delete_missing")).fetchall())
+    report.deleted_missing = deleted
+    for kind, count in deleted.items():
         report.deleted[kind] = report.deleted.get(kind, 0) + count
     report.predictions_deleted = len(
         con.execute(load_statement("insights/refresh_delete_missing_predictions")).fetchall()
     )
+    report.missing_deleted_products = gone
+    logger.info(
+        "deleted the data of %d products gone from the product table: %d predictions, insights %s",
+        gone,
+        report.predictions_deleted,
+        deleted or "none",
+    )
+
+
+def _safety_reference(con: duckdb.DuckDBPyConnection, flavor: str) -> int:
+    """What a complete product table should hold at least: the previous bulk run's product count, or — for a
+    store never bulk-refreshed (filled by the listener) — the products it holds data for."""
+    stored = con.execute(
+        load_statement("insights/refresh_stored_products"), {"server_type": flavor}
+    ).fetchall()
+    return max(_previous_products(con, flavor) or 0, stored[0][0])
 
 
 def _union(queries: list[str]) -> list[str]:

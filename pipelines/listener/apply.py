@@ -190,7 +190,13 @@ def apply_products(
     replay.log_applied(con, flavor, sorted(set(updated_codes) & found), vanished, now=now)
     if scope:
         refreshed: RefreshReport = refresh_insights(
-            con, updated, flavor=flavor, barcodes=scope, resources=resources, now=now
+            con,
+            updated,
+            flavor=flavor,
+            barcodes=scope,
+            gone=sorted(set(deleted_codes)),
+            resources=resources,
+            now=now,
         )
         report.refresh = refreshed.to_dict()
     return report

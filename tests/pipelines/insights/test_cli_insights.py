@@ -163,13 +163,19 @@ def test_truncated_snapshot_stops_deletions_unless_forced(
     half = tmp_path / "half.jsonl"
     half.write_bytes(b"".join(gzip.decompress(dump.read_bytes()).splitlines(keepends=True)[:100]))
     convert_dump(half, "off")
+    insights = "SELECT * FROM product_insight ORDER BY id"
+    before = _query(data, insights)
 
     stopped = _invoke("refresh", "--flavor", "off", "--no-predict")
     assert stopped["predict"] is None and stopped["dump_etag"] is None  # converted from another file
     assert stopped["refresh"]["missing_products"] > 0 and stopped["refresh"]["missing_deletion_skipped"]
+    assert stopped["totals"]["deleted"] == 0 and stopped["refresh"]["predictions_deleted"] == 0
+    assert _query(data, insights) == before  # issue 20, defect 1: the importers left them alone too
     forced = _invoke("refresh", "--flavor", "off", "--no-predict", "--force")
     assert not forced["refresh"]["missing_deletion_skipped"]
     assert forced["totals"]["deleted"] > 0 and forced["refresh"]["predictions_deleted"] > 0
+    assert forced["refresh"]["missing_deleted_products"] == forced["refresh"]["missing_products"]
+    assert sum(forced["refresh"]["deleted_missing"].values()) == forced["totals"]["deleted"]
 
 
 def test_refresh_without_snapshot_fails_cleanly(data_dir: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.pipelines.insights.conftest import BARCODE, NOW, Store, prediction, product
 
 IMAGE_1 = "/301/762/042/2003/1.jpg"
@@ -337,3 +339,58 @@ def test_safety_stop_on_a_shrunken_product_table(store: Store) -> None:
     assert report.missing_deletion_skipped and len(store.insights("store")) == 10
     forced = store.refresh(*[product(code=c) for c in codes[:5]], force=True)
     assert not forced.missing_deletion_skipped and len(store.insights("store")) == 5
+
+
+CODES = [f"30000000000{i:02d}" for i in range(10)]
+
+
+def _unannotated_labels(store: Store) -> None:
+    """Ten products, each with one unannotated, non-automatic label insight (not protected)."""
+    store.predict(*[label("en:vegan", code=c, automatic_processing=False) for c in CODES])
+    store.refresh(*[product(code=c) for c in CODES])
+    assert len(store.insights("label")) == 10 and not any(i["automatic_processing"] for i in store.insights())
+
+
+def _rows(store: Store) -> list[tuple]:
+    return store.con.execute("SELECT * FROM product_insight ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("kept", [5, 0], ids=["half", "empty"])
+def test_safety_stop_keeps_every_insight_of_the_missing_products(store: Store, kept: int) -> None:
+    """Issue 20, defect 1: the importers used to run for the missing products too, find no candidate and
+    delete their unprotected insights, although the safety stop had skipped the deletion."""
+    _unannotated_labels(store)
+    before = _rows(store)
+    predictions = store.con.execute("SELECT count(*) FROM prediction").fetchall()
+    report = store.refresh(*[product(code=c) for c in CODES[:kept]])
+    assert report.missing_deletion_skipped and report.missing_products == 10 - kept
+    assert report.deleted == {} and report.deleted_missing == {} and report.missing_deleted_products == 0
+    assert _rows(store) == before  # same rows, same ids, timestamps and votes
+    assert store.con.execute("SELECT count(*) FROM prediction").fetchall() == predictions
+    forced = store.refresh(*[product(code=c) for c in CODES[:kept]], force=True)
+    assert forced.deleted_missing == {"label": 10 - kept} == forced.deleted
+    assert forced.missing_deleted_products == 10 - kept and len(store.insights("label")) == kept
+
+
+def test_safety_stop_without_a_previous_bulk_run(store: Store) -> None:
+    """A store filled by per-product refreshes only (the listener) has no bulk run to compare with: the
+    products it holds data for are the reference, so an empty product table deletes nothing."""
+    store.predict(*[label("en:vegan", code=c, automatic_processing=False) for c in CODES])
+    store.refresh(*[product(code=c) for c in CODES], barcodes=CODES)
+    before = _rows(store)
+    report = store.refresh()  # bulk, empty product table
+    assert report.missing_deletion_skipped and _rows(store) == before
+
+
+def test_per_product_refresh_deletes_only_products_declared_gone(store: Store) -> None:
+    """Absence from the product table is not deletion in a per-product refresh (issue 20, defect 3): a
+    product the source did not return keeps everything; one declared gone loses its unannotated data."""
+    _unannotated_labels(store)
+    before = _rows(store)
+    absent = store.refresh(barcodes=CODES[:2])
+    assert absent.missing_products == 2 and absent.missing_deleted_products == 0 and absent.deleted == {}
+    assert _rows(store) == before
+    gone = store.refresh(barcodes=CODES[:2], gone=CODES[:1])
+    assert gone.missing_products == 2 and gone.missing_deleted_products == 1
+    assert gone.deleted_missing == {"label": 1} and gone.predictions_deleted == 1
+    assert sorted(i["barcode"] for i in store.insights("label")) == CODES[1:]

@@ -106,7 +106,7 @@ def test_events_applied_per_product_equal_a_bulk_run(
     assert got == expected
 
 
-def test_an_update_for_a_product_gone_from_the_source_deletes_it(
+def test_an_update_for_a_product_the_source_lacks_deletes_nothing(
     tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path, resources: Resources
 ) -> None:
     dump = tmp_path / "dump.jsonl.gz"
@@ -116,9 +116,18 @@ def test_an_update_for_a_product_gone_from_the_source_deletes_it(
     con = open_store(tmp_path / "store.duckdb")
     _bulk(con, snapshot, resources)
     [code] = con.execute("SELECT barcode FROM product_insight ORDER BY barcode LIMIT 1").fetchall()[0]
+    counts = (
+        "SELECT (SELECT count(*) FROM product_insight WHERE barcode = $1), "
+        "(SELECT count(*) FROM prediction WHERE barcode = $1)"
+    )
+    before = con.execute(counts, [code]).fetchall()
     empty = snapshot_rows(snapshot, [])
     report = apply_products(con, "off", updated=empty, updated_codes=[code], resources=resources, now=NOW)
     assert (report.updated, report.not_found) == (0, 1)
-    assert con.execute("SELECT count(*) FROM product_insight WHERE barcode = ?", [code]).fetchall() == [(0,)]
-    assert con.execute("SELECT count(*) FROM prediction WHERE barcode = ?", [code]).fetchall() == [(0,)]
+    assert con.execute(counts, [code]).fetchall() == before  # absence is not deletion (issue 20, defect 3)
+    deleted = apply_products(
+        con, "off", updated=empty, updated_codes=[], deleted_codes=[code], resources=resources
+    )
+    assert deleted.deleted == 1
+    assert con.execute(counts, [code]).fetchall() == [(0, 0)]
     con.close()
