@@ -180,11 +180,17 @@ def apply_products(
             predictions = concat_predictions([predictions, detected])
         report.predictions = predictions.num_rows
         report.images = ocr.num_rows if ocr is not None else 0
-        import_predictions(con, predictions, products=prediction_products(predictions, updated), now=now)
-        if ocr is not None:  # the nightly run will not predict these images again
-            fingerprint = ocr_ledger.predictors_fingerprint(resources)
-            hashed = ocr_ledger.ocr_hashes(ocr)
-            ocr_ledger.record_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now)
+        products = prediction_products(predictions, updated)
+        # the ledger entries (the nightly run will not predict these images again) commit with the
+        # predictions they vouch for
+        hashed = ocr_ledger.ocr_hashes(ocr) if ocr is not None else None
+        with write_transaction(con, purpose=f"listener predictions {flavor.value}"):
+            import_predictions(con, predictions, products=products, now=now)
+            if hashed is not None:
+                fingerprint = ocr_ledger.predictors_fingerprint(resources)
+                ocr_ledger.record_images(
+                    con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now
+                )
     scope = sorted(set(updated_codes) | set(deleted_codes))
     vanished = sorted(set(deleted_codes) | (set(updated_codes) - found))
     replay.log_applied(con, flavor, sorted(set(updated_codes) & found), vanished, now=now)

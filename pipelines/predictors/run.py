@@ -155,7 +155,7 @@ def run_predictions(
     skipped unless ``all_images``; they are always all predicted when only some ``types`` are asked for or
     nothing is imported, since the ledger then could not be kept exact.
     """
-    from pipelines.store.db import store_writer
+    from pipelines.store.db import store_writer, write_transaction
     from pipelines.store.predictions import import_predictions
 
     settings = settings or get_settings()
@@ -188,7 +188,11 @@ def run_predictions(
     )
     if import_into_store:
         valid = prediction_products(predictions, snapshot)
-        with store_writer(store, purpose=f"predict {flavor.value}") as con:
+        # one transaction: a ledger entry says "this image's predictions are stored", so both land
+        # together (a crash between two commits used to leave the predictions without their ledger
+        # entries, and the next run re-predicted every image)
+        purpose = f"predict {flavor.value}"
+        with store_writer(store, purpose=purpose) as con, write_transaction(con, purpose=purpose):
             imported = import_predictions(con, predictions, products=valid)
             if pending is not None:
                 ocr_ledger.record_images(con, pending, server_type=flavor.value, fingerprint=fingerprint)

@@ -245,6 +245,25 @@ def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     return path
 
 
+class StoreTransactionError(RuntimeError):
+    """A write inside an enclosing transaction failed; the enclosing transaction cannot commit."""
+
+
+class _Transaction:
+    """An open write transaction: whether a step joined to it failed (then it must not commit)."""
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        self.failed: BaseException | None = None
+
+
+# connection → the state of the write_transaction it is in (absent: none): nested calls join it.
+_OPEN_TRANSACTIONS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _Transaction] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 @contextmanager
 def write_transaction(
     con: duckdb.DuckDBPyConnection, *, timeout: float = DEFAULT_LOCK_TIMEOUT, purpose: str = "write"
@@ -252,18 +271,37 @@ def write_transaction(
     """One write transaction under the writer lock: BEGIN, the block, COMMIT; ROLLBACK if the block raises.
 
     The lock is that of the connection's database file (none for an in-memory database, which no other
-    process can see). The caller must not already be inside a transaction on ``con``: every store write
-    owns its transaction, which is what makes each one all-or-nothing.
+    process can see). Called inside another ``write_transaction`` on the same connection, it joins that one:
+    writes that must land together (predictions and the OCR ledger entries saying they exist) commit
+    together or not at all. A joined block that raises dooms the enclosing transaction, even if the caller
+    catches the error: it rolls back instead of committing half of its work. The caller must not be inside
+    a transaction opened any other way (a raw ``BEGIN``).
     """
+    enclosing = _OPEN_TRANSACTIONS.get(con)
+    if enclosing is not None:
+        try:
+            yield con
+        except BaseException as exc:
+            enclosing.failed = enclosing.failed or exc
+            raise
+        return
     path = database_path(con)
     guard = writer_lock(path, timeout=timeout, purpose=purpose) if path is not None else nullcontext()
     with guard:
         con.execute("BEGIN TRANSACTION")
+        state = _OPEN_TRANSACTIONS[con] = _Transaction()
         try:
             yield con
+            if state.failed is not None:
+                raise StoreTransactionError(
+                    f"{purpose}: a step failed ({type(state.failed).__name__}: {state.failed}); "
+                    "nothing was committed"
+                ) from state.failed
         except BaseException:
+            _OPEN_TRANSACTIONS.pop(con, None)
             _rollback(con)
             raise
+        _OPEN_TRANSACTIONS.pop(con, None)
         try:
             con.execute("COMMIT")
         except BaseException:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import orjson
@@ -163,3 +164,37 @@ def test_the_overlay_runs_whenever_the_image_table_knows_one_of_the_products(wor
     by_code = dict(zip(codes, lists, strict=True))
     assert "1" not in [i["key"] for i in by_code[known]]  # the deletion applied: the overlay ran
     assert by_code[unknown] == alone.column("images")[0].as_py()
+
+
+def test_an_images_predictions_and_its_ledger_entry_commit_together(
+    world, image_server: DumpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20, defect 8, on the per-product path: a crash after the ledger statement leaves neither the
+    image's predictions nor its ledger entry (never predictions the nightly run would redo, nor a ledger
+    entry without predictions); the redelivered event then stores both."""
+    from pipelines.listener.coalesce import coalesce
+    from pipelines.listener.events import parse_ocr_event
+    from pipelines.predictors import ocr_ledger
+
+    settings, resources, _ = world
+    code = codes_with_insights(settings)[0]
+    _serve(image_server, code, "23", ["Poids net : 750 g", "NUTRI-SCORE"], None)
+    fields = {"code": code, "image_id": "23", "product_type": "food"}
+    units = coalesce([parse_ocr_event(settings.ocr_stream, "1-0", fields)])
+    source = barcodes.image_path(code, "23")
+    image_rows = "SELECT count(*) FROM prediction WHERE source_image = ?"
+    real = ocr_ledger.record_images
+
+    def crash_after_recording(*args, **kwargs) -> int:
+        real(*args, **kwargs)
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(ocr_ledger, "record_images", crash_after_recording)
+    with suppress(RuntimeError):  # raised, or reported as the unit's failure
+        process_units(units, settings=settings, resources=resources)
+    assert query(settings, image_rows, [source]) == [(0,)]
+    assert query(settings, "SELECT count(*) FROM ocr_image", []) == [(0,)]
+    monkeypatch.setattr(ocr_ledger, "record_images", real)
+    process_units(units, settings=settings, resources=resources)
+    assert query(settings, image_rows, [source])[0][0] >= 2  # the weight and the Nutri-Score mention
+    assert query(settings, "SELECT barcode, source_image FROM ocr_image", []) == [(code, source)]

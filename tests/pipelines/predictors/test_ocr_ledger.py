@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.ocr.ingest import ingest_archive
+from pipelines.predictors import ocr_ledger
 from pipelines.predictors.ocr_ledger import ocr_hashes, predictors_fingerprint
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import ocr_table_path, run_predictions
@@ -112,3 +114,36 @@ def test_bulk_run_predicts_only_new_changed_or_relisted_images(
     assert (relisted.images, relisted.images_already_predicted) == (images, 0)
     forced = run_predictions("off", ocr_table=ocr_texts, resources=resources, all_images=True)
     assert forced.images == images
+
+
+def _prediction_count(store: Path) -> int:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM prediction").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_predictions_and_their_ledger_entries_commit_together(
+    ocr_texts: Path, data_dir: Path, keywords_dir: Path, taxonomy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20, defect 8: the import and the ledger were two transactions; a crash between them left the
+    predictions without their ledger entries, and the next run predicted every image again. Now a crash
+    after the ledger's statement, before the commit, leaves neither; the rerun then stores both."""
+    resources = _resources(keywords_dir, taxonomy_dir)
+    store = data_dir / "store.duckdb"
+    real = ocr_ledger.record_images
+
+    def crash_after_recording(*args: Any, **kwargs: Any) -> int:
+        real(*args, **kwargs)
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(ocr_ledger, "record_images", crash_after_recording)
+    with pytest.raises(RuntimeError, match="killed before the commit"):
+        run_predictions("off", ocr_table=ocr_texts, resources=resources)
+    assert _prediction_count(store) == 0 and _ledger(store) == {}
+    monkeypatch.setattr(ocr_ledger, "record_images", real)
+    rerun = run_predictions("off", ocr_table=ocr_texts, resources=resources)
+    assert rerun.images == len(_ledger(store)) > 0 and _prediction_count(store) > 0
+    again = run_predictions("off", ocr_table=ocr_texts, resources=resources)
+    assert (again.images, again.images_already_predicted) == (0, rerun.images)

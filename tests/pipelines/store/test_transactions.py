@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from pipelines.store import predictions as predictions_module
-from pipelines.store.db import open_store, store_writer
+from pipelines.store.db import StoreTransactionError, open_store, store_writer, write_transaction
 from pipelines.store.lock import StoreLockedError, lock_path, writer_lock
 from pipelines.store.predictions import delete_product_predictions, import_predictions
 from tests.pipelines.store.conftest import BARCODE, T0, T1, batch, pred, stored
@@ -254,4 +254,33 @@ def test_store_functions_run_inside_store_writer(store: Path) -> None:
     with store_writer(store) as con:
         import_predictions(con, batch(pred()), now=T0)
         assert delete_product_predictions(con, [BARCODE], "off") == 1
+    assert _lock_is_free(store)
+
+
+def test_nested_write_transactions_commit_together(con: duckdb.DuckDBPyConnection, store: Path) -> None:
+    """Store functions called inside an enclosing write_transaction join it (issue 20, defect 8: the
+    predictions and the OCR ledger entries that vouch for them land together)."""
+    with write_transaction(con, purpose="outer"):
+        import_predictions(con, batch(pred(value_tag="a")), now=T0)
+        import_predictions(con, batch(pred(value_tag="b", barcode="3000000000001")), now=T0)
+        assert not _lock_is_free(store)
+    assert sorted(r["value_tag"] for r in stored(con)) == ["a", "b"]
+    assert _lock_is_free(store)
+
+
+def test_a_failed_step_dooms_the_enclosing_transaction_even_when_caught(
+    con: duckdb.DuckDBPyConnection, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_predictions(con, batch(pred(value_tag="a")), now=T0)
+    before = stored(con, "id", "timestamp")
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("insert failed")
+
+    with pytest.raises(StoreTransactionError, match="insert failed"), write_transaction(con, purpose="outer"):
+        delete_product_predictions(con, [BARCODE], "off")
+        monkeypatch.setattr(predictions_module, "_insert_new", crash)
+        with pytest.raises(RuntimeError, match="insert failed"):  # caught: the outer must not commit
+            import_predictions(con, batch(pred(value_tag="b")), now=T1)
+    assert stored(con, "id", "timestamp") == before  # the delete of the same transaction rolled back too
     assert _lock_is_free(store)
