@@ -251,7 +251,12 @@ def refresh_markdown(summary: Mapping[str, Any]) -> str:
         "",
         f"- products: {refresh['products']}",
         f"- missing products: {refresh['missing_products']}"
-        + (" (deletion skipped: safety stop)" if refresh["missing_deletion_skipped"] else ""),
+        + (
+            " (deletion skipped: safety stop; their insights and predictions are untouched)"
+            if refresh["missing_deletion_skipped"]
+            else f", of which {refresh.get('missing_deleted_products', 0)} deleted"
+        ),
+        f"- insights deleted (missing products): {sum(refresh.get('deleted_missing', {}).values())}",
         f"- predictions deleted (missing products): {refresh['predictions_deleted']}",
         f"- attributes updated: {refresh['attributes_updated']}",
         f"- refresh seconds: {refresh['seconds']}",

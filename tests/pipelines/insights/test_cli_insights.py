@@ -26,7 +26,7 @@ from pipelines.convert.convert import convert_dump
 from pipelines.download.fetch import DUMP_NAME
 from pipelines.download.meta import DumpMeta, write_meta
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
-from pipelines.insights.run import snapshot_etag
+from pipelines.insights.run import refresh_markdown, snapshot_etag
 from pipelines.synth.generator import SynthSpec, generate
 
 runner = CliRunner()
@@ -176,6 +176,9 @@ def test_truncated_snapshot_stops_deletions_unless_forced(
     assert forced["totals"]["deleted"] > 0 and forced["refresh"]["predictions_deleted"] > 0
     assert forced["refresh"]["missing_deleted_products"] == forced["refresh"]["missing_products"]
     assert sum(forced["refresh"]["deleted_missing"].values()) == forced["totals"]["deleted"]
+    assert "deletion skipped: safety stop" in refresh_markdown(stopped)  # the Prefect artifact says it
+    shown = f"insights deleted (missing products): {forced['totals']['deleted']}"
+    assert shown in refresh_markdown(forced)
 
 
 def test_refresh_without_snapshot_fails_cleanly(data_dir: Path) -> None:
