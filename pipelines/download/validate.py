@@ -105,13 +105,18 @@ class _Sample:
             self.head += data[: HEAD_BYTES - len(self.head)]
             if self.head.count(b"\n") >= HEAD_LINES or len(self.head) >= HEAD_BYTES:
                 self._take_head()
+        start_of_piece = self.seen
         self.seen += len(data)
-        if self.seen >= self.next_spread:
-            self.next_spread += SPREAD_BYTES
-            start = data.find(b"\n")  # the first line that starts in this piece and ends in it
+        while self.next_spread < self.seen:
+            # The first line that starts after this point and ends in this piece; when there is none, the
+            # point moves to the start of the next piece.
+            start = data.find(b"\n", max(self.next_spread - start_of_piece, 0))
             end = data.find(b"\n", start + 1) if start >= 0 else -1
-            if end > 0:
-                self.lines[lines_before + 2] = data[start + 1 : end]
+            if end < 0:
+                self.next_spread = self.seen
+                break
+            self.lines[lines_before + data.count(b"\n", 0, start + 1) + 1] = data[start + 1 : end]
+            self.next_spread += SPREAD_BYTES
 
     def finish(self, tail: bytes, total_lines: int) -> None:
         if not self.head_done:
