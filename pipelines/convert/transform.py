@@ -139,7 +139,7 @@ class BatchTransformer:
         raws = result.column("_raw")
         line_numbers = result.column("_line_no")
         for position in candidates.tolist():
-            repaired = repair_line(raws[position].as_py())
+            repaired = repair_line(raws[position].as_py().removesuffix(b"\n"))
             if repaired is not None:
                 positions.append(position)
                 numbers.append(line_numbers[position].as_py())
