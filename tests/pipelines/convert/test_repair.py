@@ -172,6 +172,37 @@ def test_every_repairable_line_is_kept_in_place_through_the_queries(
     assert transformer.repaired_lines - before == needing
 
 
+def test_what_duckdb_reads_and_orjson_does_not_is_still_salvaged(transformer: BatchTransformer) -> None:
+    """The salvage checks a repaired line is an object before its second pass; a number beyond 64 bits or a
+    NaN (which DuckDB reads) must not make it give up."""
+    line = b'{"code": "3017620422003", "brands": "a\\ud800", "rev": 123456789012345678901234567890, "x": NaN}'
+    result = transformer(_batch([line]))
+    assert result.column("_reason").to_pylist() == [None]
+    assert result.column("brands").to_pylist() == ["a\ufffd"]
+
+
+def test_no_second_pass_for_a_line_the_repair_cannot_save(
+    transformer: BatchTransformer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invalid bytes between members are replaced, but the line is still not JSON: running the queries
+    again (~0.1 s of planning) would be wasted on every batch holding such a line."""
+    calls = []
+    original = BatchTransformer._transform
+
+    def counted(self, batch, languages):
+        calls.append(batch.num_rows)
+        return original(self, batch, languages)
+
+    monkeypatch.setattr(BatchTransformer, "_transform", counted)
+    lines = [b'{"code": "1", \xff"brands": "x"}', b'{"code": "2", "brands": "a\\ud800"}']
+    result = transformer(_batch(lines))
+    assert result.column("_reason").to_pylist() == ["invalid_utf8", None]
+    assert calls == [2, 1]  # the batch, then the one line worth a second pass
+    calls.clear()
+    transformer(_batch(lines[:1]))
+    assert calls == [1]
+
+
 def test_conversion_keeps_repaired_lines_and_counts_them(tmp_path: Path) -> None:
     lines = [
         b'{"code": "3017620422003", "product_name": "ok"}',
