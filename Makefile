@@ -34,7 +34,8 @@ demo: $(STAMP)
 	if [ -z "$${OFF_KEYWORDS_DIR:-}" ] && [ ! -d "$(OFF_DATA_DIR)/ocr-keywords" ]; then \
 	  echo "No Robotoff keyword lists here (../shared/data absent and offline): run 'offpipe reference refresh'"; \
 	  echo "with network access to predict; the demo stops after the conversion and the barcode audit."; \
-	  $(VENV)/bin/offpipe convert "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --flavor off > /dev/null; \
+	  $(VENV)/bin/offpipe convert "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --flavor off --min-rows 0 \
+	    --force > /dev/null; \
 	  $(VENV)/bin/offpipe audit-barcodes --flavor off; exit 0; fi; \
 	$(VENV)/bin/offpipe nightly --flavor off --url "$(OFF_DATA_DIR)/demo/products.jsonl.gz" --min-lines 0 \
 	  --ocr "$(OFF_DATA_DIR)/demo/ocr.jsonl.gz" --facets-dry-run --force > "$(OFF_DATA_DIR)/demo/nightly.json"; \

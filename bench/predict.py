@@ -57,7 +57,7 @@ def products_snapshot(cache: Path, products: int) -> tuple[Path, Path]:
         _offpipe("synth", "-n", str(products), "--seed", seed, "--out", str(dump), "--truth-out", str(truth))
     if not (out / "products.parquet").exists():
         print("converting…", file=sys.stderr)
-        _offpipe("convert", str(dump), "--out-dir", str(out))
+        _offpipe("convert", str(dump), "--out-dir", str(out), "--min-rows", "0")
     return out / "products.parquet", truth
 
 

@@ -60,26 +60,35 @@ def download_dump(
 
 
 @task(cache_policy=NO_CACHE)
-def convert_task(source: str, flavor: str) -> dict:
-    return convert_dump(Path(source), flavor).to_dict()
+def convert_task(source: str, flavor: str, min_rows: int | None = None, force: bool = False) -> dict:
+    return convert_dump(Path(source), flavor, min_rows=min_rows, force=force).to_dict()
 
 
 @flow(name="convert_to_parquet", flow_run_name="convert-{flavor}")
-def convert_to_parquet(flavor: str = "off", source: str | None = None) -> dict:
-    """Convert a flavor's dump (default: the downloaded one) into its Parquet snapshot."""
+def convert_to_parquet(
+    flavor: str = "off", source: str | None = None, min_rows: int | None = None, force: bool = False
+) -> dict:
+    """Convert a flavor's dump (default: the downloaded one) into its Parquet snapshot.
+
+    The snapshot guard applies as on the command line (docs/dumps.md): ``min_rows`` overrides the flavor's
+    floor (0 disables it), ``force`` accepts a shrink below ``OFF_SNAPSHOT_MIN_RATIO``; a snapshot without
+    any row is always refused. A refusal fails the flow with its one-line reason, nothing replaced.
+    """
     from pipelines.config import get_settings
 
     logger = get_run_logger()
     flavor = Flavor(flavor).value
     source = source or str(get_settings().dump_dir(flavor) / DUMP_NAME)
-    report = convert_task(source, flavor)
+    report = convert_task(source, flavor, min_rows, force)
     logger.info(
-        "%s: %s lines → %s rows, %s quarantined", flavor, report["lines_in"], report["rows_out"],
-        report["quarantined_total"],
+        "%s: %s lines → %s rows (%s repaired), %s quarantined", flavor, report["lines_in"],
+        report["rows_out"], report["repaired_lines"], report["quarantined_total"],
     )  # fmt: skip
     rows = [
         {"count": "lines in", "value": report["lines_in"]},
         {"count": "rows out", "value": report["rows_out"]},
+        {"count": "repaired lines", "value": report["repaired_lines"]},
+        {"count": "previous snapshot rows", "value": report["previous_rows"] or 0},
         {"count": "quarantined", "value": report["quarantined_total"]},
         *({"count": f"quarantined: {k}", "value": v} for k, v in report["quarantined"].items()),
         *({"count": f"coerced to null: {k}", "value": v} for k, v in report["coerced_to_null"].items()),

@@ -52,7 +52,10 @@ def nightly(
 
     ``url`` overrides the dump URL (http(s), ``file://`` or a path); ``ocr`` is an OCR-text table or archive
     to predict from (its images already predicted are skipped); ``force`` reruns everything on an unchanged
-    dump and overrides the refresh's 90% safety stop. Facets are written for the flavors that have them (off).
+    dump, accepts a snapshot that shrinks below ``OFF_SNAPSHOT_MIN_RATIO`` and overrides the refresh's 90%
+    safety stop; ``min_lines`` is the floor of the dump's lines and of the snapshot's rows (default: the
+    flavor's ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables both). A snapshot without any row is always refused
+    and fails the run before the refresh. Facets are written for the flavors that have them (off).
     """
     logger = get_run_logger()
     flavor = Flavor(flavor).value
@@ -63,7 +66,9 @@ def nightly(
         outcome = "unchanged"
         logger.info("%s dump unchanged (ETag %s): nothing to do", flavor, steps["download"].get("etag"))
     else:
-        steps["convert"] = convert_to_parquet(flavor, source=steps["download"]["path"])
+        steps["convert"] = convert_to_parquet(
+            flavor, source=steps["download"]["path"], min_rows=min_lines, force=force
+        )
         steps["audit"] = audit_barcodes(flavor)
         ocr_table = ocr_table_task(flavor, ocr) if ocr else None
         steps["refresh"] = refresh_insights(flavor, ocr_table=ocr_table, force=force)

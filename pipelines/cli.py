@@ -117,7 +117,10 @@ def nightly_command(
         None, "--url", help="Dump URL override: http(s), file:// or a path (default: Product Opener's dump)."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Run every step on an unchanged dump; override the refresh's 90% safety stop."
+        False,
+        "--force",
+        help="Run every step on an unchanged dump; accept a shrinking snapshot; override the refresh's "
+        "90% safety stop.",
     ),
     ocr: Path | None = typer.Option(
         None,
@@ -125,7 +128,9 @@ def nightly_command(
         help="OCR texts to predict from: an OCR-text table (.parquet) or an archive (.jsonl[.gz]).",
     ),
     min_lines: int | None = typer.Option(
-        None, "--min-lines", help="Line-count floor of a valid dump (default: per flavor; 0 = none)."
+        None,
+        "--min-lines",
+        help="Floor of the dump's lines and the snapshot's rows (default: per flavor; 0 = none).",
     ),
     no_facets: bool = typer.Option(False, "--no-facets", help="Skip the MongoDB quality-facet step."),
     facets_dry_run: bool = typer.Option(

@@ -82,6 +82,9 @@ DEFAULT_DUMP_MIN_LINES: dict[Flavor, int] = {
     Flavor.opff: 5_000,
     Flavor.opf: 5_000,
 }
+# A converted snapshot with fewer rows than this fraction of the installed one is refused (--force accepts
+# it): a dump does not lose a tenth of its products overnight, a bad input does. 0 disables the check.
+DEFAULT_SNAPSHOT_MIN_RATIO = 0.9
 
 
 # Reference data the pipeline downloads at run time (pipelines/reference). Robotoff reads the taxonomies from
@@ -143,6 +146,7 @@ class Settings:
     robotoff_media_url: str = ROBOTOFF_MEDIA_URL_TEMPLATE.format(ref=DEFAULT_ROBOTOFF_REF)
     urls: Mapping[Flavor, FlavorUrls] = field(default_factory=dict)
     dump_min_lines: Mapping[Flavor, int] = field(default_factory=dict)
+    snapshot_min_ratio: float = DEFAULT_SNAPSHOT_MIN_RATIO
     mongo_db: str = DEFAULT_MONGO_DB
     mongo_collection: str = DEFAULT_MONGO_COLLECTION
     redis_streams: tuple[str, ...] = DEFAULT_REDIS_STREAMS
@@ -212,6 +216,7 @@ class Settings:
                 flavor: _int_setting(env, f"OFF_DUMP_MIN_LINES_{flavor.value.upper()}", default)
                 for flavor, default in DEFAULT_DUMP_MIN_LINES.items()
             },
+            snapshot_min_ratio=_ratio_setting(env, "OFF_SNAPSHOT_MIN_RATIO", DEFAULT_SNAPSHOT_MIN_RATIO),
         )
 
     @property
@@ -294,6 +299,14 @@ def _float_setting(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={value!r} is not a number") from None
     if not number >= 0:  # also refuses NaN
         raise ConfigError(f"{name} cannot be negative")
+    return number
+
+
+def _ratio_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    """A fraction between 0 and 1."""
+    number = _float_setting(env, name, default)
+    if number > 1:
+        raise ConfigError(f"{name} must be between 0 and 1")
     return number
 
 

@@ -29,6 +29,7 @@ def _download_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 def _convert_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     yield _row("convert", "lines in", report["lines_in"])
     yield _row("convert", "rows out", report["rows_out"])
+    yield _row("convert", "repaired lines", report.get("repaired_lines", 0))
     yield _row("convert", "quarantined", report["quarantined_total"])
     for reason, count in sorted(report["quarantined"].items()):
         yield _row("convert", f"quarantined: {reason}", count)

@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipelines import config
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OFF_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+# The production plausibility floors (docs/dumps.md, "Snapshot guard"), kept for the tests of the guard.
+PRODUCTION_DUMP_MIN_LINES = dict(config.DEFAULT_DUMP_MIN_LINES)
+PRODUCTION_SNAPSHOT_MIN_RATIO = config.DEFAULT_SNAPSHOT_MIN_RATIO
+_GUARD_VARIABLES = [f"OFF_DUMP_MIN_LINES_{flavor.value.upper()}" for flavor in PRODUCTION_DUMP_MIN_LINES]
+_GUARD_VARIABLES.append("OFF_SNAPSHOT_MIN_RATIO")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sample_sized_snapshots() -> Iterator[None]:
+    """Tests convert samples of a few hundred products as flavor off, and some replace a snapshot by a smaller
+    one on purpose (the refresh's own safety stop): the production floors (2,800,000 rows for off, 90 % of
+    the previous snapshot) would refuse them. For the session both are 0, in the environment (subprocesses,
+    ``get_settings()``) and in the defaults (settings built from an explicit mapping). The tests of the guard
+    ask for the production values with the ``production_guard`` fixture.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for flavor in PRODUCTION_DUMP_MIN_LINES:
+            patch.setitem(config.DEFAULT_DUMP_MIN_LINES, flavor, 0)
+        patch.setattr(config, "DEFAULT_SNAPSHOT_MIN_RATIO", 0.0)
+        for name in _GUARD_VARIABLES:
+            patch.setenv(name, "0")
+        yield
+
+
+@pytest.fixture
+def production_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production floors and ratio, as a deployment without overrides has them."""
+    for flavor, floor in PRODUCTION_DUMP_MIN_LINES.items():
+        monkeypatch.setitem(config.DEFAULT_DUMP_MIN_LINES, flavor, floor)
+    monkeypatch.setattr(config, "DEFAULT_SNAPSHOT_MIN_RATIO", PRODUCTION_SNAPSHOT_MIN_RATIO)
+    for name in _GUARD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def shared_path(*parts: str) -> Path:

@@ -17,8 +17,17 @@ def convert_command(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Default: $OFF_DATA_DIR/parquet/<flavor>."),
     threads: int | None = typer.Option(None, min=1, help="DuckDB threads (default: all cores)."),
     batch_rows: int = typer.Option(6_144, min=1, help="Lines per DuckDB batch."),
+    min_rows: int | None = typer.Option(
+        None, "--min-rows", min=0, help="Minimum row count (default: OFF_DUMP_MIN_LINES_<FLAVOR>; 0 = off)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Accept a snapshot smaller than OFF_SNAPSHOT_MIN_RATIO of the previous one."
+    ),
 ) -> None:
-    """Convert a JSONL dump to Parquet (explicit schema, bad lines quarantined); prints the report as JSON."""
+    """Convert a JSONL dump to Parquet (explicit schema, bad lines quarantined); prints the report as JSON.
+
+    An empty or implausibly small snapshot is refused (exit 1) and the previous one kept: see docs/dumps.md.
+    """
     from pipelines.config import Flavor, get_settings
     from pipelines.convert.convert import ConversionError, ConvertOptions, convert_dump
     from pipelines.convert.reader import DumpReadError
@@ -39,7 +48,14 @@ def convert_command(
     with progress_bar(f"converting {source.name}", None) as advance:
         try:
             report = convert_dump(
-                source, chosen, out_dir=out_dir, settings=settings, options=options, progress=advance
+                source,
+                chosen,
+                out_dir=out_dir,
+                settings=settings,
+                options=options,
+                progress=advance,
+                min_rows=min_rows,
+                force=force,
             )
         except (ConversionError, DumpReadError) as exc:
             typer.echo(f"error: {exc}", err=True)

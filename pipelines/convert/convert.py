@@ -7,12 +7,15 @@ Three stages overlap on a 2-core machine: a reader thread decompresses and split
 Guarantees:
 
 - every line is accounted for: ``lines_in == rows_out + quarantined``, or the conversion fails loudly;
-- a line that is not a JSON object (truncated, array, scalar, invalid UTF-8, larger than ``max_line_bytes``,
-  without a code) goes to ``products.bad.jsonl.gz`` with its line number and reason, never taking its
-  neighbours with it;
+- a line that is not a JSON object (truncated, array, scalar, larger than ``max_line_bytes``, without a code)
+  goes to ``products.bad.jsonl.gz`` with its line number and reason, never taking its neighbours with it; a
+  line whose only fault is in its text (invalid UTF-8, a lone surrogate escape…) is repaired and kept
+  (``repaired_lines``; ``repair.py``);
 - a value that cannot be read becomes NULL and is counted per column (``coerced_to_null``);
 - outputs are written to temporary names and renamed only when complete: a crash or a SIGKILL leaves the
-  previous snapshot, quarantine and report untouched.
+  previous snapshot, quarantine and report untouched;
+- an implausible snapshot (no row, fewer rows than the flavor's floor, a shrink below a ratio of the previous
+  one) is refused before any rename (``guard.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.config import Flavor, Settings, get_settings
+from pipelines.convert.errors import ConversionError, SnapshotRefusedError
+from pipelines.convert.guard import SnapshotGuard, check_snapshot, previous_rows
 from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, prepare_batch
@@ -51,9 +56,7 @@ REPORT_FILE = "products.report.json"
 ROW_GROUP_ROWS = 100_000  # ~650 MB of Arrow data at real document sizes, held while the group fills
 MAX_LINE_BYTES = 16 * 1024 * 1024  # DuckDB's default maximum JSON object size
 
-
-class ConversionError(RuntimeError):
-    """The conversion could not produce a complete, balanced snapshot; the previous one is untouched."""
+__all__ = ["ConversionError", "ConversionReport", "ConvertOptions", "SnapshotRefusedError", "convert_dump"]
 
 
 @dataclass
@@ -64,6 +67,7 @@ class ConversionReport:
     lines_in: int = 0
     bytes_in: int = 0  # the dump's uncompressed size, newlines included
     rows_out: int = 0
+    repaired_lines: int = 0  # rows kept after their text was repaired (repair.py); counted in rows_out
     quarantined: dict[str, int] = field(default_factory=dict)
     coerced_to_null: dict[str, int] = field(default_factory=dict)
     duplicate_code_rows: int = 0
@@ -71,6 +75,12 @@ class ConversionReport:
     invalid_codes: int = 0
     row_groups: int = 0
     skipped_nutriment_keys: int = 0
+    # The snapshot guard's figures (guard.py): the floor and the ratio applied, the replaced snapshot's rows,
+    # and whether --force let a shrink below the ratio through.
+    min_rows: int = 0
+    min_ratio: float = 0.0
+    previous_rows: int | None = None
+    shrink_accepted: bool = False
     seconds: float = 0.0
     converted_at: str = ""
 
@@ -102,19 +112,39 @@ def convert_dump(
     settings: Settings | None = None,
     options: ConvertOptions | None = None,
     progress: Callable[[int], None] | None = None,
+    min_rows: int | None = None,
+    force: bool = False,
 ) -> ConversionReport:
-    """Convert ``source`` (.jsonl or .jsonl.gz) into ``<out_dir>/products.parquet`` (+ quarantine, report)."""
+    """Convert ``source`` (.jsonl or .jsonl.gz) into ``<out_dir>/products.parquet`` (+ quarantine, report).
+
+    The new snapshot must pass the guard (``guard.py``) before it replaces anything: at least one row, at
+    least ``min_rows`` (default: the flavor's ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables), and at least
+    ``OFF_SNAPSHOT_MIN_RATIO`` of the installed snapshot's rows unless ``force``. A refusal raises
+    :class:`SnapshotRefusedError` and leaves every previous output as it was.
+    """
     settings = settings or get_settings()
     options = options or ConvertOptions()
     flavor = Flavor(flavor)
+    guard = SnapshotGuard.for_flavor(settings, flavor, min_rows=min_rows, force=force)
     out_dir = out_dir or settings.parquet_dir(flavor)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = {name: out_dir / name for name in (PRODUCTS_FILE, QUARANTINE_FILE, REPORT_FILE)}
     tmp = {name: path.with_name(path.name + ".tmp") for name, path in final.items()}
-    report = ConversionReport(flavor=flavor.value, source=str(source), output=str(final[PRODUCTS_FILE]))
+    report = ConversionReport(
+        flavor=flavor.value,
+        source=str(source),
+        output=str(final[PRODUCTS_FILE]),
+        min_rows=guard.min_rows,
+        min_ratio=guard.min_ratio,
+    )
     started = time.perf_counter()
     try:
         _run(source, tmp, options, report, progress)
+        # Every output is complete under its temporary name: judge it before anything is replaced.
+        report.previous_rows = previous_rows(final[PRODUCTS_FILE])
+        report.shrink_accepted = check_snapshot(
+            flavor, report.rows_out, report.lines_in, report.quarantined, report.previous_rows, guard
+        )
         _code_stats(tmp[PRODUCTS_FILE], report)
         report.seconds = round(time.perf_counter() - started, 2)
         report.converted_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -127,10 +157,11 @@ def convert_dump(
             path.unlink(missing_ok=True)
         raise
     logger.info(
-        "%s: %d lines → %d rows, %d quarantined, %d values coerced to null (%.1f s)",
+        "%s: %d lines → %d rows (%d repaired), %d quarantined, %d values coerced to null (%.1f s)",
         source.name,
         report.lines_in,
         report.rows_out,
+        report.repaired_lines,
         report.quarantined_total,
         sum(report.coerced_to_null.values()),
         report.seconds,
@@ -197,6 +228,7 @@ def _run(
     report.coerced_to_null = dict(sorted(coerced.items()))
     report.row_groups = writer.row_groups
     report.skipped_nutriment_keys = transformer.unsafe_keys
+    report.repaired_lines = transformer.repaired_lines
     if report.lines_in != report.rows_out + report.quarantined_total:
         raise ConversionError(
             f"counts do not balance: {report.lines_in} lines in, {report.rows_out} rows out, "

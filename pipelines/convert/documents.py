@@ -2,11 +2,13 @@
 
 The per-product path must see a product exactly as the nightly run would after the next dump: each document
 is serialized as the dump line it would be, and the batch goes through :class:`BatchTransformer`, the same
-queries as ``offpipe convert``. Documents the conversion would quarantine are reported, not returned.
+queries as ``offpipe convert`` — and the same repair of text defects (``repair.py``). Documents the
+conversion would quarantine are reported, not returned.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,7 +28,12 @@ logger = logging.getLogger(__name__)
 
 def _line(document: Mapping[str, Any]) -> bytes:
     # MongoDB documents may hold BSON types (ObjectId, datetime): written as text, like the dump export.
-    return orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+    try:
+        return orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+    except orjson.JSONEncodeError:
+        # A string with a lone surrogate (an API answer may carry "\ud800", which Python's JSON reader keeps)
+        # has no UTF-8 form: written as its escape, as in a dump line, for the transformer to repair.
+        return json.dumps(document, default=str, ensure_ascii=True).encode("ascii") + b"\n"
 
 
 def documents_to_rows(
@@ -42,11 +49,17 @@ def documents_to_rows(
     )
     own = transformer is None
     transformer = transformer or BatchTransformer(MAX_LINE_BYTES, threads=1, memory_limit="512MB")
+    repaired_before = transformer.repaired_lines
     try:
         result = transformer(batch)
     finally:
         if own:
             transformer.close()
+    if transformer.repaired_lines > repaired_before:
+        logger.info(
+            "product documents kept with their text repaired: %d",
+            transformer.repaired_lines - repaired_before,
+        )
     reasons = result.column("_reason")
     good = pc.is_null(reasons)
     quarantined: dict[str, int] = {}

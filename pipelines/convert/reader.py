@@ -3,7 +3,8 @@
 Decompression (ISA-L's inflate, 2x faster than zlib; multi-member gzip included) and line splitting (numpy
 over large blocks, zero-copy Arrow buffers) run on a producer thread while DuckDB transforms the previous
 batch; both release the GIL for their heavy work, so they overlap on a 2-core machine. Lines are numbered
-from 1 and handed over as bytes: invalid UTF-8 must reach the classifier intact, never be "repaired".
+from 1 and handed over as bytes: invalid UTF-8 must reach the classifier intact (the transformer repairs
+what it refuses, ``repair.py``, and the quarantine keeps a refused line's original bytes).
 """
 
 from __future__ import annotations
@@ -48,10 +49,16 @@ class DumpReadError(RuntimeError):
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
-    """Decompressed data of ``path`` in pieces (plain text files are passed through in chunks)."""
+    """Decompressed data of ``path`` in pieces (plain text files are passed through in chunks).
+
+    The format is sniffed, but a ``.gz`` file that is not gzip data is refused, as the download refuses it:
+    it is a wrong file (an error page saved under the dump's name), not a dump to read as text.
+    """
     with path.open("rb") as handle:
         head = handle.read(2)
         handle.seek(0)
+        if head != b"\x1f\x8b" and path.name.endswith(".gz"):
+            raise DumpReadError(f"{path}: not gzip data (no gzip header) although named .gz")
         if head != b"\x1f\x8b":
             while chunk := handle.read(READ_SIZE):
                 yield chunk

@@ -9,15 +9,19 @@ with them — after each key has been checked against a strict pattern, so nothi
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.convert.reader import BATCH_SCHEMA
+from pipelines.convert.repair import repair_line
 from pipelines.convert.schema import LANGUAGE_FAMILIES
 from pipelines.sql import arrow_table, connect, load_sql
 
@@ -29,6 +33,8 @@ _LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # 
 _LANGUAGE_KEY_IN_TEXT = '(?:%s)_[a-z]{2}"[ \t\n\r]*:' % "|".join(LANGUAGE_FAMILIES)  # noqa: UP031
 STATUS_COLUMNS = ("_line_no", "_reason", "_raw")
 FAILED_PREFIX = "_failed:"
+# Reasons a text defect alone can cause (parsed_lines.sql): those lines are offered to repair_line.
+REPAIRABLE_REASONS = pa.array(["invalid_utf8", "invalid_json"])
 
 
 NUTRIMENT_SUFFIXES = (  # OFF's export order: the first suffix a key ends with decides its field
@@ -52,7 +58,8 @@ class BatchTransformer:
     for them, build the rows in one query (each line is parsed once there), then regroup the legacy
     nutriments from their small JSON text (``nutriment_keys.sql``, ``legacy_nutriments.sql``).
     ``unsafe_keys`` counts nutriment keys skipped because their name could not be written safely into the
-    query.
+    query; ``repaired_lines`` the lines kept as rows after :func:`~pipelines.convert.repair.repair_line`
+    fixed their text (the dump and the per-product path alike).
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class BatchTransformer:
         self.products = load_sql("convert/products")
         self.legacy_nutriments = load_sql("convert/legacy_nutriments")
         self.unsafe_keys = 0
+        self.repaired_lines = 0
 
     def __call__(self, batch: pa.RecordBatch | pa.Table, languages: list[str] | None = None) -> pa.Table:
         """Rows and quarantined lines of ``batch``, computed on an in-memory DuckDB database.
@@ -97,7 +105,7 @@ class BatchTransformer:
         self.batches_on_connection += 1
         if languages is None or "text" not in batch.schema.names:  # not prepared by the caller
             batch, languages = prepare_batch(batch)
-        return self._transform(batch, languages)
+        return self._salvaged(self._transform(batch, languages))
 
     def close(self) -> None:
         if self.con is not None:
@@ -116,6 +124,44 @@ class BatchTransformer:
             con.execute("DROP VIEW IF EXISTS parsed_lines")
             con.unregister("batch")
         return self._with_legacy_nutriments(result)
+
+    def _salvaged(self, result: pa.Table) -> pa.Table:
+        """``result`` with the lines refused for a text defect replaced by their repaired rows, in place.
+
+        Only lines DuckDB refused as ``invalid_utf8`` or ``invalid_json`` are looked at (none in most
+        batches: the check is one null count). Those :func:`repair_line` changed into a JSON object (checked
+        in Python first: a second pass costs ~0.1 s of query planning whatever its size, not to be spent on
+        a line that is still broken) go through the same queries again, as a small batch of their own. A
+        line still refused keeps its first reason and its original bytes in the quarantine.
+        """
+        reasons = result.column("_reason")
+        if reasons.null_count == result.num_rows:
+            return result
+        candidates = np.flatnonzero(pc.is_in(reasons, REPAIRABLE_REASONS).to_numpy(zero_copy_only=False))
+        positions, numbers, lines = [], [], []
+        raws = result.column("_raw")
+        line_numbers = result.column("_line_no")
+        for position in candidates.tolist():
+            repaired = repair_line(raws[position].as_py().removesuffix(b"\n"))
+            if repaired is not None and _is_object(repaired):
+                positions.append(position)
+                numbers.append(line_numbers[position].as_py())
+                lines.append(repaired + b"\n")
+        if not lines:
+            return result
+        batch = pa.record_batch(
+            [pa.array(numbers, pa.int64()), pa.array(lines, pa.large_binary())], schema=BATCH_SCHEMA
+        )
+        again = self._transform(*prepare_batch(batch))
+        kept = pc.is_null(again.column("_reason")).to_numpy(zero_copy_only=False)
+        if not kept.any():
+            return result
+        # Take every row from the first result, except the salvaged ones from the second, in line order.
+        order = np.arange(result.num_rows, dtype=np.int64)
+        order[np.asarray(positions)[kept]] = result.num_rows + np.arange(int(kept.sum()), dtype=np.int64)
+        salvaged = again.filter(pa.array(kept)).select(result.column_names).cast(result.schema)
+        self.repaired_lines += int(kept.sum())
+        return pa.concat_tables([result, salvaged]).take(pa.array(order))
 
     def _with_legacy_nutriments(self, result: pa.Table) -> pa.Table:
         """Second, small pass: regroup the legacy nutriments objects (their JSON text only) per nutrient.
@@ -283,6 +329,18 @@ def _texts(lines: pa.Array | pa.ChunkedArray) -> list[tuple[pl.Series, pa.Array]
             decoded = [_decoded(line) for line in chunk.to_pylist()]
             texts.append((pl.Series(decoded, dtype=pl.String), pa.array(decoded, pa.large_string())))
     return texts
+
+
+def _is_object(line: bytes) -> bool:
+    """Whether ``line`` is a JSON object; Python's reader is asked when orjson refuses it for one of the
+    things DuckDB accepts and orjson does not (integers beyond 64 bits, NaN)."""
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        try:
+            return isinstance(json.loads(line), dict)
+        except ValueError:  # json.JSONDecodeError is one
+            return False
 
 
 def _decoded(line: bytes | None) -> str | None:

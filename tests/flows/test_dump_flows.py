@@ -55,6 +55,38 @@ def test_failed_conversion_fails_the_flow(data_dir: Path, tmp_path: Path) -> Non
     assert "truncated" in str(state.message) or "gzip" in str(state.message)
 
 
+def _products(path: Path, count: int) -> str:
+    path.write_bytes(b"".join(orjson.dumps({"code": f"{i:013d}"}) + b"\n" for i in range(count)))
+    return str(path)
+
+
+@pytest.mark.usefixtures("production_guard")
+def test_convert_flow_applies_the_snapshot_guard(data_dir: Path, tmp_path: Path) -> None:
+    """The flow path: the flavor's floor by default, min_rows to lower it, the shrink refused unless
+    force, an input without any product refused even forced; each refusal fails the flow with its one-line
+    reason and leaves the snapshot as it was."""
+    from flows.dumps import convert_to_parquet
+
+    out = data_dir / "parquet" / "off"
+    hundred, eighty = _products(tmp_path / "100.jsonl", 100), _products(tmp_path / "80.jsonl", 80)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    state = convert_to_parquet(flavor="off", source=hundred, return_state=True)
+    assert state.is_failed() and "fewer than the minimum 2,800,000" in str(state.message)
+    assert not out.exists() or not any(out.iterdir())
+    assert convert_to_parquet(flavor="off", source=hundred, min_rows=0)["rows_out"] == 100
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for source, force, message in [
+        (eighty, False, "80.0% of the previous snapshot's 100"),
+        (str(empty), True, "no valid product"),
+    ]:
+        state = convert_to_parquet(flavor="off", source=source, min_rows=0, force=force, return_state=True)
+        assert state.is_failed() and message in str(state.message), state.message
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    report = convert_to_parquet(flavor="off", source=eighty, min_rows=0, force=True)
+    assert (report["rows_out"], report["previous_rows"], report["shrink_accepted"]) == (80, 100, True)
+
+
 @pytest.mark.parametrize(
     ("error", "retried"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -91,3 +92,39 @@ def test_a_failed_step_fails_the_run_with_its_reason(data_dir: Path) -> None:
     assert state.is_failed()
     assert "no dump file" in str(state.result(raise_on_failure=False))
     assert not (data_dir / "parquet").exists()
+
+
+@pytest.mark.usefixtures("production_guard")
+def test_nightly_floor_and_force_reach_the_snapshot_guard(
+    dump: Path, data_dir: Path, taxonomy_dir: Path, keywords_dir: Path
+) -> None:
+    """``min_lines`` is the floor of the dump's lines and of the snapshot's rows; ``force`` accepts a
+    snapshot that shrinks. A refused snapshot fails the run at the conversion: nothing replaced, no
+    refresh."""
+    from flows.nightly import nightly
+    from pipelines.convert.convert import convert_dump
+
+    convert_dump(dump, "off", min_rows=0)  # the installed snapshot: the dump's 150 products
+    out = data_dir / "parquet" / "off"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    lines = len(gzip.decompress(dump.read_bytes()).splitlines())
+    assert lines > 150  # the dump has bad lines: rows < lines
+
+    state = nightly(flavor="off", url=str(dump), min_lines=lines, facets=False, return_state=True)
+    assert state.is_failed()
+    assert f"150 rows, fewer than the minimum {lines:,}" in str(state.result(raise_on_failure=False))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not (data_dir / "store.duckdb").exists()  # the refresh did not run
+
+    smaller = dump.with_name("smaller.jsonl.gz")
+    spec = SynthSpec(products=100, seed=12, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
+    generate(spec, smaller)
+    state = nightly(flavor="off", url=str(smaller), min_lines=0, facets=False, return_state=True)
+    assert state.is_failed()
+    assert "of the previous snapshot's 150" in str(state.result(raise_on_failure=False))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    forced = nightly(flavor="off", url=str(smaller), min_lines=0, force=True, facets=False)
+    convert = forced["steps"]["convert"]
+    assert (convert["rows_out"], convert["previous_rows"], convert["shrink_accepted"]) == (100, 150, True)
+    assert forced["outcome"] == "completed" and forced["steps"]["refresh"] is not None

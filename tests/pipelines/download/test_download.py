@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -187,9 +188,74 @@ def test_line_floor(server: DumpServer, settings) -> None:
     assert not dump_file(settings).exists()
 
 
-def test_default_floor_is_robotoffs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OFF_DUMP_MIN_LINES_OFF", raising=False)
+@pytest.mark.usefixtures("production_guard")
+def test_default_floor_is_robotoffs() -> None:
     assert get_settings().dump_min_lines["off"] == 2_800_000
+
+
+MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html>\n<html>\n<head><title>Open Food Facts - maintenance</title></head>\n"
+    b"<body><h1>We will be back soon</h1></body>\n</html>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (gzip.compress(MAINTENANCE_PAGE), r"0 of 5 sampled lines .* \(line 1: '<!DOCTYPE html>'\)"),
+        (gzip.compress(b"".join(orjson.dumps({"id": i}) + b"\n" for i in range(500))), "0 of 101 sampled"),
+        (gzip.compress(b"".join(orjson.dumps({"code": " "}) + b"\n" for i in range(5))), "0 of 5 sampled"),
+        (gzip.compress(b"[1, 2, 3]\n"), "0 of 1 sampled"),
+        (gzip.compress(b"\n\n"), "0 of 0 sampled"),
+    ],
+)
+def test_content_that_is_not_products_is_refused_even_without_a_floor(
+    server: DumpServer, settings, body: bytes, message: str
+) -> None:
+    """A gzipped maintenance page decodes and has whole lines: only its content tells it from a dump."""
+    download_dump("off", settings=settings, retry=FAST)
+    previous, previous_meta = dump_file(settings).read_bytes(), meta_path(dump_file(settings)).read_bytes()
+    server.files[PATH] = ServedFile(body, mtime=time.time() + 10)
+    with pytest.raises(DownloadError, match="not a product dump: " + message) as refused:
+        download_dump("off", settings=settings, retry=FAST, min_lines=0)
+    assert "\n" not in str(refused.value)
+    assert dump_file(settings).read_bytes() == previous
+    assert meta_path(dump_file(settings)).read_bytes() == previous_meta
+    assert not part_path(dump_file(settings)).exists()
+
+
+def test_a_few_bad_lines_do_not_refuse_a_dump(server: DumpServer, settings) -> None:
+    """Dumps carry the odd broken line (the conversion quarantines it): a minority of the sample may fail."""
+    lines = [orjson.dumps({"code": f"{i:013d}"}) for i in range(300)]
+    lines[0], lines[7], lines[-1] = b"{broken", b"[1]", b'{"no": "code"}'
+    server.files[PATH] = ServedFile(gzip.compress(b"\n".join(lines) + b"\n"))
+    assert download_dump("off", settings=settings, retry=FAST, min_lines=0).meta.lines == 300
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_lines_are_sampled_across_the_whole_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compressed: bool
+) -> None:
+    """Good first lines do not vouch for the rest: one line per SPREAD_BYTES of decompressed data is
+    checked too, and the last line. Small reads, so that lines and sampling points fall across pieces."""
+    from pipelines.download import validate
+
+    monkeypatch.setattr(validate, "HEAD_LINES", 2)
+    monkeypatch.setattr(validate, "SPREAD_BYTES", 64 * 1024)
+    monkeypatch.setattr(validate, "CHUNK", 7_001)
+    good = [orjson.dumps({"code": f"{i:013d}"}) for i in range(2)]
+    junk = [b"<p>%d " % number + bytes(range(97, 123)) * 40 for number in range(3, 2003)]  # ~2 MB of markup
+    body = b"\n".join(good + junk) + b"\n"
+    source = tmp_path / ("dump.jsonl.gz" if compressed else "dump.jsonl")
+    source.write_bytes(gzip.compress(body) if compressed else body)
+    with pytest.raises(
+        validate.DumpValidationError, match=r"not a product dump: 2 of (\d+) sampled"
+    ) as refused:
+        validate.validate_dump(source, min_lines=0)
+    sampled = int(re.search(r"2 of (\d+) sampled", str(refused.value)).group(1))
+    assert sampled >= 2 + 30  # the head, one line per 64 KB of ~2 MB, the last line
+    number, shown = re.search(r"\(line (\d+): '<p>(\d+) ", str(refused.value)).groups()
+    assert number == shown  # the first bad line sampled, with its true line number
 
 
 def test_stale_sidecar_is_ignored(server: DumpServer, settings) -> None:
