@@ -150,6 +150,7 @@ class Settings:
     listener_group: str = DEFAULT_LISTENER_GROUP
     listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
     listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
+    listener_consumer: str | None = None  # consumer name in the group; None: <host>-<slot> (offpipe listen)
     listener_dispatch: str = "process"  # or "deployment": batches become flow runs of listener_deployment
     listener_deployment: str = "per_product/per-product"
     product_sources: tuple[str, ...] = ("snapshot",)  # where the listener reads a product, in order
@@ -178,6 +179,7 @@ class Settings:
             listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
             listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
             listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
+            listener_consumer=(env.get("OFF_LISTENER_CONSUMER") or "").strip() or None,
             listener_dispatch=_choice_setting(
                 env, "OFF_LISTENER_DISPATCH", ("process", "deployment"), "process"
             ),
