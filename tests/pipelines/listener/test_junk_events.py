@@ -1,4 +1,4 @@
-"""Junk events through the real loop (issue 20, defect 6): dead-lettered with their reason, nothing applied."""
+"""Junk events through the real loop (issue 20, defect 6): dead-lettered with their reason, none applied."""
 
 from __future__ import annotations
 
