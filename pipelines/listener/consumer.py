@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 NAME_KEY = "offpipe:listener:{group}:consumer:{name}"
 DEFAULT_TTL_MS = 30_000
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,199}")
 
 _RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -83,7 +83,7 @@ def default_consumer(slot: int = 0, host: str | None = None) -> str:
 def check_name(name: str) -> str:
     """``name`` when it is a usable consumer name (it goes into a Redis key and the logs), else ValueError."""
     if not _NAME.fullmatch(name):
-        raise ValueError(f"consumer name {name[:60]!r}: 1-200 letters, digits or ._:@- expected")
+        raise ValueError(f"consumer name {name[:60]!r}: 1-200 letters, digits or _.:@- expected")
     return name
 
 

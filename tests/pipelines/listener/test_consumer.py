@@ -89,6 +89,7 @@ def _dead_pid() -> int:
 def test_default_names_are_stable_per_host_and_slot() -> None:
     assert default_consumer(0, "box") == "box-0"
     assert default_consumer(3, "box") == "box-3"
+    assert check_name("build_host.example.org-0") == "build_host.example.org-0"
     assert default_consumer() == default_consumer()  # no pid in it: the same after a restart
     for bad in ("", "a b", "x\n", "é", "a" * 201):
         with pytest.raises(ValueError):
