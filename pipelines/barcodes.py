@@ -15,6 +15,12 @@ from a scanner, a dump line, an event or a URL:
 A code is *valid* when its digit string (step 2) has 4 to 24 digits: 1–3 digit codes are bogus (Product
 Opener moved them to ``invalid-barcodes``) and longer ones cannot be stored.
 
+Step 2 is lenient on purpose: it describes what Product Opener stored, so the dump conversion and the audit
+use it. A code from *outside* (an event, a command-line argument, a flow parameter) gets the strict check
+instead (:func:`strict_code`): ASCII digits, or a well-formed GS1 form, and nothing else but surrounding
+whitespace. ``3017620422003'; DROP TABLE …`` is refused there, not reduced to ``3017620422003``: junk must
+never become another product's code (``docs/barcodes.md``, strict check).
+
 What comes from the SDK (``openfoodfacts``): step 3 is ``openfoodfacts.barcode.normalize_barcode`` (identical
 to the rule above for every digit string), the folder split is ``openfoodfacts.images.split_barcode`` and
 image/OCR file paths are ``generate_image_path``/``generate_json_ocr_path``. What the SDK lacks and this
@@ -50,6 +56,18 @@ _OWNER = re.compile(r"(?:org|user)-[a-z0-9][a-z0-9_-]*")
 _IMAGE_ID = re.compile(r"[0-9]+|[a-z]+(?:_[a-z]{2,3})?")
 _IMAGE_SIZES = frozenset({"100", "200", "400", "full"})
 _LEGACY_SPLIT = re.compile(r"([0-9]{3})([0-9]{3})([0-9]{3})([0-9]*)")
+
+# The strict check for codes from outside (strict_code). GS1 General Specifications' character set 82 is what
+# an element string's values may hold; in the bracketed form the parentheses delimit the AIs, so values go
+# without them. A raw element string continues after the fixed-length GTIN with an AI (digits), optionally
+# after an FNC1 (written ``^`` once GS and ␝ are translated).
+_ASCII_SPACE = " \t\n\r\f\v"
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_GS1_CHAR = r"""[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]"""
+_GS1_VALUE_CHAR = r"""[!"%&'*+,\-./0-9:;<=>?A-Z_a-z]"""
+_STRICT_GS1_BRACKETED = re.compile(rf"\(01\)[0-9]{{14}}(?:\([0-9]{{2,4}}\){_GS1_VALUE_CHAR}+)*")
+_STRICT_GS1_RAW = re.compile(rf"\^?01[0-9]{{14}}(?:\^?[0-9](?:{_GS1_CHAR}|\^)*)?")
+_STRICT_DIGITAL_LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 
 
 class InvalidBarcodeError(ValueError):
@@ -123,12 +141,60 @@ def is_valid_code(raw: str | None) -> bool:
 
 
 def validated_code(raw: str | None) -> str:
-    """The normalized code of ``raw``, or :class:`InvalidBarcodeError`. Use it at every edge."""
+    """The normalized code of ``raw`` under Product Opener's lenient rules, or :class:`InvalidBarcodeError`.
+
+    For codes Product Opener already stored (the dump, our own store); codes from outside go through
+    :func:`strict_code`.
+    """
     if not is_valid_code(raw):
         raise InvalidBarcodeError(f"invalid barcode: {raw!r}")
     normalized = normalize_code(raw)
     assert normalized is not None  # is_valid_code(None) is False
     return normalized
+
+
+def code_problem(raw: str | None) -> str | None:
+    """Why ``raw``, a code from outside, is refused by the strict check (None when it is accepted).
+
+    Accepted: ASCII digits whose count makes a valid code, or a well-formed GS1 form (bracketed or raw element
+    string starting with AI 01, GS1 Digital Link URL) whose GTIN has a valid check digit, with nothing else
+    around them but ASCII whitespace. Any other character — a letter, a quote, a control or non-ASCII
+    character, a Unicode digit — refuses the code: reducing it to its digits could name another product.
+    """
+    if raw is None:
+        return "no code"
+    text = raw.strip(_ASCII_SPACE)
+    if not _ASCII_DIGITS.fullmatch(text):
+        form = text.translate(_FNC1)
+        shaped = (
+            _STRICT_GS1_BRACKETED.fullmatch(form)
+            or _STRICT_GS1_RAW.fullmatch(form)
+            or _STRICT_DIGITAL_LINK.fullmatch(form)
+        )
+        if not shaped or gs1_gtin(text) is None:
+            return "characters other than digits (and not a GS1 element string or Digital Link URL)"
+    if not is_valid_code(text):
+        return f"{MIN_DIGITS} to {MAX_DIGITS} digits expected"
+    return None
+
+
+def is_strict_code(raw: str | None) -> bool:
+    """True when ``raw`` passes the strict check for codes from outside (see :func:`code_problem`)."""
+    return code_problem(raw) is None
+
+
+def strict_code(raw: str | None) -> str:
+    """The normalized code of ``raw``, a code from outside, or :class:`InvalidBarcodeError`.
+
+    The strict twin of :func:`validated_code`: same normalization for every code it accepts, but a code with
+    stray characters is refused instead of being reduced to its digits. Use it where codes enter the pipeline
+    (events, command-line arguments, flow parameters); the dump keeps Product Opener's lenient rules.
+    """
+    problem = code_problem(raw)
+    if problem is not None:
+        raise InvalidBarcodeError(f"invalid barcode {raw!r}: {problem}")
+    assert raw is not None
+    return validated_code(raw.strip(_ASCII_SPACE))
 
 
 def code_path(raw: str | None) -> str:

@@ -59,13 +59,20 @@ def barcode_normalize(
     codes: list[str] = typer.Argument(..., help="Raw codes, GS1 element strings or GS1 Digital Link URLs."),
     flavor: str = typer.Option("off", help="Flavor for the image URL: off, obf, opff, opf, off_pro."),
 ) -> None:
-    """Print the normalized code, validity, folder and first-image URL of each code (one JSON line each)."""
+    """Print the normalized code, validity, folder and first-image URL of each code (one JSON line each).
+
+    ``normalized``, ``valid`` and ``path`` follow Product Opener's lenient rules (what it would store);
+    ``accepted`` says whether the strict check for codes from outside (events, ``insights show``) takes the
+    code, and only an accepted code gets an ``image_url``.
+    """
     from pipelines import barcodes
 
     for raw in codes:
         info = barcodes.Barcode.parse(raw)
+        accepted = barcodes.is_strict_code(raw)
         line = {"raw": raw, "normalized": info.normalized, "valid": info.valid, "path": info.path}
-        line["image_url"] = barcodes.image_url(raw, 1, flavor) if info.valid else None
+        line["accepted"] = accepted
+        line["image_url"] = barcodes.image_url(barcodes.strict_code(raw), 1, flavor) if accepted else None
         line["legacy_path"] = barcodes.legacy_split_code(raw)
         typer.echo(json.dumps(line))
 

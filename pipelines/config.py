@@ -154,6 +154,7 @@ class Settings:
     listener_group: str = DEFAULT_LISTENER_GROUP
     listener_delay_s: float = DEFAULT_LISTENER_DELAY_S
     listener_skip_users: tuple[str, ...] = DEFAULT_LISTENER_SKIP_USERS
+    listener_consumer: str | None = None  # consumer name in the group; None: <host>-<slot> (offpipe listen)
     listener_dispatch: str = "process"  # or "deployment": batches become flow runs of listener_deployment
     listener_deployment: str = "per_product/per-product"
     product_sources: tuple[str, ...] = ("snapshot",)  # where the listener reads a product, in order
@@ -167,7 +168,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from ``environ`` (default: the process environment)."""
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("OFF_DATA_DIR") or "./data").expanduser().resolve()
+        data_dir = _data_dir(env)
         environment = _enum_setting(env, "OFF_ENVIRONMENT", Environment, Environment.org)
         robotoff_ref = env.get("OFF_ROBOTOFF_REF") or DEFAULT_ROBOTOFF_REF
         keywords_dir = _path_setting(env, "OFF_KEYWORDS_DIR", data_dir / "ocr-keywords")
@@ -182,6 +183,7 @@ class Settings:
             listener_group=env.get("OFF_LISTENER_GROUP") or DEFAULT_LISTENER_GROUP,
             listener_delay_s=_float_setting(env, "OFF_LISTENER_DELAY_S", DEFAULT_LISTENER_DELAY_S),
             listener_skip_users=_list_setting(env, "OFF_LISTENER_SKIP_USERS", DEFAULT_LISTENER_SKIP_USERS),
+            listener_consumer=(env.get("OFF_LISTENER_CONSUMER") or "").strip() or None,
             listener_dispatch=_choice_setting(
                 env, "OFF_LISTENER_DISPATCH", ("process", "deployment"), "process"
             ),
@@ -267,6 +269,32 @@ class Settings:
 def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Current settings, read now from the environment."""
     return Settings.from_env(environ)
+
+
+def _data_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("OFF_DATA_DIR") or "./data").expanduser().resolve()
+
+
+# Third-party libraries that would write outside $OFF_DATA_DIR (and the system temp folder) are told not to,
+# through the environment, before they are imported: the one place that sets environment variables.
+
+
+def disable_onnxruntime_telemetry() -> None:
+    """Before onnxruntime is imported: its telemetry off (``ORT_DISABLE_TELEMETRY=1``).
+
+    onnxruntime (1.2x+ on Linux) starts a telemetry client at import that writes a device id and a SQLite
+    file under ``$XDG_CACHE_HOME`` or ``$HOME/.cache/Microsoft/DeveloperTools/.onnxruntime``, creating
+    ``$HOME`` if it is missing; with the variable set it writes nothing (``docs/configuration.md``).
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+
+def default_prefect_home() -> Path:
+    """Before Prefect is imported (``flows/``): ``PREFECT_HOME`` defaults to ``$OFF_DATA_DIR/prefect``
+    instead of ``~/.prefect``, which Prefect creates at import; an explicit ``PREFECT_HOME`` is kept."""
+    home = os.environ.get("PREFECT_HOME") or str(_data_dir(os.environ) / "prefect")
+    os.environ["PREFECT_HOME"] = home
+    return Path(home)
 
 
 def _path_setting(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,17 @@ from pipelines import config
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OFF_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# Prefect's state during the tests (result storage…): a folder of this session, set before any test module
+# imports flows/ — which would default it to ./data/prefect of the checkout (docs/configuration.md).
+_PREFECT_HOME = None if os.environ.get("PREFECT_HOME") else tempfile.mkdtemp(prefix="offpipe-test-prefect-")
+if _PREFECT_HOME is not None:
+    os.environ["PREFECT_HOME"] = _PREFECT_HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _PREFECT_HOME is not None:
+        shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
 
 
 # The production plausibility floors (docs/dumps.md, "Snapshot guard"), kept for the tests of the guard.

@@ -26,14 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import polars as pl
 import pyarrow as pa
-from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, FEATURES, MAX_TOKENS, Inputs, build_inputs
 from pipelines.category_model.metrics import THRESHOLD
 from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_SCORES
+from pipelines.onnx_runtime import ort, ort_state
 from pipelines.predictors.schema import PREDICTION_SCHEMA
 
 logger = logging.getLogger(__name__)

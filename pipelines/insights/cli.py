@@ -139,14 +139,14 @@ def show_command(
     store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Print a product's stored predictions and insights as JSON."""
-    from pipelines.barcodes import InvalidBarcodeError, validated_code
+    from pipelines.barcodes import InvalidBarcodeError, strict_code
     from pipelines.insights.export import product_records
 
     chosen = _flavor(flavor)
-    try:
-        barcode = validated_code(code)
+    try:  # the strict check: a code with stray characters is refused, not reduced to its digits
+        barcode = strict_code(code)
     except InvalidBarcodeError as exc:
-        raise typer.BadParameter(f"{exc} (4 to 24 digits expected)", param_hint="CODE") from exc
+        raise typer.BadParameter(str(exc), param_hint="CODE") from exc
     con = _read_only_store(store)
     try:
         records = product_records(con, barcode, chosen)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import sys
 
 import typer
@@ -16,7 +14,15 @@ def listen_command(
         False, "--status", help="Print lag, pending, processed, skipped, dead-lettered."
     ),
     consumer: str | None = typer.Option(
-        None, "--consumer", help="Consumer name in the group (default: <host>-<pid>)."
+        None,
+        "--consumer",
+        help="Consumer name in the group (default: OFF_LISTENER_CONSUMER, else <host>-<slot>).",
+    ),
+    slot: int = typer.Option(
+        0,
+        "--slot",
+        min=0,
+        help="Slot of this listener on its host, for the default name <host>-<slot>: one per listener.",
     ),
     delay: float | None = typer.Option(
         None, "--delay", min=0.0, help="Coalescing delay in seconds (default: OFF_LISTENER_DELAY_S)."
@@ -75,10 +81,17 @@ def listen_command(
         raise typer.Exit(2) from exc
     if detector is None:
         typer.echo("Nutri-Score detector off (OFF_NUTRISCORE_MODEL is not set)", err=True)
+    from pipelines.listener.consumer import ConsumerNameError, check_name, default_consumer
+
+    try:  # stable across restarts, so a restarted listener finds its own pending entries at once
+        name = check_name(consumer or settings.listener_consumer or default_consumer(slot))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--consumer / OFF_LISTENER_CONSUMER") from exc
     options = LoopOptions(
         delay_s=settings.listener_delay_s if delay is None else delay,
         claim_idle_ms=int(claim_idle * 1000),
         reclaim_every_s=min(30.0, claim_idle),
+        forget_idle_ms=int(max(10 * claim_idle, 3600.0) * 1000),  # well beyond any reclaim
     )
     writer = None
     if settings.listener_dispatch == "deployment":
@@ -100,17 +113,23 @@ def listen_command(
         client=client,
         settings=settings,
         dispatch=dispatch,
-        consumer=consumer or f"{socket.gethostname()}-{os.getpid()}",
+        consumer=name,
         options=options,
         idle=writer.tick if writer is not None else None,
     )
     signal.signal(signal.SIGTERM, lambda *_: listener.stop())
-    typer.echo(f"listening to {', '.join(streams)} as {listener.consumer} in group {group}", err=True)
+    status_code = 0
     try:
+        listener.claim_name()  # one live process per name
+        typer.echo(f"listening to {', '.join(streams)} as {listener.consumer} in group {group}", err=True)
         listener.run()
     except KeyboardInterrupt:
         listener.stop()
+    except ConsumerNameError as exc:
+        typer.echo(f"cannot listen: {exc}", err=True)
+        status_code = 2
     finally:
+        listener.release_name()
         if writer is not None:
             writer.close()
-    sys.exit(0)
+    sys.exit(status_code)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pipelines.barcodes import validated_code
+from pipelines.barcodes import strict_code
 from pipelines.config import Flavor
 from pipelines.listener.events import Kind, Lane, OcrEvent, ProductEvent
 
@@ -76,9 +76,12 @@ class ProductWork:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProductWork:
         """The unit :meth:`to_dict` gave, its code and image ids checked again (flow parameters are input)."""
-        code = validated_code(data["code"])
+        code = strict_code(data["code"])
         if code != data["code"]:
             raise ValueError(f"not a normalized code: {data['code']!r}")
+        raw_code = str(data.get("raw_code") or code)
+        if strict_code(raw_code) != code:  # the legacy image URLs are built from it
+            raise ValueError(f"raw code {raw_code!r} does not stand for {code}")
         ids = [*data.get("images_added", {}), *data.get("images_deleted", ()), *data.get("ocr_images", ())]
         ids += [op[2] for op in data.get("image_ops", ()) if op[2] is not None]
         if not all(isinstance(i, str) and i.isascii() and i.isdigit() for i in ids):
@@ -86,7 +89,7 @@ class ProductWork:
         return cls(
             code=code,
             flavor=Flavor(data["flavor"]),
-            raw_code=str(data.get("raw_code") or code),
+            raw_code=raw_code,
             lane=Lane(data.get("lane", Lane.high.value)),
             deleted=bool(data.get("deleted")),
             update=bool(data.get("update")),

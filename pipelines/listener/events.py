@@ -8,8 +8,12 @@ without ``decode_responses``). An event becomes one of:
 - a :class:`ProductEvent` or :class:`OcrEvent`: the work to do, with a normalized, validated barcode and the
   flavor its ``product_type`` maps to (food → off, beauty → obf, petfood → opff, product → opf);
 - a :class:`Skipped` event: valid but not ours to act on (Robotoff's own edits, actions nobody handles);
-- an :class:`InvalidEventError`: no usable code, product type or action — the listener acknowledges it and
-  copies it, with the reason, to its dead-letter stream.
+- an :class:`InvalidEventError`: no usable code, product type or action, or more image ids than a product
+  can have — the listener acknowledges it and copies it, with the reason, to its dead-letter stream.
+
+Codes get the strict check of :func:`pipelines.barcodes.strict_code`: digits or a GS1 form, nothing else.
+Reducing ``\\xff\\xfe301428\\x80`` to its digits made it product ``00301428``; such a code is invalid
+(``invalid_code``), never rewritten into another product's code (``docs/listener.md``).
 
 What a product update means follows Robotoff's listener (first matching branch): deleted; image uploaded
 (``diffs.uploaded_images.add``); product type changed (``product_type`` in ``diffs.fields.change``); image
@@ -28,11 +32,16 @@ from typing import Any
 
 import orjson
 
-from pipelines.barcodes import Barcode
+from pipelines.barcodes import InvalidBarcodeError, strict_code
 from pipelines.config import PRODUCT_TYPE_FLAVORS, Flavor
 
 MAX_DIFFS_BYTES = 256 * 1024  # a diff larger than this is not parsed: the product is refreshed as a whole
 MAX_FIELD_BYTES = 4096  # codes, ids, user ids, comments: longer values are cut before use
+# Image ids one event may name (added or deleted). An upload event names the images of one upload, a deletion
+# at most every image of the product; the most photographed products have a few hundred (the real sample's
+# largest has 78). Beyond this the event is corrupt: dead-lettered whole (``too_many_images``) rather than
+# truncated, which would apply an arbitrary part of it silently.
+MAX_IMAGE_IDS = 500
 ROBOTOFF_USERS = frozenset({"roboto-app"})
 ROBOTOFF_COMMENT_MARK = "[robotoff]"
 MASS_UPDATE_USERS = frozenset({"scanbot", "update_all_products"})
@@ -118,14 +127,15 @@ def _text(fields: Mapping[Any, Any], name: str) -> str | None:
     return str(value)[:MAX_FIELD_BYTES]
 
 
-def _barcode(fields: Mapping[Any, Any]) -> Barcode:
-    raw = (_text(fields, "code") or "").strip()
+def _barcode(fields: Mapping[Any, Any]) -> tuple[str, str]:
+    """The event's normalized code and its raw form (surrounding whitespace removed), or ``invalid_code``."""
+    raw = (_text(fields, "code") or "").strip(" \t\n\r\f\v")
     if not raw:
         raise InvalidEventError("no_code", "the event has no code")
-    barcode = Barcode.parse(raw)
-    if not barcode.valid or not barcode.normalized:
-        raise InvalidEventError("invalid_code", f"code {raw[:40]!r} is not a valid barcode")
-    return barcode
+    try:
+        return strict_code(raw), raw
+    except InvalidBarcodeError:
+        raise InvalidEventError("invalid_code", f"code {raw[:40]!r} is not a valid barcode") from None
 
 
 def _flavor(fields: Mapping[Any, Any]) -> Flavor:
@@ -148,11 +158,16 @@ def _diffs(fields: Mapping[Any, Any]) -> Mapping[str, Any] | None:
 
 
 def _image_ids(diffs: Mapping[str, Any] | None, change: str) -> tuple[str, ...]:
-    """Digit image ids of ``diffs.uploaded_images.<change>`` (others are dropped), in order, once each."""
+    """Digit image ids of ``diffs.uploaded_images.<change>`` (others are dropped), in order, once each;
+    ``too_many_images`` when the list is longer than :data:`MAX_IMAGE_IDS`."""
     section = (diffs or {}).get("uploaded_images")
     values = section.get(change) if isinstance(section, dict) else None
     if not isinstance(values, list):
         return ()
+    if len(values) > MAX_IMAGE_IDS:
+        raise InvalidEventError(
+            "too_many_images", f"{len(values)} image ids to {change} (at most {MAX_IMAGE_IDS})"
+        )
     ids = (str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool))
     return tuple(dict.fromkeys(i for i in ids if _IMAGE_ID.fullmatch(i)))
 
@@ -166,11 +181,12 @@ def _changed_fields(diffs: Mapping[str, Any] | None) -> list[Any]:
 def _kind(action: str, diffs: Mapping[str, Any] | None) -> tuple[Kind, tuple[str, ...]]:
     if action in DELETE_ACTIONS:
         return Kind.deleted, ()
-    if added := _image_ids(diffs, "add"):
+    added, deleted = _image_ids(diffs, "add"), _image_ids(diffs, "delete")  # both checked against the cap
+    if added:
         return Kind.image_uploaded, added
     if "product_type" in _changed_fields(diffs):
         return Kind.type_changed, ()
-    if deleted := _image_ids(diffs, "delete"):
+    if deleted:
         return Kind.image_deleted, deleted
     return Kind.updated, ()
 
@@ -184,7 +200,7 @@ def parse_product_event(
     mass_update_users: frozenset[str] = MASS_UPDATE_USERS,
 ) -> ProductEvent | Skipped:
     """A product-update stream entry as work to do, a skip, or :class:`InvalidEventError`."""
-    barcode = _barcode(fields)
+    code, raw_code = _barcode(fields)
     flavor = _flavor(fields)
     action = (_text(fields, "action") or "").strip()
     if action in IGNORED_ACTIONS:
@@ -200,8 +216,8 @@ def parse_product_event(
     return ProductEvent(
         stream=stream,
         entry_id=entry_id,
-        code=barcode.normalized,
-        raw_code=barcode.raw,
+        code=code,
+        raw_code=raw_code,
         flavor=flavor,
         kind=kind,
         lane=Lane.low if user_id in mass_update_users else Lane.high,
@@ -214,9 +230,9 @@ def parse_product_event(
 
 def parse_ocr_event(stream: str, entry_id: str, fields: Mapping[Any, Any]) -> OcrEvent:
     """An OCR-ready stream entry as work to do, or :class:`InvalidEventError` (``json_url`` is ignored)."""
-    barcode = _barcode(fields)
+    code, raw_code = _barcode(fields)
     flavor = _flavor(fields)
     image_id = (_text(fields, "image_id") or "").strip()
     if not _IMAGE_ID.fullmatch(image_id):
         raise InvalidEventError("invalid_image_id", f"image_id {image_id[:40]!r}")
-    return OcrEvent(stream, entry_id, barcode.normalized, barcode.raw, flavor, image_id)
+    return OcrEvent(stream, entry_id, code, raw_code, flavor, image_id)

@@ -10,6 +10,11 @@ editor's fix by more than one batch (when only a few are due with the editors', 
 a product's events always stay together, in the highest lane of any of them. A batch that fails is not
 acknowledged: its entries stay pending and come back through the reclaim after ``claim_idle_ms``. Counters
 live in a Redis hash so ``offpipe listen --status`` can show them from another process.
+
+The consumer name is stable (``<host>-<slot>``) and leased to one live process (:mod:`.consumer`): at start
+the listener first redoes its own pending entries — those its killed predecessor had read — instead of
+waiting ``claim_idle_ms`` for another consumer's reclaim; the periodic reclaim still takes the entries of
+consumers that are really gone, and removes consumers idle for ``forget_idle_ms`` with nothing pending.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import redis
 from pipelines.config import Settings
 from pipelines.listener import stream
 from pipelines.listener.coalesce import ProductWork, coalesce
+from pipelines.listener.consumer import DEFAULT_TTL_MS, ConsumerNameLostError, NameLock, name_key
 from pipelines.listener.events import (
     InvalidEventError,
     Lane,
@@ -59,6 +65,8 @@ class LoopOptions:
     max_held: int = 20_000  # beyond this many held events, the oldest lane is applied whatever its delay
     claim_idle_ms: int = 60_000  # a pending entry this idle belongs to a dead consumer
     reclaim_every_s: float = 30.0
+    forget_idle_ms: int = 3_600_000  # a consumer this idle, with nothing pending, is removed from the group
+    name_ttl_ms: int = DEFAULT_TTL_MS  # lease of the consumer name, renewed by a heartbeat
     backoff_max_s: float = 30.0
     max_deliveries: int = 5  # a failing event is dead-lettered at its 5th failed delivery…
     health_window_s: float = 600.0  # …if other products were applied within this window (else: an outage)
@@ -86,6 +94,7 @@ class Listener:
     _last_reclaim: float = float("-inf")
     _last_success: float = float("-inf")
     _draining: set[Lane] = field(default_factory=set)  # lanes cut by max_batch: the rest follows at once
+    _lease: NameLock | None = None
 
     @property
     def streams(self) -> list[str]:
@@ -103,12 +112,60 @@ class Listener:
         for name in self.streams:
             stream.ensure_group(self.client, name, self.group)
 
+    def claim_name(self) -> None:
+        """Lease the consumer name (:class:`~pipelines.listener.consumer.ConsumerNameInUseError` when a live
+        process has it); :meth:`run` does it if the caller has not."""
+        if self._lease is None:
+            lease = NameLock(self.client, self.group, self.consumer, ttl_ms=self.options.name_ttl_ms)
+            lease.acquire()
+            self._lease = lease
+
+    def release_name(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def resume(self) -> int:
+        """Hold again the entries pending for this consumer itself (``XREADGROUP … 0``): a killed listener's
+        batch in hand, redone now rather than after ``claim_idle_ms``; the number of entries read.
+
+        They were held once already, so they are due at once.
+        """
+        entries: list[stream.Entry] = []
+        for name in self.streams:
+            entries += stream.read_pending(
+                self.client, name, self.group, self.consumer, count=self.options.count
+            )
+        if entries:
+            logger.info("consumer %s: redoing %d entries it had read before", self.consumer, len(entries))
+        self._settle(entries, since=self.clock() - max(self.options.delay_s, self.options.low_delay_s))
+        return len(entries)
+
     def run(self) -> None:
-        """Loop until stopped; Redis connection errors are retried with exponential backoff."""
+        """Loop until stopped; Redis connection errors are retried with exponential backoff.
+
+        Leases the consumer name first, then redoes this consumer's own pending entries; raises
+        :class:`~pipelines.listener.consumer.ConsumerNameError` when the name is (or becomes) another's.
+        """
         self.setup()
+        self.claim_name()
+        try:
+            self._loop()
+        finally:
+            self.release_name()
+
+    def _loop(self) -> None:
         backoff = 0.5
+        resumed = False
         while not self._stop.is_set():
+            if self._lease is not None and self._lease.lost.is_set():
+                raise ConsumerNameLostError(
+                    f"consumer name {self.consumer} was taken by another process while this one stalled"
+                )
             try:
+                if not resumed:
+                    self.resume()
+                    resumed = True
                 self.turn()
                 backoff = 0.5
             except redis.ConnectionError as exc:
@@ -130,6 +187,10 @@ class Listener:
                 entries += stream.reclaim(
                     self.client, name, self.group, self.consumer, min_idle_ms=self.options.claim_idle_ms
                 )
+            if entries and self._held:  # our own held entries, idle that long: held once is enough
+                held = {(h.event.stream, h.event.entry_id) for h in self._held}
+                entries = [e for e in entries if (e.stream, e.entry_id) not in held]
+            self._forget_gone_consumers()
         block = self.options.block_ms  # never 0: BLOCK 0 waits forever
         if self._held:  # wait no longer than the first lane's remaining delay
             block = max(1, min(block, int(self._next_due_in(now) * 1000)))
@@ -304,7 +365,30 @@ class Listener:
             self._count(dead_lettered=retired)
         return retired
 
-    def _settle(self, entries: list[stream.Entry]) -> None:
+    def _forget_gone_consumers(self) -> None:
+        """Remove from the group the consumers idle for ``forget_idle_ms`` with nothing pending and no live
+        process holding their name: dead listeners' names would otherwise pile up (each restart under a new
+        name left one). Their entries, if any, are reclaimed first, which empties them for a later turn."""
+        for name in self.streams:
+            for consumer in stream.consumers(self.client, name, self.group):
+                if (
+                    consumer.name == self.consumer
+                    or consumer.pending
+                    or consumer.idle_ms < self.options.forget_idle_ms
+                ):
+                    continue
+                lease = name_key(self.group, consumer.name)
+                if stream.forget_consumer(
+                    self.client, name, self.group, consumer.name,
+                    min_idle_ms=self.options.forget_idle_ms, lease_key=lease,
+                ):  # fmt: skip
+                    logger.info(
+                        "removed consumer %s from %s (idle %.0f s, nothing pending)",
+                        consumer.name, name, consumer.idle_ms / 1000,
+                    )  # fmt: skip
+
+    def _settle(self, entries: list[stream.Entry], since: float | None = None) -> None:
+        """Settle entries: skipped and invalid ones at once, the others held (from ``since``, default now)."""
         for entry in entries:
             try:
                 if entry.stream == self.settings.ocr_stream:
@@ -328,7 +412,7 @@ class Listener:
                 stream.acknowledge(self.client, [entry], self.group)
                 self._count(skipped=1)
                 continue
-            self._held.append(_Held(event, self.clock()))
+            self._held.append(_Held(event, self.clock() if since is None else since))
 
     def _count(self, **counts: int) -> None:
         key = STATS_KEY.format(group=self.group)

@@ -2,9 +2,12 @@
 
 At-least-once delivery: entries are read with XREADGROUP into the group's pending list and acknowledged
 (XACK) only after the work they caused is committed; a consumer that dies leaves its entries pending, and
-any consumer reclaims entries idle longer than a timeout (XAUTOCLAIM) and redoes them. The work is
-idempotent, so an entry processed twice has the effect of once. Invalid entries are copied, with their
-reason, to a dead-letter stream before being acknowledged, so nothing is silently dropped.
+any consumer reclaims entries idle longer than a timeout (XAUTOCLAIM) and redoes them — and a consumer that
+restarts under its own name re-reads its own pending entries at once (XREADGROUP from id 0). The work is
+idempotent, so an entry processed twice has the effect of once. Consumers long idle with nothing pending
+are removed (XGROUP DELCONSUMER, checked and done atomically) so dead ones do not accumulate. Invalid
+entries are copied, with their reason, to a dead-letter stream before being acknowledged, so nothing is
+silently dropped.
 """
 
 from __future__ import annotations
@@ -61,6 +64,29 @@ def read_new(
     ]
 
 
+def read_pending(
+    client: redis.Redis, stream: str, group: str, consumer: str, *, count: int = 500
+) -> list[Entry]:
+    """Every entry pending for ``consumer`` itself (``XREADGROUP … 0``, page by page): what this consumer
+    had read and not acknowledged when its process died. Redis counts it as a new delivery.
+
+    Entries trimmed from the stream meanwhile come back without fields: they are acknowledged here.
+    """
+    found: list[Entry] = []
+    cursor = "0"
+    while True:
+        answer = client.xreadgroup(group, consumer, {stream: cursor}, count=count)
+        entries = answer[0][1] if answer else []
+        if not entries:
+            return found
+        gone = [entry_id for entry_id, fields in entries if not fields]  # an entry always has a field
+        found += [_entry(stream, entry_id, fields) for entry_id, fields in entries if fields]
+        if gone:
+            client.xack(stream, group, *gone)
+            logger.info("%d pending entries of %s were trimmed away", len(gone), stream)
+        cursor = _text(entries[-1][0])
+
+
 def reclaim(
     client: redis.Redis, stream: str, group: str, consumer: str, *, min_idle_ms: int, count: int = 100
 ) -> list[Entry]:
@@ -82,6 +108,54 @@ def reclaim(
             logger.info("%d pending entries of %s were trimmed away", len(answer[2]), stream)
         if cursor == "0-0":
             return claimed
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One consumer of a group on one stream (``XINFO CONSUMERS``)."""
+
+    name: str
+    pending: int
+    idle_ms: int
+
+
+def consumers(client: redis.Redis, stream: str, group: str) -> list[Consumer]:
+    """The group's consumers on ``stream`` (none when the stream or the group does not exist)."""
+    try:
+        infos = client.xinfo_consumers(stream, group)
+    except redis.ResponseError:
+        return []
+    return [Consumer(_text(i["name"]), int(i["pending"]), int(i["idle"])) for i in infos]
+
+
+# Checked and deleted in one step: XGROUP DELCONSUMER drops the consumer's pending entries, so the check
+# that it has none must not be outdated by a read in between. KEYS: the stream, the consumer's lease.
+_FORGET = """
+local consumers = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+for _, consumer in ipairs(consumers) do
+  local info = {}
+  for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+  if info['name'] == ARGV[2] then
+    if info['pending'] == 0 and info['idle'] >= tonumber(ARGV[3]) and redis.call('EXISTS', KEYS[2]) == 0 then
+      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+      return 1
+    end
+    return 0
+  end
+end
+return 0
+"""
+
+
+def forget_consumer(
+    client: redis.Redis, stream: str, group: str, consumer: str, *, min_idle_ms: int, lease_key: str
+) -> bool:
+    """Delete ``consumer`` from the group on ``stream`` if, at this instant, it has nothing pending, has been
+    idle ``min_idle_ms`` or more and nobody holds its lease ``lease_key``; True when deleted."""
+    try:
+        return bool(client.eval(_FORGET, 2, stream, lease_key, group, consumer, min_idle_ms))
+    except redis.ResponseError:  # the stream or the group is gone
+        return False
 
 
 def acknowledge(client: redis.Redis, entries: Iterable[Entry], group: str) -> int:

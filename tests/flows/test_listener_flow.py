@@ -90,3 +90,7 @@ def test_flow_parameters_are_checked_like_any_input() -> None:
         ProductWork.from_dict(unit | {"code": "00003017620422003"})
     with pytest.raises(ValueError, match="digits"):
         ProductWork.from_dict(unit | {"ocr_images": ["../../etc/passwd"]})
+    with pytest.raises(ValueError, match="barcode"):  # the strict check: junk is refused, not reduced
+        ProductWork.from_dict(unit | {"raw_code": "5449000000996/../x"})
+    with pytest.raises(ValueError, match="stand for"):
+        ProductWork.from_dict(unit | {"raw_code": "3017620422003"})

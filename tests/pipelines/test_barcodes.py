@@ -251,3 +251,97 @@ def test_valid_paths_are_safe(raw: str) -> None:
         assert len(parts) == 4
         assert all(part.isascii() and part.isdigit() for part in parts)
         assert "".join(parts).lstrip("0") == (barcodes.normalize_code(raw) or "").lstrip("0")
+
+
+# -- the strict check for codes from outside (issue 20, defect 6) -------------------------------------------
+
+GS1_ACCEPTED = [
+    "(01)03017620422003(17)251231(10)AB12",
+    "(01)03017620422003",
+    "^0103017620422003172512",
+    "\x1d0103017620422003",
+    "\u241d0103017620422003",
+    "010000001234567017251231",
+    "https://id.gs1.org/01/03017620422003/10/ABC",
+    "HTTPS://example.com/a/01/3017620422003?x=1",
+]
+
+
+@pytest.mark.parametrize("raw", GS1_ACCEPTED)
+def test_strict_check_accepts_the_gs1_forms(raw: str) -> None:
+    assert barcodes.strict_code(raw) == barcodes.normalize_code(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\xff\xfe301428\x80",
+        "3017620422003'; DROP TABLE product_insight",
+        "3017620422003abc",
+        "301 762 042 2003",
+        "(01)03017620422004",  # wrong check digit: not GS1
+        "(01)03017620422003(17)2512 31",
+        "https://id.gs1.org/01/03017620422003/10/A B",
+        "ftp://id.gs1.org/01/03017620422003",
+        "12",
+        "",
+        None,
+    ],
+)
+def test_strict_check_refuses_junk(raw: str | None) -> None:
+    assert not barcodes.is_strict_code(raw)
+    with pytest.raises(InvalidBarcodeError):
+        barcodes.strict_code(raw)
+
+
+_not_ascii_digit = st.characters(codec="utf-8").filter(lambda c: not ("0" <= c <= "9"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text("0123456789", min_size=1, max_size=20),
+    _not_ascii_digit,
+    st.text("0123456789", min_size=1, max_size=20),
+)
+def test_strict_check_refuses_any_non_digit_outside_a_gs1_form(before: str, char: str, after: str) -> None:
+    """A code with one non-digit character inside it (not only around it) is refused unless the whole is a GS1
+    form the barcode rules read; the lenient rule would have kept its digits and named some product."""
+    raw = before + char + after
+    if barcodes.gs1_gtin(raw.strip(" \t\n\r\f\v")) is not None:
+        return  # e.g. 01 + a GTIN-14, an FNC1, then another AI: a GS1 element string
+    assert not barcodes.is_strict_code(raw)
+
+
+_junk_char = st.characters(codec="utf-8").filter(
+    lambda c: c == " " or (ord(c) < 32 and c != "\x1d") or ord(c) == 127 or (ord(c) > 127 and c != "\u241d")
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["3017620422003", *GS1_ACCEPTED]),
+    st.integers(min_value=1, max_value=12),
+    _junk_char,
+)
+def test_strict_check_refuses_space_control_and_non_ascii_inside_any_form(
+    good: str, position: int, char: str
+) -> None:
+    """Spaces, control characters (but GS, the FNC1) and non-ASCII characters (but ␝) belong to no form."""
+    raw = good[:position] + char + good[position:]
+    assert not barcodes.is_strict_code(raw)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(valid_digit_codes, st.text(" \t\n", max_size=2), st.text(" \t\n", max_size=2))
+def test_strict_check_keeps_every_valid_digit_code_as_today(code: str, left: str, right: str) -> None:
+    assert barcodes.strict_code(left + code + right) == barcodes.validated_code(code)
+    assert barcodes.strict_code(code) == barcodes.normalize_code(code)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=40))
+def test_what_the_strict_check_accepts_is_digits_or_a_gs1_form(raw: str) -> None:
+    if barcodes.is_strict_code(raw):
+        text = raw.strip(" \t\n\r\f\v")
+        assert (text.isascii() and text.isdigit()) or barcodes.gs1_gtin(text) is not None
+        assert barcodes.strict_code(raw) == barcodes.validated_code(text)

@@ -63,9 +63,25 @@ def test_barcode_normalize() -> None:
         "normalized": "00000012",
         "valid": False,
         "path": "invalid",
+        "accepted": False,
         "image_url": None,
         "legacy_path": "invalid",
     }
+
+
+def test_barcode_normalize_shows_product_openers_rule_but_accepts_only_clean_codes() -> None:
+    """Junk keeps its lenient normalization (what Product Opener would store) but is not accepted from outside
+    and gets no URL (issue 20, defect 6); a GS1 form is accepted."""
+    result = runner.invoke(
+        app, ["barcode", "normalize", "3017620422003'; DROP", "(01)03017620422003(17)251231"]
+    )
+    assert result.exit_code == 0, result.output
+    junk, gs1 = (json.loads(line) for line in result.output.splitlines())
+    assert (junk["normalized"], junk["valid"], junk["accepted"], junk["image_url"]) == (
+        "3017620422003", True, False, None
+    )  # fmt: skip
+    assert (gs1["normalized"], gs1["accepted"]) == ("3017620422003", True)
+    assert gs1["image_url"] == "https://images.openfoodfacts.org/images/products/301/762/042/2003/1.jpg"
 
 
 def test_synth_generates_and_profiles(tmp_path: Path, data_dir: Path) -> None:

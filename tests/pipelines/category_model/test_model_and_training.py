@@ -4,7 +4,6 @@ signal; the quality figures are right on a hand-checked case."""
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -22,6 +21,7 @@ from pipelines.category_model.train import (
     label_matrix,
     train,
 )
+from pipelines.onnx_runtime import ort
 
 
 def _session(model: CategoryModel) -> ort.InferenceSession:

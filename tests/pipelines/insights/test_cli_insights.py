@@ -145,9 +145,14 @@ def test_show_prints_the_product_rows(refreshed: tuple[Path, dict[str, Any]]) ->
     assert all(isinstance(row["data"], dict) for row in shown["insights"])
 
 
-@pytest.mark.parametrize("code", ["abc", "12", "1'; DROP TABLE product_insight; --"])
+@pytest.mark.parametrize(
+    "code", ["abc", "12", "1'; DROP TABLE product_insight; --", "{code}'; DROP TABLE product_insight; --"]
+)
 def test_show_rejects_an_invalid_code(refreshed: tuple[Path, dict[str, Any]], code: str) -> None:
-    result = runner.invoke(app, ["insights", "show", code])
+    """The strict check (issue 20, defect 6): a real product's code followed by junk is refused, not reduced
+    to that product's digits."""
+    barcode = _query(refreshed[0], "SELECT min(barcode) FROM product_insight")[0][0]
+    result = runner.invoke(app, ["insights", "show", code.format(code=barcode)])
     assert result.exit_code == 2
     assert "invalid barcode" in result.output
     assert _query(refreshed[0], "SELECT count(*) FROM product_insight")[0][0] > 0

@@ -20,6 +20,7 @@ import redis
 
 from pipelines.config import Settings, get_settings
 from pipelines.listener import stream
+from pipelines.listener.consumer import name_key
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.predictors.resources import Resources
@@ -109,57 +110,134 @@ def _env(settings: Settings, keywords_dir: Path, taxonomy_dir: Path) -> dict[str
     }
 
 
-def _listen(env: dict[str, str], consumer: str) -> subprocess.Popen:
+def _listen(env: dict[str, str], *args: str) -> subprocess.Popen:
     offpipe = str(Path(sys.executable).parent / "offpipe")
-    command = [offpipe, "listen", "--consumer", consumer, "--delay", "0", "--claim-idle", "0.5"]
+    command = [offpipe, "listen", "--delay", "0", *args]
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
-    world, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
-) -> None:
-    settings, resources, client = world
-    codes = codes_with_insights(settings)
-    reference_store, reference = _reference(settings, resources, client, tmp_path)
-    env = _env(settings, keywords_dir, taxonomy_dir)
-    first = _listen(env, "doomed")
+def _kill_mid_batch_then_restart(
+    settings: Settings,
+    client: redis.Redis,
+    env: dict[str, str],
+    codes: list[str],
+    first: list[str],
+    second: list[str],
+) -> int:
+    """Publish the events, SIGKILL a listener (``first`` arguments) with a batch in hand, start another
+    (``second``) and wait until it has settled every entry; the number of events published."""
+    doomed = _listen(env, *first)
     try:
         published = _events(client, settings, codes)
         deadline = time.monotonic() + 60
         while stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending == 0:
-            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            assert doomed.poll() is None, doomed.stderr.read() if doomed.stderr else ""
             assert time.monotonic() < deadline, "the listener never started a batch"
             time.sleep(0.005)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=30)
     finally:
-        if first.poll() is None:
-            first.kill()
+        if doomed.poll() is None:
+            doomed.kill()
     pending = stream.group_status(client, settings.redis_streams[0], settings.listener_group).pending
     assert pending > 0  # killed with a batch in hand: its entries are not acknowledged
 
-    second = _listen(env, "rescuer")
+    rescuer = _listen(env, *second)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120  # a hang guard, far beyond the few seconds the work takes
         while not _settled(client, settings):
-            assert second.poll() is None, second.stderr.read() if second.stderr else ""
+            assert rescuer.poll() is None, rescuer.stderr.read() if rescuer.stderr else ""
             assert time.monotonic() < deadline, "the new listener did not finish the work"
             time.sleep(0.1)
-        second.send_signal(signal.SIGTERM)
-        code = second.wait(timeout=30)
-        assert code == 0, second.stderr.read()[-2000:] if second.stderr else ""
+        rescuer.send_signal(signal.SIGTERM)
+        code = rescuer.wait(timeout=30)
+        assert code == 0, rescuer.stderr.read()[-2000:] if rescuer.stderr else ""
     finally:
-        if second.poll() is None:
-            second.kill()
+        if rescuer.poll() is None:
+            rescuer.kill()
+    return published
 
-    while not _settled(client, settings, reference.group):
-        reference.turn()
+
+def _check_against_reference(
+    settings: Settings,
+    client: redis.Redis,
+    codes: list[str],
+    reference: tuple[Path, Listener],
+    published: int,
+) -> None:
+    reference_store, listener = reference
+    while not _settled(client, settings, listener.group):
+        listener.turn()
     state = _state(settings.store_path)
     assert state == _state(reference_store)
     assert len(state["images"]) == 2 * len(codes[1::4]) + len(codes[2::4])  # uploads + tombstones, once each
     assert not any(row[0] in set(codes[::4]) for row in state["insights"])  # the deleted products' are gone
     stats = listener_stats(client, settings.listener_group)
     assert stats["processed"] >= published  # at least once: the killed batch's events were redone
+
+
+def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
+    world, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    """The killed listener's name is not used again (another host took over, say): the other consumer
+    reclaims its entries once they are idle for the claim idle time."""
+    settings, resources, client = world
+    codes = codes_with_insights(settings)
+    reference = _reference(settings, resources, client, tmp_path)
+    env = _env(settings, keywords_dir, taxonomy_dir)
+    first, second = (
+        ["--consumer", "doomed", "--claim-idle", "0.5"],
+        ["--consumer", "rescuer", "--claim-idle", "0.5"],
+    )
+    published = _kill_mid_batch_then_restart(settings, client, env, codes, first, second)
+    _check_against_reference(settings, client, codes, reference, published)
+
+
+def test_a_listener_restarted_under_its_name_redoes_its_batch_at_once(
+    world, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    """Issue 20, defect 11. With a claim idle time of an hour, the restarted listener can only have finished
+    the work by redoing its own pending entries: before the fix it joined under a new name (<host>-<pid>)
+    and the killed one's entries waited for the reclaim — an hour here, 60 s by default."""
+    settings, resources, client = world
+    codes = codes_with_insights(settings)
+    reference = _reference(settings, resources, client, tmp_path)
+    env = _env(settings, keywords_dir, taxonomy_dir)
+    hour = ["--claim-idle", "3600"]
+    published = _kill_mid_batch_then_restart(settings, client, env, codes, hour, hour)
+    consumers = stream.consumers(client, settings.redis_streams[0], settings.listener_group)
+    assert [c.name for c in consumers] == [f"{socket.gethostname()}-0"]  # the default name, both times
+    _check_against_reference(settings, client, codes, reference, published)
+
+
+def test_a_second_listener_under_a_live_name_exits_with_one_line(
+    world, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    settings, _, client = world
+    env = _env(settings, keywords_dir, taxonomy_dir)
+    host = socket.gethostname()
+    first = _listen(env)
+    try:
+        _wait(lambda: client.exists(name_key(settings.listener_group, f"{host}-0")), 60, "no first listener")
+        offpipe = str(Path(sys.executable).parent / "offpipe")
+        second = subprocess.run([offpipe, "listen"], env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert "Traceback" not in second.stderr
+        last = second.stderr.strip().splitlines()[-1]
+        assert last.startswith("cannot listen: consumer name") and f"in use by pid {first.pid}" in last
+        assert "--slot" in last
+        third = _listen(env, "--slot", "1")  # another slot of the same host is free
+        try:
+            _wait(lambda: client.exists(name_key(settings.listener_group, f"{host}-1")), 60, "no slot 1")
+        finally:
+            third.send_signal(signal.SIGTERM)
+            assert third.wait(timeout=30) == 0
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert client.exists(name_key(settings.listener_group, f"{host}-0")) == 0  # given back on a clean exit
 
 
 def _free_port() -> int:

@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines import barcodes
 from pipelines.config import Flavor
 from pipelines.listener.events import (
     MAX_DIFFS_BYTES,
+    MAX_IMAGE_IDS,
     InvalidEventError,
     Kind,
     Lane,
@@ -135,6 +137,62 @@ def test_invalid_events_carry_their_reason(fields: dict, reason: str) -> None:
     assert raised.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        b"\xff\xfe301428\x80",  # became product 00301428
+        "\xff\xfe301428\x80",
+        "3017620422003'; DROP TABLE product_insight; --",  # became 3017620422003
+        "3017620422003 x",
+        "301762042200\u0663",  # an Arabic-Indic digit
+        "３０１７６２０４２２００３",  # fullwidth digits
+        "30176-20422003",
+        "3017620422003\x00",
+        "(01)03017620422004",  # a GS1 look-alike with a wrong check digit
+        "0103017620422003';x",  # a GS1 prefix followed by junk
+        "https://id.gs1.org/01/03017620422003 <script>",
+    ],
+)
+def test_codes_with_stray_characters_are_invalid_never_rewritten(code: str | bytes) -> None:
+    """Issue 20, defect 6: junk is dead-lettered as ``invalid_code``, not reduced to its digits."""
+    fields = _event(code=None) | {"code": code}
+    for parse, extra in ((parse_product_event, {}), (parse_ocr_event, {"image_id": "1"})):
+        with pytest.raises(InvalidEventError) as raised:
+            parse("s", "1-0", fields | extra)
+        assert raised.value.reason == "invalid_code"
+
+
+@pytest.mark.parametrize(
+    ("code", "normalized"),
+    [
+        (" 3017620422003\n", "3017620422003"),  # surrounding whitespace
+        ("0000000123", "00000123"),
+        ("(01)03017620422003(17)251231(10)AB12", "3017620422003"),
+        ("\x1d0103017620422003", "3017620422003"),
+        ("^0103017620422003172512", "3017620422003"),
+        ("https://id.gs1.org/01/03017620422003/10/ABC", "3017620422003"),
+    ],
+)
+def test_digit_codes_and_gs1_forms_are_accepted(code: str, normalized: str) -> None:
+    event = _parse(code=code)
+    assert isinstance(event, ProductEvent)
+    assert (event.code, event.raw_code) == (normalized, code.strip(" \n"))
+
+
+@pytest.mark.parametrize("change", ["add", "delete"])
+def test_an_event_naming_too_many_images_is_dead_lettered_whole(change: str) -> None:
+    """Issue 20, defect 6: one event with 21,000 image ids created 21,000 image rows."""
+    many = json.dumps({"uploaded_images": {change: [str(i) for i in range(1, 21_001)]}})
+    with pytest.raises(InvalidEventError) as raised:
+        _parse(diffs=many)
+    assert raised.value.reason == "too_many_images"
+    limit = json.dumps({"uploaded_images": {change: [str(i) for i in range(1, MAX_IMAGE_IDS + 1)]}})
+    event = _parse(diffs=limit)
+    assert isinstance(event, ProductEvent) and len(event.image_ids) == MAX_IMAGE_IDS
+    with pytest.raises(InvalidEventError, match="too_many_images"):  # even behind an upload of one image
+        _parse(diffs=json.dumps({"uploaded_images": {"add": ["1"], "delete": list(range(1, 600))}}))
+
+
 def test_robotoff_edits_and_ignored_actions_are_skipped() -> None:
     assert _parse(user_id="roboto-app") == Skipped("product_updates_off", "1700000000000-0", "robotoff_edit")
     assert isinstance(_parse(comment="[robotoff] brand added"), Skipped)
@@ -193,5 +251,8 @@ def test_arbitrary_entries_either_parse_to_safe_values_or_are_rejected(fields: d
             continue
         # whatever came in, what goes out is a digit barcode and digit image ids
         assert event.code.isdigit() and event.code.isascii() and 8 <= len(event.code) <= 24
+        # …that the code stands for as it is (digits or a GS1 form), never the digits picked out of junk
+        assert barcodes.is_strict_code(event.raw_code)
+        assert event.code == barcodes.normalize_code(event.raw_code)
         images = event.image_ids if isinstance(event, ProductEvent) else (event.image_id,)
         assert all(i.isdigit() and i.isascii() for i in images)
