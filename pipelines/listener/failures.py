@@ -1,0 +1,68 @@
+"""Why a unit of work was not applied, and which errors are outages rather than bad products.
+
+The loop acknowledges the units a batch applied and leaves the others pending; what it does with a pending
+entry depends on the cause (docs/listener.md, "Failures"). A *unit failure* is the product's own problem
+(it is not in the product source, its flavor has no source, its OCR cannot be read, its work raised): the
+entry is retried through the reclaim and, at the last delivery, dead-lettered with the reason. An *outage*
+(the store or the disk, Redis, every product source, the Prefect API) is nobody's product: the batch stays
+pending, however many times it is delivered, until the outage ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+# Dead-letter reasons of entries whose work failed (the parsing reasons are in events.py).
+PRODUCT_NOT_FOUND = "product_not_found"  # an updated product its flavor's product source does not have
+SOURCE_UNAVAILABLE = "source_unavailable"  # no product source answered for the product's flavor
+OCR_FETCH_FAILED = "ocr_fetch_failed"  # the image server failed or served an unusable OCR JSON
+APPLY_FAILED = "apply_failed"  # the work itself raised (predictors, importers, refresh…)
+
+
+class OutageError(RuntimeError):
+    """The batch could not be applied for a cause outside its products: it waits, never dead-lettered."""
+
+
+@dataclass(frozen=True)
+class UnitFailure:
+    """A unit of work that was not applied: its product, the reason (dead-letter ``reason``), the error, and
+    whether the cause is an outage of what the product needed (a product source, the image server): then
+    the entry waits for the outage to end and is never dead-lettered."""
+
+    code: str
+    reason: str
+    detail: str
+    outage: bool = False
+
+    def to_dict(self) -> dict[str, str | bool]:
+        return {"code": self.code, "reason": self.reason, "detail": self.detail, "outage": self.outage}
+
+
+@runtime_checkable
+class ReportsFailures(Protocol):
+    """What a dispatcher may return: the units of the batch it did not apply (the others it committed)."""
+
+    failed: Sequence[UnitFailure]
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming the error, for logs and dead-letter details."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the environment failed (retry the whole batch later) rather than a product.
+
+    Outages: :class:`OutageError` (its subclasses: no product source answered, the Prefect API refused the
+    run), any ``OSError`` (disk full, read-only or missing folder, a store locked past its timeout —
+    ``StoreLockedError`` is a ``TimeoutError`` —, network errors), DuckDB's I/O errors and Redis connection
+    errors. Everything else is taken for the product's problem and isolated.
+    """
+    import duckdb  # loaded already in every process that applies work
+    import redis
+
+    return isinstance(
+        exc, OutageError | OSError | duckdb.IOException | redis.ConnectionError | redis.TimeoutError
+    )
