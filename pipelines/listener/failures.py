@@ -55,14 +55,16 @@ def describe(exc: BaseException) -> str:
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` says the environment failed (retry the whole batch later) rather than a product.
 
-    Outages: :class:`OutageError` (its subclasses: no product source answered, the Prefect API refused the
-    run), any ``OSError`` (disk full, read-only or missing folder, a store locked past its timeout —
-    ``StoreLockedError`` is a ``TimeoutError`` —, network errors), DuckDB's I/O errors and Redis connection
-    errors. Everything else is taken for the product's problem and isolated.
+    Outages: :class:`OutageError` (its subclasses: a product source that cannot be reached, the Prefect API
+    refusing the run), any ``OSError`` (disk full, read-only or missing folder, a store locked past its
+    timeout — ``StoreLockedError`` is a ``TimeoutError`` —, network errors), DuckDB's storage errors
+    (:func:`pipelines.store.db.is_storage_error`) and Redis connection errors. Everything else is taken for
+    the product's problem and isolated.
     """
-    import duckdb  # loaded already in every process that applies work
     import redis
 
-    return isinstance(
-        exc, OutageError | OSError | duckdb.IOException | redis.ConnectionError | redis.TimeoutError
+    from pipelines.store.db import is_storage_error
+
+    return isinstance(exc, OutageError | OSError | redis.ConnectionError | redis.TimeoutError) or (
+        is_storage_error(exc)
     )
