@@ -36,6 +36,7 @@ from pipelines.listener.failures import (
     UnitFailure,
     describe,
     is_outage,
+    isolate,
 )
 from pipelines.listener.sources import ProductSource, SourceUnavailableError, product_source
 from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
@@ -273,30 +274,24 @@ def _apply_isolated(
     fetchers: _Fetchers,
     failed: dict[str, UnitFailure],
 ) -> list[ApplyReport]:
-    """Apply ``tasks``; when that raises (not an outage), apply each half on its own, down to the single
-    products that fail (``apply_failed``): a poison product costs about 2·log2(n) extra applications, not
-    one per product."""
+    """Apply ``tasks``; when that raises (not an outage), apply each half on its own, down to the products
+    that fail alone (``apply_failed``): a poison product costs about 2·log2(n) more applications
+    (:func:`~pipelines.listener.failures.isolate`)."""
     if not tasks:
         return []
-    try:
-        return [_apply(flavor, tasks, rows, ocr, resources, store, fetchers)]
-    except Exception as exc:
-        if is_outage(exc):
-            raise
-        if len(tasks) == 1:
-            code = tasks[0].unit.code
-            logger.exception("the %s work of product %s failed", flavor.value, code)
-            failed.setdefault(code, UnitFailure(code, APPLY_FAILED, describe(exc)))
-            return []
-        logger.warning(
-            "the %s work of %d products failed (%s): applying it in halves to find the failing products",
-            flavor.value, len(tasks), describe(exc),
-        )  # fmt: skip
-    half = len(tasks) // 2
-    return [
-        *_apply_isolated(flavor, tasks[:half], rows, ocr, resources, store, fetchers, failed),
-        *_apply_isolated(flavor, tasks[half:], rows, ocr, resources, store, fetchers, failed),
-    ]
+
+    def attempt(group: Sequence[_Task]) -> ApplyReport:
+        return _apply(flavor, group, rows, ocr, resources, store, fetchers)
+
+    reports, errors = isolate(tasks, attempt, what=f"{flavor.value} products")
+    for group, exc in errors:
+        alone = len(group) == 1  # else not isolated (attempts spent): not the product's fault yet
+        if alone:
+            logger.error("the %s work of product %s failed", flavor.value, group[0].unit.code, exc_info=exc)
+        for task in group:
+            failure = UnitFailure(task.unit.code, APPLY_FAILED, describe(exc), outage=not alone)
+            failed.setdefault(task.unit.code, failure)
+    return reports
 
 
 def _apply(

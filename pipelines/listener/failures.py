@@ -10,9 +10,15 @@ pending, however many times it is delivered, until the outage ends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Dead-letter reasons of entries whose work failed (the parsing reasons are in events.py).
 PRODUCT_NOT_FOUND = "product_not_found"  # an updated product its flavor's product source does not have
@@ -28,8 +34,9 @@ class OutageError(RuntimeError):
 @dataclass(frozen=True)
 class UnitFailure:
     """A unit of work that was not applied: its product, the reason (dead-letter ``reason``), the error, and
-    whether the cause is an outage of what the product needed (a product source, the image server): then
-    the entry waits for the outage to end and is never dead-lettered."""
+    whether it must wait rather than count against the product (``outage``): the cause is an outage of
+    what the product needed (a product source, the image server), or the failure could not be pinned on
+    the product alone. Such an entry is never dead-lettered."""
 
     code: str
     reason: str
@@ -68,3 +75,52 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OutageError | OSError | redis.ConnectionError | redis.TimeoutError) or (
         is_storage_error(exc)
     )
+
+
+def split_budget(items: int) -> int:
+    """How many attempts :func:`isolate` may spend on ``items``: enough to find a few poison items by halving
+    (each costs about 2·log2(n)), far fewer than the 2n − 1 a batch where everything fails would take
+    (a broken resource fails every product: 2,000 products would be ~4,000 applications)."""
+    return 8 * math.ceil(math.log2(items + 1)) + 8
+
+
+def isolate(
+    items: Sequence[T], attempt: Callable[[Sequence[T]], R], *, what: str = "items"
+) -> tuple[list[R], list[tuple[Sequence[T], Exception]]]:
+    """Attempt ``items`` together; when that raises, attempt each half on its own, down to the single items
+    that fail: the results of the attempts that succeeded, and the groups that failed with their error.
+
+    An outage (:func:`is_outage`) is nobody's item: it propagates at once. Once the attempts of
+    :func:`split_budget` are spent, the groups left are returned failed, whole, with their parent's error.
+    Only a group of one is the item's own failure; callers let the items of a larger group wait for their
+    next delivery (they may be good ones that were never tried alone), never dead-letter them.
+    """
+    results: list[R] = []
+    failed: list[tuple[Sequence[T], Exception]] = []
+    budget = split_budget(len(items))
+
+    def run(group: Sequence[T], parent_error: Exception | None) -> None:
+        nonlocal budget
+        if budget <= 0 and parent_error is not None:  # spent: the group fails as its parent did, untried
+            failed.append((group, parent_error))
+            return
+        budget -= 1
+        try:
+            results.append(attempt(group))
+            return
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(group) == 1 or budget < 2:
+                failed.append((group, exc))
+                return
+            error = exc
+        logger.warning(
+            "%d %s failed together (%s): trying each half alone", len(group), what, describe(error)
+        )
+        half = len(group) // 2
+        run(group[:half], error)
+        run(group[half:], error)
+
+    run(items, None)
+    return results, failed

@@ -36,7 +36,7 @@ from pipelines.listener.events import (
     parse_ocr_event,
     parse_product_event,
 )
-from pipelines.listener.failures import APPLY_FAILED, ReportsFailures, UnitFailure, describe, is_outage
+from pipelines.listener.failures import APPLY_FAILED, ReportsFailures, UnitFailure, describe, isolate
 
 logger = logging.getLogger(__name__)
 
@@ -266,26 +266,25 @@ class Listener:
         (:func:`~pipelines.listener.failures.is_outage`) leaves the whole batch pending; any other error
         sends each half of the batch again on its own, down to the products that fail alone.
         """
+
+        def attempt(group: Sequence[ProductWork]) -> Sequence[UnitFailure]:
+            result = self.dispatch(group)
+            return result.failed if isinstance(result, ReportsFailures) else ()
+
         try:
-            result = self.dispatch(units)
-        except Exception as exc:
+            reported, errors = isolate(units, attempt, what="products")
+        except Exception as exc:  # an outage: isolate lets nothing else through
             error = describe(exc)
-            if is_outage(exc):
-                logger.warning(
-                    "a batch of %d products was not applied (outage: %s): left pending", len(units), error
-                )
-                return {unit.code: UnitFailure(unit.code, "outage", error, outage=True) for unit in units}
-            if len(units) == 1:
-                logger.error("the work of product %s failed: left pending", units[0].code, exc_info=exc)
-                return {units[0].code: UnitFailure(units[0].code, APPLY_FAILED, error)}
-            logger.warning("a batch of %d products failed (%s): dispatching it in halves", len(units), error)
-            half = len(units) // 2
-            return self._apply(units[:half]) | self._apply(units[half:])
-        return (
-            {failure.code: failure for failure in result.failed}
-            if isinstance(result, ReportsFailures)
-            else {}
-        )
+            logger.warning("a batch of %d products waits for an outage to end: %s", len(units), error)
+            return {unit.code: UnitFailure(unit.code, "outage", error, outage=True) for unit in units}
+        failed = {failure.code: failure for failures in reported for failure in failures}
+        for group, exc in errors:  # a group of several was not isolated: none of them is to blame yet
+            logger.error("the work of %d products failed: left pending", len(group), exc_info=exc)
+            failed |= {
+                unit.code: UnitFailure(unit.code, APPLY_FAILED, describe(exc), outage=len(group) > 1)
+                for unit in group
+            }
+        return failed
 
     def _retire_poison(self, failed: list[tuple[ProductWork, UnitFailure]]) -> int:
         """Dead-letter (and acknowledge) the entries of failed units delivered ``max_deliveries`` times, with
