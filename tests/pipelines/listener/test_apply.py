@@ -133,7 +133,7 @@ def test_an_update_for_a_product_absent_from_the_source_touches_nothing(
     _edited(snapshot, without, renamed=[], removed=[code])
     log_applied(con, Flavor.off, [code, other], [], now=NOW)
     replayed = replay_since(con, "off", NOW, settings=settings, resources=resources, now=NOW)
-    assert (replayed.products, replayed.deleted) == (2, 0)
+    assert (replayed.products, replayed.deleted, replayed.not_found) == (2, 0, 1)
     after = _state(con)
     assert [row for row in after[0] if row[0] == code] == [row for row in before[0] if row[0] == code]
     assert [row for row in after[1] if row[0] == code] == [row for row in before[1] if row[0] == code]
