@@ -7,6 +7,7 @@ only when one of its commands runs.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -246,8 +247,32 @@ def _mask(url: str) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. An error of the environment — an ``OSError`` (read-only folder, full
+    disk, a path through a file, a network failure) or a DuckDB storage error — ends any command with one line
+    ``error: …`` on stderr and exit code 1 instead of a traceback (``--verbose`` logs the traceback too).
+    Usage errors stay Typer's own (exit code 2)."""
+    try:
+        app()
+    except Exception as exc:
+        if not _environment_error(exc):
+            raise
+        logging.getLogger(__name__).debug("the command failed", exc_info=exc)
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
+        sys.exit(1)
+
+
+def _environment_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    if "duckdb" not in sys.modules:  # no command that used DuckDB ran: not one of its errors
+        return False
+    from pipelines.store.db import is_storage_error
+
+    return is_storage_error(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

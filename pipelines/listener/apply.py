@@ -4,7 +4,9 @@ An updated product goes through exactly what the bulk run does to every product 
 ``import_predictions`` with the validity filter fed from the same rows, ``refresh_insights`` scoped to its
 barcode — so a product refreshed from an event ends as a bulk refresh would leave it. A deleted product is
 a refresh of its barcode against a product table that does not hold it: the refresh's own missing-product
-step deletes its predictions and unannotated insights (annotated ones stay, as in the bulk run).
+step deletes its predictions and unannotated insights (annotated ones stay, as in the bulk run). Only a
+product named as deleted goes that way: an updated product without rows (the source does not have it) is
+left untouched — absence is not deletion (docs/listener.md, "Failures").
 
 Products come from a product table with the snapshot's columns: the latest Parquet snapshot (the embedded
 default, :func:`snapshot_rows`), or documents fetched from MongoDB or Product Opener's API and converted by
@@ -49,7 +51,7 @@ class ApplyReport:
     flavor: str
     updated: int = 0
     deleted: int = 0
-    not_found: int = 0  # updated codes absent from the product source: handled as deletions
+    not_found: int = 0  # updated codes absent from the product source: left untouched, not deleted
     images: int = 0  # OCR'd images predicted
     images_deleted: int = 0  # predictions and insights deleted with their images
     images_recorded: int = 0  # uploads recorded in the image table
@@ -157,17 +159,27 @@ def apply_products(
 ) -> ApplyReport:
     """Predict, import and refresh ``updated_codes`` from their rows ``updated`` (and the OCR texts ``ocr`` of
     their new images); refresh ``deleted_codes`` as gone; drop ``deleted_images`` ``(code, image id)`` first
-    (their products belong in ``updated_codes``: a code in scope without rows is refreshed as gone); record
-    ``image_ops`` (uploads, image and product deletions, in event order) in the image table, uploads sized
-    from ``updated``. With a
+    (their products belong in ``updated_codes``); record ``image_ops`` (uploads, image and product
+    deletions, in event order) in the image table, uploads sized from ``updated``. An updated code without
+    rows is not found: nothing of it is done (the caller retries it; absence is not deletion). With a
     ``nutriscore`` hook, each new image whose OCR text gave the ``en:nutriscore`` label also goes through
     the Nutri-Score detector (Robotoff's trigger). Codes must be normalized and valid
     (``pipelines.listener.events``)."""
     flavor = Flavor(flavor)
     report = ApplyReport(flavor=flavor.value, deleted=len(set(deleted_codes)))
     found = set(updated.column("normalized_code").to_pylist()) if updated.num_rows else set()
+    missing = set(updated_codes) - found - set(deleted_codes)
+    if missing:  # untouched: not predicted, not refreshed (whose missing-product step would delete them)
+        logger.warning("%d updated products are not in the product source: left untouched", len(missing))
+        updated_codes = [code for code in updated_codes if code not in missing]
+        deleted_images = [(code, image) for code, image in deleted_images if code not in missing]
+        image_ops = [op for op in image_ops if op.code not in missing]
+        if ocr is not None:
+            ocr = ocr.filter(
+                pc.invert(pc.is_in(ocr.column("barcode"), pa.array(sorted(missing), pa.string())))
+            )
     report.updated = len(found & set(updated_codes))
-    report.not_found = len(set(updated_codes) - found)
+    report.not_found = len(missing)
     for code, image_id in deleted_images:
         report.images_deleted += delete_image(con, flavor, code, image_id)
     report.images_recorded, _ = images.apply_ops(con, flavor, image_ops, updated, now=now)
@@ -192,8 +204,9 @@ def apply_products(
                     con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now
                 )
     scope = sorted(set(updated_codes) | set(deleted_codes))
-    vanished = sorted(set(deleted_codes) | (set(updated_codes) - found))
-    replay.log_applied(con, flavor, sorted(set(updated_codes) & found), vanished, now=now)
+    replay.log_applied(
+        con, flavor, sorted(set(updated_codes) - set(deleted_codes)), sorted(set(deleted_codes)), now=now
+    )
     if scope:
         refreshed: RefreshReport = refresh_insights(
             con,

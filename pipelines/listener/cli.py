@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 
 def listen_command(
@@ -33,16 +37,23 @@ def listen_command(
         min=0.01,
         help="Seconds after which another consumer's pending entries are redone.",
     ),
+    startup_timeout: float = typer.Option(
+        60.0,
+        "--startup-timeout",
+        min=0.0,
+        help="Seconds to wait for Redis at startup before giving up (exit 1).",
+    ),
 ) -> None:
     """Listen to Product Opener's Redis streams and apply each product's events with the nightly functions.
 
     Runs until SIGTERM or Ctrl-C: the batch in hand is finished; events read but not yet applied stay pending
-    in the consumer group and are redone by the next listener.
+    in the consumer group and are redone by the next listener. At startup the store, Redis and the product
+    sources are checked: a problem it cannot run with ends it with one line and exit code 1.
     """
     import redis
 
     from pipelines.config import get_settings
-    from pipelines.listener import stream
+    from pipelines.listener import health, stream
     from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 
     settings = get_settings()
@@ -50,13 +61,19 @@ def listen_command(
     group = settings.listener_group
     streams = [*settings.redis_streams, settings.ocr_stream]
     if status:
-        out = {
-            "group": group,
-            "streams": [vars(stream.group_status(client, name, group)) for name in streams],
-            "counters": listener_stats(client, group),
-        }
+        try:
+            out = {
+                "group": group,
+                "streams": [vars(stream.group_status(client, name, group)) for name in streams],
+                "counters": listener_stats(client, group),
+            }
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            typer.echo(f"error: Redis at {health.redis_address(client)}: {exc}", err=True)
+            raise typer.Exit(1) from exc
         typer.echo(json.dumps(out, indent=2))
         return
+    in_process = settings.listener_dispatch != "deployment"
+    warnings = _startup_check(lambda: health.check_store(settings)) if in_process else []
     from pipelines.insights.refresh import TAXONOMIES
     from pipelines.listener.dispatch import process_units
     from pipelines.listener.sources import product_source
@@ -79,6 +96,11 @@ def listen_command(
     except ValueError as exc:
         typer.echo(f"cannot listen: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if in_process:  # the deployment's workers read the products, maybe elsewhere
+        warnings += _startup_check(lambda: health.check_sources(settings, source))
+    _startup_check(lambda: health.wait_for_redis(client, startup_timeout))
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if detector is None:
         typer.echo("Nutri-Score detector off (OFF_NUTRISCORE_MODEL is not set)", err=True)
     from pipelines.listener.consumer import ConsumerNameError, check_name, default_consumer
@@ -128,8 +150,23 @@ def listen_command(
     except ConsumerNameError as exc:
         typer.echo(f"cannot listen: {exc}", err=True)
         status_code = 2
+    except (redis.ConnectionError, redis.TimeoutError) as exc:  # lost while creating the groups
+        typer.echo(f"cannot listen: Redis at {health.redis_address(client)}: {exc}", err=True)
+        status_code = 1
     finally:
         listener.release_name()
         if writer is not None:
             writer.close()
     sys.exit(status_code)
+
+
+def _startup_check(check: Callable[[], T]) -> T:
+    """Run one startup check; a :class:`~pipelines.listener.health.StartupError` ends the command with its
+    one line and exit code 1."""
+    from pipelines.listener.health import StartupError
+
+    try:
+        return check()
+    except StartupError as exc:
+        typer.echo(f"cannot listen: {exc}", err=True)
+        raise typer.Exit(1) from exc

@@ -7,9 +7,11 @@ publish before it has saved) the held events are coalesced into one unit per pro
 dispatcher in one go, and acknowledged only then. Two lanes: mass updates (``scanbot``…) wait
 ``low_delay_s`` and only while no editor's event is held, so a bot rewriting 100,000 products never delays an
 editor's fix by more than one batch (when only a few are due with the editors', they share their batch);
-a product's events always stay together, in the highest lane of any of them. A batch that fails is not
-acknowledged: its entries stay pending and come back through the reclaim after ``claim_idle_ms``. Counters
-live in a Redis hash so ``offpipe listen --status`` can show them from another process.
+a product's events always stay together, in the highest lane of any of them. The work of a product that
+fails is not acknowledged (the rest of its batch is): its entries stay pending and come back through the
+reclaim after ``claim_idle_ms``, and are dead-lettered at their last delivery unless the cause is an
+outage (:mod:`pipelines.listener.failures`). Counters live in a Redis hash so ``offpipe listen --status``
+can show them from another process.
 
 The consumer name is stable (``<host>-<slot>``) and leased to one live process (:mod:`.consumer`): at start
 the listener first redoes its own pending entries — those its killed predecessor had read — instead of
@@ -40,16 +42,14 @@ from pipelines.listener.events import (
     parse_ocr_event,
     parse_product_event,
 )
+from pipelines.listener.failures import APPLY_FAILED, ReportsFailures, UnitFailure, describe, isolate
 
 logger = logging.getLogger(__name__)
 
+# Applies a batch; may return a report of the units it did not apply (``ReportsFailures``), raises only when
+# it applied nothing it can vouch for.
 Dispatcher = Callable[[Sequence[ProductWork]], object]
 STATS_KEY = "offpipe:listener:{group}:stats"
-SYSTEMIC_FAILURES = 3  # when the first products of a failed batch all fail alone too, stop retrying
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -276,31 +276,32 @@ class Listener:
         """Apply the held events of ``lane``'s products (all held events by default), at most ``max_batch``
         products at a time; acknowledge those whose work is committed.
 
-        When the batch fails, its products are retried one by one, so one bad product cannot hold back the
-        others (unless the first few fail too: then the cause is not the products and the retry stops).
-        Entries of failed products are not acknowledged: they stay pending and come back through the
-        reclaim after ``claim_idle_ms``; after ``max_deliveries`` deliveries they are dead-lettered with the
-        error, so a poison event cannot go round forever — but only while other products are being applied:
-        when nothing has worked for ``health_window_s``, failures are an outage and events wait it out.
+        Failures are isolated (:meth:`_apply`): the products that were applied are acknowledged, the others
+        stay pending and come back through the reclaim after ``claim_idle_ms``. After ``max_deliveries``
+        deliveries a failing entry is dead-lettered with its reason and error, so a poison event cannot go
+        round forever — unless the cause is an outage (the store, the disk, an unreachable product source
+        or image server), or nothing was applied for ``health_window_s``: then the events wait it out.
         """
         held = self._take(lane)
         units = coalesce(h.event for h in held)
+        if not units:
+            return 0
         failed = self._apply(units)
-        done = [unit for unit in units if id(unit) not in failed]
+        done = [unit for unit in units if unit.code not in failed]
         acked = stream.acknowledge(
             self.client, (stream.Entry(s, i, {}) for unit in done for s, i in unit.entries), self.group
         )
         processed = sum(len(unit.entries) for unit in done)
         if done:
+            self._last_success = self.clock()
             self._count(processed=processed, batches=1)
             logger.info("applied %d events for %d products", processed, len(done))
         if failed:
             self._count(failed_batches=1)
-            if self.clock() - self._last_success > self.options.health_window_s:
-                # Nothing has worked lately: an outage (store, disk, image server), not bad products.
-                # Their events wait for it to end, however many times they are delivered.
-                return acked
-            acked += self._retire_poison([(unit, failed[id(unit)]) for unit in units if id(unit) in failed])
+            poison = [(u, failed[u.code]) for u in units if u.code in failed and not failed[u.code].outage]
+            # Nothing applied lately: not bad products but an outage nobody named; the events wait for it.
+            if poison and self.clock() - self._last_success <= self.options.health_window_s:
+                acked += self._retire_poison(poison)
         return acked
 
     def _take(self, lane: Lane | None) -> list[_Held]:
@@ -318,34 +319,39 @@ class Listener:
             self._draining.add(lane)
         return taken
 
-    def _apply(self, units: list[ProductWork]) -> dict[int, str]:
-        """Dispatch ``units``; the units that could not be applied (by ``id``) with their error."""
+    def _apply(self, units: Sequence[ProductWork]) -> dict[str, UnitFailure]:
+        """Dispatch ``units``; the ones that were not applied, by code.
+
+        The in-process dispatcher (``process_units``) isolates its failures itself and reports them. A
+        dispatcher that raises instead is classified by the error, not by position: an outage
+        (:func:`~pipelines.listener.failures.is_outage`) leaves the whole batch pending; any other error
+        sends each half of the batch again on its own, down to the products that fail alone.
+        """
+
+        def attempt(group: Sequence[ProductWork]) -> Sequence[UnitFailure]:
+            result = self.dispatch(group)
+            return result.failed if isinstance(result, ReportsFailures) else ()
+
         try:
-            self.dispatch(units)
-            self._last_success = self.clock()
-            return {}
-        except Exception as exc:
-            if len(units) == 1:
-                logger.exception("the work of product %s failed: left pending", units[0].code)
-                return {id(units[0]): _describe(exc)}
-            logger.warning("a batch of %d products failed (%s): retrying them one by one", len(units), exc)
-        failed: dict[int, str] = {}
-        for position, unit in enumerate(units):
-            try:
-                self.dispatch([unit])
-                self._last_success = self.clock()
-            except Exception as exc:
-                logger.exception("the work of product %s failed: left pending", unit.code)
-                failed[id(unit)] = _describe(exc)
-                if len(failed) == position + 1 >= SYSTEMIC_FAILURES:  # every one so far: not the products
-                    failed |= {id(rest): failed[id(unit)] for rest in units[position + 1 :]}
-                    break
+            reported, errors = isolate(units, attempt, what="products")
+        except Exception as exc:  # an outage: isolate lets nothing else through
+            error = describe(exc)
+            logger.warning("a batch of %d products waits for an outage to end: %s", len(units), error)
+            return {unit.code: UnitFailure(unit.code, "outage", error, outage=True) for unit in units}
+        failed = {failure.code: failure for failures in reported for failure in failures}
+        for group, exc in errors:  # a group of several was not isolated: none of them is to blame yet
+            logger.error("the work of %d products failed: left pending", len(group), exc_info=exc)
+            failed |= {
+                unit.code: UnitFailure(unit.code, APPLY_FAILED, describe(exc), outage=len(group) > 1)
+                for unit in group
+            }
         return failed
 
-    def _retire_poison(self, failed: list[tuple[ProductWork, str]]) -> int:
-        """Dead-letter (and acknowledge) the entries of failed units delivered ``max_deliveries`` times."""
+    def _retire_poison(self, failed: list[tuple[ProductWork, UnitFailure]]) -> int:
+        """Dead-letter (and acknowledge) the entries of failed units delivered ``max_deliveries`` times, with
+        the failure's reason and error."""
         retired = 0
-        for unit, error in failed:
+        for unit, failure in failed:
             by_stream: dict[str, list[str]] = {}
             for name, entry_id in unit.entries:
                 by_stream.setdefault(name, []).append(entry_id)
@@ -355,11 +361,11 @@ class Listener:
                     if counts.get(entry_id, 0) < self.options.max_deliveries:
                         continue
                     entry = stream.fetch(self.client, name, entry_id)
-                    stream.dead_letter(self.client, entry, "apply_failed", detail=error)
+                    stream.dead_letter(self.client, entry, failure.reason, detail=failure.detail)
                     retired += stream.acknowledge(self.client, [entry], self.group)
                     logger.error(
-                        "event %s %s of product %s failed %d times: dead-lettered (%s)",
-                        name, entry_id, unit.code, counts[entry_id], error,
+                        "event %s %s of product %s failed %d times: dead-lettered (%s: %s)",
+                        name, entry_id, unit.code, counts[entry_id], failure.reason, failure.detail,
                     )  # fmt: skip
         if retired:
             self._count(dead_lettered=retired)

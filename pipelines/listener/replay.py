@@ -6,7 +6,9 @@ later, would overwrite their effect with the older state. The listener therefore
 applies (``listener_log``), and once the bulk refresh has committed — still holding the writer lock, so no
 event interleaves — the products logged since the dump are applied again, with the same per-product
 functions: deleted products deleted, the others refreshed from the product source and what the events taught
-(images). The result is the state the events would have left had they all come after the bulk run.
+(images). The result is the state the events would have left had they all come after the bulk run. A logged
+product the product source no longer has is left as the bulk run made it and counted (``not_found``): only
+a ``deleted`` event deletes (docs/listener.md, "Failures").
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ReplayReport:
     since: str
     products: int = 0
     deleted: int = 0
+    not_found: int = 0  # logged as updated, absent from the product source now: left as they are
     pruned: int = 0
 
 
@@ -86,7 +89,7 @@ def replay_since(
         updated = [code for code, gone in chunk if not gone]
         deleted = [code for code, gone in chunk if gone]
         rows = source.rows(flavor, updated, {}) if updated else None
-        apply_products(
+        applied = apply_products(
             con,
             flavor,
             updated=rows if rows is not None else _empty(),
@@ -97,6 +100,7 @@ def replay_since(
         )
         report.products += len(chunk)
         report.deleted += len(deleted)
+        report.not_found += applied.not_found
     with write_transaction(con, purpose="listener log prune"):
         pruned = con.execute(
             load_statement("store/listener_log_prune"), {"server_type": flavor.value, "before": since}

@@ -2,10 +2,14 @@
 
 Sources are tried in the configured order (``OFF_PRODUCT_SOURCES``; default ``mongo,snapshot`` when
 ``MONGO_URI`` is set, ``snapshot`` otherwise — the embedded, offline default). The first source that
-*answers* is authoritative: a product it does not have is gone (refreshed as deleted). A source that cannot
-answer (server down, timeouts after retries, no snapshot yet) raises :class:`SourceUnavailableError` and the
-next one is asked. Documents from MongoDB and the API go through the conversion's own SQL
-(:func:`pipelines.convert.documents.documents_to_rows`), so every source yields the snapshot's columns.
+*answers* gives the rows; a product it does not have is *not found* — never taken for deleted: a snapshot
+is older than the events, the API answers 404 for a code it keys differently, a document may not be written
+yet. Only a ``deleted`` event (or a product-type change) deletes a product's work (docs/listener.md,
+"Failures"). A source that cannot answer for the flavor raises :class:`SourceUnavailableError` and the next
+one is asked: :class:`SourceDownError` (an outage: server unreachable, timeouts or 5xx after retries) or a
+plain :class:`SourceUnavailableError` (no snapshot of the flavor yet). Documents from MongoDB and the API go
+through the conversion's own SQL (:func:`pipelines.convert.documents.documents_to_rows`), so every source
+yields the snapshot's columns.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pipelines.config import Flavor, Settings
 from pipelines.convert.documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
 from pipelines.fetch import FetchError, FetchNotFoundError, get_bytes
+from pipelines.listener.failures import OutageError
 from pipelines.listener.lookup import LookupStaleError, SnapshotLookup
 from pipelines.predictors.run import products_path
 
@@ -75,7 +80,13 @@ LANGUAGE_FIELDS = tuple(
 
 
 class SourceUnavailableError(RuntimeError):
-    """The source cannot answer now; the next configured source is asked."""
+    """The source cannot answer for this flavor (no snapshot of it yet); the next configured source is asked.
+    Not an outage: the flavor's products fail ``source_unavailable`` and are dead-lettered in the end."""
+
+
+class SourceDownError(SourceUnavailableError, OutageError):
+    """The source cannot be reached now (server down, timeouts or 5xx after retries): an outage, the
+    products wait for it."""
 
 
 class ProductSource(Protocol):
@@ -143,7 +154,7 @@ class MongoSource:
         try:
             documents = list(self.collection(flavor).find({"_id": {"$in": keys}}, projection))
         except PyMongoError as exc:
-            raise SourceUnavailableError(f"MongoDB: {type(exc).__name__}: {exc}") from exc
+            raise SourceDownError(f"MongoDB: {type(exc).__name__}: {exc}") from exc
         for document in documents:
             document.setdefault("code", document.get("_id"))
             document.pop("_id", None)
@@ -154,7 +165,8 @@ class MongoSource:
 @dataclass
 class ApiSource:
     """Product Opener's read API (``/api/v2/product/<code>``, the whole product), one request per product,
-    with the fetch module's timeouts and retries; a 404 means the product does not exist."""
+    with the fetch module's timeouts and retries; a 404 (or ``status: 0``) means the API does not have the
+    product under that code: not found, which is not taken for a deletion."""
 
     settings: Settings
     session: requests.Session = field(default_factory=requests.Session)
@@ -188,11 +200,11 @@ class ApiSource:
         except FetchNotFoundError:
             return None
         except FetchError as exc:
-            raise SourceUnavailableError(str(exc)) from exc
+            raise SourceDownError(str(exc)) from exc
         try:
             answer = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SourceUnavailableError(f"the API answered something that is not JSON: {url}") from exc
+        except orjson.JSONDecodeError as exc:  # a proxy's error page, a maintenance page
+            raise SourceDownError(f"the API answered something that is not JSON: {url}") from exc
         product = answer.get("product") if isinstance(answer, dict) else None
         if not isinstance(product, dict) or answer.get("status") in (0, "failure"):
             return None
@@ -202,7 +214,8 @@ class ApiSource:
 
 @dataclass
 class ChainSource:
-    """Ask each source in turn until one answers."""
+    """Ask each source in turn until one answers; when none does, :class:`SourceDownError` if one of them
+    could not be reached (an outage), else :class:`SourceUnavailableError`."""
 
     sources: Sequence[ProductSource]
     used: dict[str, int] = field(default_factory=dict)  # answers per source name
@@ -214,17 +227,22 @@ class ChainSource:
     def rows(self, flavor: Flavor, codes: Sequence[str], raw_codes: Mapping[str, str]) -> pa.Table:
         if not codes:
             return PRODUCT_SCHEMA.empty_table()
-        errors = []
+        errors: list[SourceUnavailableError] = []
         for source in self.sources:
             try:
                 rows = source.rows(flavor, codes, raw_codes)
             except SourceUnavailableError as exc:
                 logger.warning("product source %s unavailable (%s): trying the next one", source.name, exc)
-                errors.append(f"{source.name}: {exc}")
+                errors.append(exc)
                 continue
             self.used[source.name] = self.used.get(source.name, 0) + 1
             return rows
-        raise SourceUnavailableError("no product source answered: " + "; ".join(errors))
+        message = "no product source answered: " + "; ".join(
+            f"{source.name}: {exc}" for source, exc in zip(self.sources, errors, strict=True)
+        )
+        if any(isinstance(exc, SourceDownError) for exc in errors):
+            raise SourceDownError(message)
+        raise SourceUnavailableError(message)
 
 
 def product_source(settings: Settings, *, mongo_client: Any = None, lookup: bool = False) -> ChainSource:

@@ -216,6 +216,15 @@ class KeptWriter:
         return self._con
 
 
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the storage failed (disk full, read-only, locked file, unreadable file)
+    rather than the statement: an ``IOException``, or a commit that could not write its file (DuckDB reports
+    a full disk at commit as a ``TransactionException``)."""
+    if isinstance(exc, duckdb.IOException):
+        return True
+    return isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the store's objects that are missing (idempotent: every statement is IF NOT EXISTS)."""
     with write_transaction(con, purpose="schema"):

@@ -10,9 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.listener import deployment_dispatcher, idempotency_key, per_product
+from flows.listener import UnitsNotAppliedError, deployment_dispatcher, idempotency_key, per_product
 from pipelines.listener.coalesce import ProductWork, coalesce
 from pipelines.listener.events import parse_product_event
+from pipelines.listener.failures import OutageError, is_outage
 from tests.pipelines.listener.conftest import codes_with_insights, extra_env, world  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -94,3 +95,38 @@ def test_flow_parameters_are_checked_like_any_input() -> None:
         ProductWork.from_dict(unit | {"raw_code": "5449000000996/../x"})
     with pytest.raises(ValueError, match="stand for"):
         ProductWork.from_dict(unit | {"raw_code": "3017620422003"})
+
+
+def test_the_flow_commits_what_it_can_and_fails_naming_the_rest(
+    world,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    keywords_dir: Path,
+    taxonomy_dir: Path,
+) -> None:
+    settings, _, _ = world
+    gone, kept = codes_with_insights(settings)[:2]
+    units = _units([gone, kept])
+    absent = ProductWork.from_dict(
+        units[1].to_dict() | {"code": "3000000000001", "raw_code": "3000000000001", "image_ops": []}
+    )
+    monkeypatch.setenv("OFF_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+    monkeypatch.setenv("OFF_GRAMMARS_DIR", str(keywords_dir.parent / "grammars"))
+    with pytest.raises(UnitsNotAppliedError, match="3000000000001 product_not_found") as raised:
+        per_product.with_options(retries=0)(units=[units[0].to_dict(), absent.to_dict()])
+    assert [f.code for f in raised.value.failed] == ["3000000000001"]
+    con = duckdb.connect(str(settings.store_path), read_only=True)
+    try:  # the deletion in the same flow run was committed
+        assert con.execute("SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]).fetchone() == (
+            0,
+        )
+    finally:
+        con.close()
+
+
+def test_a_dispatch_prefect_cannot_take_is_an_outage() -> None:
+    dispatch = deployment_dispatcher("per_product/no-such-deployment")
+    with pytest.raises(OutageError, match="cannot create a flow run") as raised:
+        dispatch(_units(["3017620422003", "5449000000996"]))
+    assert is_outage(raised.value)  # the listener leaves the batch pending, never dead-letters it

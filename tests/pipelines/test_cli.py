@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,53 @@ def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -
     assert "s3cret" not in result.output
     assert config["MONGO_URI"] == "mongodb://robot:***@db.example:27017/off"
     assert config["OFF_DATA_DIR"] == str(data_dir)
+
+
+def _offpipe(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    exe = str(Path(sys.executable).with_name("offpipe"))
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "-n", "5"],
+        ["convert", "{sample}"],
+        ["download", "--flavor", "off", "--url", "file://{sample}"],
+    ],
+    ids=["synth", "convert", "download"],
+)
+def test_an_unwritable_data_folder_is_one_error_line(
+    args: list[str], tmp_path: Path, real_off_sample: Path
+) -> None:
+    """Any command: an OSError (here ENOTDIR: the data folder is under a regular file — we run as root,
+    for whom permission bits forbid nothing) is one line on stderr and exit code 1, not a traceback."""
+    (tmp_path / "a-file").write_text("not a folder")
+    env = os.environ | {"OFF_DATA_DIR": str(tmp_path / "a-file" / "data")}
+    done = _offpipe([arg.format(sample=real_off_sample) for arg in args], env)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr  # one line
+    assert done.stderr.startswith("error: [Errno 20] Not a directory: ")
+
+
+def test_a_store_duckdb_cannot_open_is_one_error_line(
+    tmp_path: Path, real_off_sample: Path, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    env = os.environ | {
+        "OFF_DATA_DIR": str(tmp_path / "data"),
+        "OFF_KEYWORDS_DIR": str(keywords_dir),
+        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
+        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
+    }
+    assert _offpipe(["convert", str(real_off_sample)], env).returncode == 0
+    (tmp_path / "data" / "store.duckdb").write_text("not a database")
+    done = _offpipe(["refresh", "--no-predict"], env)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith("error: IO Error: ") and "not a valid DuckDB database" in done.stderr
+
+
+def test_usage_errors_stay_typers(tmp_path: Path) -> None:
+    done = _offpipe(["convert", "--flavor", "nope", str(tmp_path)], os.environ | {"COLUMNS": "200"})
+    assert done.returncode == 2
+    assert "Usage:" in done.stderr and "unknown flavor" in done.stderr

@@ -12,9 +12,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.apply import apply_products, snapshot_rows
+from pipelines.listener.replay import log_applied, replay_since
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.run import prediction_products
@@ -106,7 +108,7 @@ def test_events_applied_per_product_equal_a_bulk_run(
     assert got == expected
 
 
-def test_an_update_for_a_product_the_source_lacks_deletes_nothing(
+def test_an_update_for_a_product_absent_from_the_source_touches_nothing(
     tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path, resources: Resources
 ) -> None:
     dump = tmp_path / "dump.jsonl.gz"
@@ -115,19 +117,35 @@ def test_an_update_for_a_product_the_source_lacks_deletes_nothing(
     snapshot = tmp_path / "products.parquet"
     con = open_store(tmp_path / "store.duckdb")
     _bulk(con, snapshot, resources)
-    [code] = con.execute("SELECT barcode FROM product_insight ORDER BY barcode LIMIT 1").fetchall()[0]
-    counts = (
-        "SELECT (SELECT count(*) FROM product_insight WHERE barcode = $1), "
-        "(SELECT count(*) FROM prediction WHERE barcode = $1)"
-    )
-    before = con.execute(counts, [code]).fetchall()
+    code, other = [r[0] for r in con.execute(_TWO_WITH_INSIGHTS).fetchall()]
+    before = _state(con)
     empty = snapshot_rows(snapshot, [])
     report = apply_products(con, "off", updated=empty, updated_codes=[code], resources=resources, now=NOW)
-    assert (report.updated, report.not_found) == (0, 1)
-    assert con.execute(counts, [code]).fetchall() == before  # absence is not deletion (issue 20, defect 3)
+    assert (report.updated, report.not_found, report.refresh) == (0, 1, {})
+    assert _state(con) == before  # absence is not deletion
+    assert con.execute("SELECT count(*) FROM listener_log").fetchall() == [(0,)]  # nor logged as gone
+
+    # the nightly replay of the listener's work goes through the same function: a product logged by the
+    # listener and since missing from the product source is not deleted either
+    settings = get_settings({"OFF_DATA_DIR": str(tmp_path / "data")})
+    without = settings.parquet_dir("off") / "products.parquet"
+    without.parent.mkdir(parents=True)
+    _edited(snapshot, without, renamed=[], removed=[code])
+    log_applied(con, Flavor.off, [code, other], [], now=NOW)
+    replayed = replay_since(con, "off", NOW, settings=settings, resources=resources, now=NOW)
+    assert (replayed.products, replayed.deleted, replayed.not_found) == (2, 0, 1)
+    after = _state(con)
+    assert [row for row in after[0] if row[0] == code] == [row for row in before[0] if row[0] == code]
+    assert [row for row in after[1] if row[0] == code] == [row for row in before[1] if row[0] == code]
+
+    # only a deletion the caller knows of (a `deleted` event) deletes
     deleted = apply_products(
         con, "off", updated=empty, updated_codes=[], deleted_codes=[code], resources=resources
     )
     assert deleted.deleted == 1
-    assert con.execute(counts, [code]).fetchall() == [(0, 0)]
+    insights, predictions = _state(con)
+    assert [row for row in insights + predictions if row[0] == code] == []
     con.close()
+
+
+_TWO_WITH_INSIGHTS = "SELECT DISTINCT barcode FROM product_insight ORDER BY barcode LIMIT 2"

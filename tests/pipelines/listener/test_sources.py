@@ -18,11 +18,13 @@ from pymongo.errors import ServerSelectionTimeoutError
 from pipelines.config import Flavor, Settings, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.convert.documents import documents_to_rows
+from pipelines.listener.failures import is_outage
 from pipelines.listener.sources import (
     ApiSource,
     ChainSource,
     MongoSource,
     SnapshotSource,
+    SourceDownError,
     SourceUnavailableError,
     product_source,
 )
@@ -134,7 +136,7 @@ def _api_settings(settings: Settings, server: DumpServer) -> Settings:
     return get_settings({"OFF_DATA_DIR": str(settings.data_dir), "OFF_WORLD_URL_OFF": server.base})
 
 
-def test_api_source_reads_products_and_treats_404_as_gone(
+def test_api_source_reads_products_and_a_404_is_not_found(
     settings: Settings, sample, api: DumpServer
 ) -> None:
     documents, _ = sample
@@ -171,8 +173,27 @@ def test_chain_falls_back_only_when_a_source_cannot_answer(
     empty = mongomock.MongoClient()
     authoritative = ChainSource([MongoSource(empty, settings), SnapshotSource(settings)])
     assert authoritative.rows(Flavor.off, [code], {}).num_rows == 0
-    with pytest.raises(SourceUnavailableError, match="no product source answered"):
+    with pytest.raises(SourceDownError, match="no product source answered"):
         ChainSource([MongoSource(_DownMongo(), settings)]).rows(Flavor.off, [code], {})
+
+
+def test_a_source_that_cannot_be_reached_is_an_outage_a_missing_snapshot_is_not(
+    settings: Settings, api: DumpServer
+) -> None:
+    """What the listener does with a product no source answered for depends on why: a missing snapshot is
+    the flavor's state (its products are retried, then dead-lettered); a source that cannot be reached is
+    an outage (its products wait)."""
+    down = ChainSource([MongoSource(_DownMongo(), settings), SnapshotSource(settings)])
+    with pytest.raises(SourceDownError) as raised:
+        down.rows(Flavor.obf, ["3017620422003"], {})  # MongoDB down and no obf snapshot
+    assert is_outage(raised.value)
+    api.behaviour = Behaviour(status_override=200)  # a 200 whose body is not JSON (a maintenance page)
+    with pytest.raises(SourceDownError, match="not JSON"):
+        ApiSource(_api_settings(settings, api)).rows(Flavor.off, ["3017620422003"], {})
+    with pytest.raises(SourceUnavailableError) as missing:
+        ChainSource([SnapshotSource(settings)]).rows(Flavor.obf, ["3017620422003"], {})
+    assert not isinstance(missing.value, SourceDownError) and not is_outage(missing.value)
+    assert "no obf snapshot" in str(missing.value)
 
 
 def test_configured_chains(settings: Settings) -> None:
