@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +85,21 @@ def make_listener(settings: Settings, resources: Resources, client: redis.Redis,
     options = LoopOptions(delay_s=0, block_ms=20, claim_idle_ms=10, reclaim_every_s=0)
     dispatch = dispatch or (lambda units: process_units(units, settings=settings, resources=resources))
     return Listener(client=client, settings=settings, dispatch=dispatch, consumer="c1", options=options)
+
+
+OFFPIPE = str(Path(sys.executable).parent / "offpipe")
+
+
+def listener_env(settings: Settings, keywords_dir: Path, taxonomy_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an ``offpipe listen`` child on the world's data folder, streams and group, with
+    the reference data the tests use (``extra``: more variables, or overrides)."""
+    return os.environ | {
+        "OFF_DATA_DIR": str(settings.data_dir),
+        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
+        "OFF_OCR_STREAM": settings.ocr_stream,
+        "OFF_LISTENER_GROUP": settings.listener_group,
+        "OFF_KEYWORDS_DIR": str(keywords_dir),
+        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
+        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
+        **extra,
+    }

@@ -4,7 +4,6 @@ none twice in effect — the store ends as a listener that never failed leaves i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import open_store
 from tests.pipelines.insights.test_equivalence import COMPARED
-from tests.pipelines.listener.conftest import codes_with_insights, publish
+from tests.pipelines.listener.conftest import codes_with_insights, listener_env, publish
 
 INSIGHT_COLUMNS = [c for c in COMPARED if c != "process_after"]  # process_after follows the run's clock
 PREDICTION_COLUMNS = "barcode, type, value_tag, value, source_image, predictor, predictor_version, data"
@@ -96,18 +95,6 @@ def _reference(
 def _settled(client: redis.Redis, settings: Settings, group: str | None = None) -> bool:
     status = stream.group_status(client, settings.redis_streams[0], group or settings.listener_group)
     return status.pending == 0 and status.lag == 0
-
-
-def _env(settings: Settings, keywords_dir: Path, taxonomy_dir: Path) -> dict[str, str]:
-    return os.environ | {
-        "OFF_DATA_DIR": str(settings.data_dir),
-        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-        "OFF_OCR_STREAM": settings.ocr_stream,
-        "OFF_LISTENER_GROUP": settings.listener_group,
-        "OFF_KEYWORDS_DIR": str(keywords_dir),
-        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
-        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
-    }
 
 
 def _listen(env: dict[str, str], *args: str) -> subprocess.Popen:
@@ -184,7 +171,7 @@ def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
     settings, resources, client = world
     codes = codes_with_insights(settings)
     reference = _reference(settings, resources, client, tmp_path)
-    env = _env(settings, keywords_dir, taxonomy_dir)
+    env = listener_env(settings, keywords_dir, taxonomy_dir)
     first, second = (
         ["--consumer", "doomed", "--claim-idle", "0.5"],
         ["--consumer", "rescuer", "--claim-idle", "0.5"],
@@ -202,7 +189,7 @@ def test_a_listener_restarted_under_its_name_redoes_its_batch_at_once(
     settings, resources, client = world
     codes = codes_with_insights(settings)
     reference = _reference(settings, resources, client, tmp_path)
-    env = _env(settings, keywords_dir, taxonomy_dir)
+    env = listener_env(settings, keywords_dir, taxonomy_dir)
     hour = ["--claim-idle", "3600"]
     published = _kill_mid_batch_then_restart(settings, client, env, codes, hour, hour)
     consumers = stream.consumers(client, settings.redis_streams[0], settings.listener_group)
@@ -214,7 +201,7 @@ def test_a_second_listener_under_a_live_name_exits_with_one_line(
     world, keywords_dir: Path, taxonomy_dir: Path
 ) -> None:
     settings, _, client = world
-    env = _env(settings, keywords_dir, taxonomy_dir)
+    env = listener_env(settings, keywords_dir, taxonomy_dir)
     host = socket.gethostname()
     first = _listen(env)
     try:

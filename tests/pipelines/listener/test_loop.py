@@ -11,7 +11,13 @@ import pyarrow.parquet as pq
 from pipelines.listener import stream
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import listener_stats
-from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
+from tests.pipelines.listener.conftest import (
+    codes_with_insights,
+    listener_env,
+    make_listener,
+    publish,
+    query,
+)
 
 
 def test_events_are_applied_skipped_or_dead_lettered_and_all_acknowledged(world) -> None:
@@ -61,7 +67,6 @@ def test_a_failed_batch_stays_pending_and_is_redone(world) -> None:
 def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
     world, tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
 ) -> None:
-    import os
     import signal
     import subprocess
     import sys
@@ -69,16 +74,8 @@ def test_offpipe_listen_applies_events_and_stops_cleanly_on_sigterm(
 
     settings, _, client = world
     gone = codes_with_insights(settings)[0]
-    env = os.environ | {
-        "OFF_DATA_DIR": str(settings.data_dir),
-        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-        "OFF_OCR_STREAM": settings.ocr_stream,
-        "OFF_LISTENER_GROUP": settings.listener_group,
-        "OFF_LISTENER_DELAY_S": "0.2",
-        "OFF_KEYWORDS_DIR": str(keywords_dir),  # the child reads its lists from its settings
-        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
-        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
-    }
+    # the child reads its lists from its settings
+    env = listener_env(settings, keywords_dir, taxonomy_dir, OFF_LISTENER_DELAY_S="0.2")
     offpipe = str(Path(sys.executable).parent / "offpipe")
     listener = subprocess.Popen([offpipe, "listen"], env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -172,20 +169,11 @@ def test_an_outage_is_neither_dead_lettered_nor_split(world) -> None:
 
 
 def test_offpipe_listen_exits_at_startup_naming_missing_resources(world, tmp_path: Path) -> None:
-    import os
     import subprocess
     import sys
 
     settings, _, _ = world
-    env = os.environ | {
-        "OFF_DATA_DIR": str(settings.data_dir),
-        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-        "OFF_OCR_STREAM": settings.ocr_stream,
-        "OFF_LISTENER_GROUP": settings.listener_group,
-        "OFF_KEYWORDS_DIR": str(tmp_path / "no-keywords"),
-        "OFF_TAXONOMY_DIR": str(tmp_path / "no-taxonomies"),
-        "OFF_GRAMMARS_DIR": str(tmp_path / "no-grammars"),
-    }
+    env = listener_env(settings, tmp_path / "no-keywords", tmp_path / "no-taxonomies")
     offpipe = str(Path(sys.executable).parent / "offpipe")
     done = subprocess.run([offpipe, "listen"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
@@ -225,23 +213,13 @@ def test_uploads_and_deletions_reach_the_image_table(world) -> None:
 def test_offpipe_listen_refuses_a_nutriscore_model_it_cannot_use(
     world, tmp_path: Path, taxonomy_dir: Path, keywords_dir: Path
 ) -> None:
-    import os
     import subprocess
     import sys
 
     settings, _, _ = world
     bad = tmp_path / "nutriscore.onnx"
     bad.write_bytes(b"not a model")
-    env = os.environ | {
-        "OFF_DATA_DIR": str(settings.data_dir),
-        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-        "OFF_OCR_STREAM": settings.ocr_stream,
-        "OFF_LISTENER_GROUP": settings.listener_group,
-        "OFF_KEYWORDS_DIR": str(keywords_dir),
-        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
-        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
-        "OFF_NUTRISCORE_MODEL": str(bad),
-    }
+    env = listener_env(settings, keywords_dir, taxonomy_dir, OFF_NUTRISCORE_MODEL=str(bad))
     offpipe = str(Path(sys.executable).parent / "offpipe")
     done = subprocess.run([offpipe, "listen"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2

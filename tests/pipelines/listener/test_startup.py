@@ -7,33 +7,16 @@ namespace that vanishes with the process), a read-only and a full tmpfs are trie
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from pipelines.config import Settings
 from pipelines.listener import stream
-
-OFFPIPE = str(Path(sys.executable).parent / "offpipe")
-
-
-def _env(settings: Settings, keywords_dir: Path, taxonomy_dir: Path, **extra: str) -> dict[str, str]:
-    return os.environ | {
-        "OFF_DATA_DIR": str(settings.data_dir),
-        "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-        "OFF_OCR_STREAM": settings.ocr_stream,
-        "OFF_LISTENER_GROUP": settings.listener_group,
-        "OFF_KEYWORDS_DIR": str(keywords_dir),
-        "OFF_TAXONOMY_DIR": str(taxonomy_dir),
-        "OFF_GRAMMARS_DIR": str(keywords_dir.parent / "grammars"),
-        **extra,
-    }
+from tests.pipelines.listener.conftest import OFFPIPE, listener_env
 
 
 def _closed_port() -> int:
@@ -59,7 +42,7 @@ def test_an_unreachable_redis_ends_the_listener_with_one_line(
 ) -> None:
     settings, _, _ = world
     port = _closed_port()
-    env = _env(settings, keywords_dir, taxonomy_dir, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    env = listener_env(settings, keywords_dir, taxonomy_dir, REDIS_URL=f"redis://127.0.0.1:{port}/0")
     done = _listen(env, "--startup-timeout", "1.5")  # retried with backoff for 1.5 s, then given up
     assert done.returncode == 1
     line = _one_line(done.stderr)
@@ -77,7 +60,7 @@ def test_an_unwritable_data_folder_ends_the_listener_before_listening(
     settings, _, _ = world
     (tmp_path / "a-file").write_text("not a folder")
     data = tmp_path / "a-file" / "data"
-    env = _env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(data))
+    env = listener_env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(data))
     done = _listen(env)
     assert done.returncode == 1
     line = _one_line(done.stderr)  # before "listening …"
@@ -89,7 +72,7 @@ def test_without_any_product_source_the_listener_does_not_start(
 ) -> None:
     settings, _, _ = world
     fresh = tmp_path / "fresh"
-    done = _listen(_env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(fresh)))
+    done = _listen(listener_env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(fresh)))
     assert done.returncode == 1
     line = _one_line(done.stderr)
     assert line.startswith(
@@ -103,7 +86,7 @@ def test_a_flavor_without_snapshot_is_a_warning_and_the_listener_runs(
 ) -> None:
     settings, _, client = world
     updates = settings.redis_streams[0]
-    env = _env(settings, keywords_dir, taxonomy_dir)  # the world has an off snapshot only
+    env = listener_env(settings, keywords_dir, taxonomy_dir)  # the world has an off snapshot only
     listener = subprocess.Popen([OFFPIPE, "listen"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -145,7 +128,7 @@ def test_a_read_only_or_full_data_folder_ends_the_listener_with_one_line(
     settings, _, _ = world
     data = tmp_path / "mounted"
     data.mkdir()
-    env = _env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(data))
+    env = listener_env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(data))
     wrap = ["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o {options} tmpfs {data} && exec "$@"', "sh"]
     done = _listen(env, wrap=wrap)
     assert done.returncode == 1
