@@ -29,7 +29,7 @@ from predict import _env, products_snapshot  # the bench helpers of the same fol
 TRAIN = r"""
 import json, resource, sys, tempfile, time
 from pathlib import Path
-from pipelines.category_model.run import train_from_snapshot
+from pipelines.category_model.from_snapshot import train_from_snapshot
 from pipelines.category_model.train import TrainConfig
 snapshot, train_products = Path(sys.argv[1]), int(sys.argv[2])
 root = Path(tempfile.mkdtemp(prefix="bench-category-"))

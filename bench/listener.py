@@ -37,7 +37,7 @@ import json, os, random, resource, statistics, sys, tempfile, threading, time, u
 from pathlib import Path
 import pyarrow.parquet as pq
 import redis
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.lookup import SnapshotLookup
@@ -46,7 +46,7 @@ from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.listener import stream
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import default_resources
-from pipelines.predictors.run import prediction_products
+from pipelines.predictors.bulk import prediction_products
 from pipelines.store.db import KeptWriter, store_writer
 from pipelines.store.predictions import import_predictions
 

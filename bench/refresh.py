@@ -32,10 +32,10 @@ import json, os, random, resource, statistics, sys, tempfile, time
 from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.insights.refresh import refresh_insights
 from pipelines.predictors.resources import default_resources
-from pipelines.predictors.run import run_predictions
+from pipelines.predictors.bulk import run_predictions
 from pipelines.store.db import store_writer
 
 snapshot, ocr, store, samples = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])

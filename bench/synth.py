@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.synth.generator import SynthSpec, generate
 
 

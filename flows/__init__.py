@@ -5,6 +5,6 @@ is the only one that imports it, so it first points ``PREFECT_HOME`` at ``$OFF_D
 operator set it (``docs/nightly.md``): nothing is written outside ``$OFF_DATA_DIR``.
 """
 
-from pipelines.config import default_prefect_home
+from pipelines.common.config import default_prefect_home
 
 default_prefect_home()

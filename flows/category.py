@@ -17,10 +17,10 @@ from pipelines.category_model.train import TrainConfig
 
 @task(cache_policy=NO_CACHE)
 def train_task(flavor: str, min_products: int, max_products: int, epochs: int, seed: int) -> dict:
-    from pipelines.category_model.run import train_from_snapshot
-    from pipelines.config import get_settings
-    from pipelines.insights.run import snapshot_etag
-    from pipelines.predictors.run import existing_snapshot
+    from pipelines.category_model.from_snapshot import train_from_snapshot
+    from pipelines.common.config import get_settings
+    from pipelines.insights.job import snapshot_etag
+    from pipelines.predictors.bulk import existing_snapshot
 
     settings = get_settings()
     config = TrainConfig(min_products=min_products, max_products=max_products, epochs=epochs, seed=seed)

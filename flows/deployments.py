@@ -22,7 +22,7 @@ from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
 from flows.listener import per_product
 from flows.nightly import nightly
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.facets import FACET_FLAVORS
 
 DEFAULT_HOUR = 3  # Product Opener publishes the dumps during the night (Europe/Paris)

@@ -16,16 +16,16 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.audit.barcodes import audit_barcodes as run_barcode_audit
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.convert.convert import convert_dump
-from pipelines.download.fetch import DUMP_NAME
-from pipelines.download.fetch import download_dump as run_download
+from pipelines.download.dump import DUMP_NAME
+from pipelines.download.dump import download_dump as run_download
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     """Retry the download task only when the server or network kept failing; a refused dump (validation),
     a missing local file or an HTTP 4xx would fail the same way a minute later."""
-    from pipelines.download.fetch import DownloadUnavailableError
+    from pipelines.download.dump import DownloadUnavailableError
 
     return isinstance(state.result(raise_on_failure=False), DownloadUnavailableError)
 
@@ -74,7 +74,7 @@ def convert_to_parquet(
     floor (0 disables it), ``force`` accepts a shrink below ``OFF_SNAPSHOT_MIN_RATIO``; a snapshot without
     any row is always refused. A refusal fails the flow with its one-line reason, nothing replaced.
     """
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
 
     logger = get_run_logger()
     flavor = Flavor(flavor).value

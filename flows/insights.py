@@ -1,6 +1,6 @@
 """Prefect flow of the insight stage: the nightly predict + import + refresh of a flavor.
 
-Thin wrapper: the work is in ``pipelines.insights.run`` (importable without Prefect); the two steps are
+Thin wrapper: the work is in ``pipelines.insights.job`` (importable without Prefect); the two steps are
 separate tasks so the UI shows which one failed. The flow publishes a markdown artifact keyed
 ``refresh-<flavor>`` with the counts per insight type and the run id (the ``run`` row in the store).
 """
@@ -14,9 +14,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.config import Flavor
-from pipelines.insights.run import predict_step, refresh_markdown, refresh_step, refresh_summary
-from pipelines.predictors.run import products_path
+from pipelines.common.config import Flavor
+from pipelines.insights.job import predict_step, refresh_markdown, refresh_step, refresh_summary
+from pipelines.predictors.bulk import products_path
 
 
 @task(cache_policy=NO_CACHE)

@@ -30,10 +30,10 @@ DEFAULT_DEPLOYMENT = "per_product/per-product"
 @flow(name="per_product", flow_run_name="per-product-{label}", retries=2, retry_delay_seconds=30)
 def per_product(units: list[dict[str, Any]], label: str = "batch") -> dict[str, Any]:
     """Apply a batch of the listener's units of work (``ProductWork.to_dict``) to the store."""
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
     from pipelines.listener.dispatch import process_units
-    from pipelines.predictors.nutriscore import NutriscoreDetector
     from pipelines.predictors.resources import default_resources
+    from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 
     settings = get_settings()
     work = [ProductWork.from_dict(unit) for unit in units]

@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.dumps import audit_barcodes, convert_to_parquet, download_dump
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.facets import FACET_FLAVORS
 from pipelines.nightly import count_rows, nightly_markdown
 
@@ -32,7 +32,7 @@ def ocr_table_task(flavor: str, ocr: str) -> str:
     if path.suffix == ".parquet":
         return str(path)
     from pipelines.ocr.ingest import ingest_archive
-    from pipelines.predictors.run import ocr_table_path
+    from pipelines.predictors.bulk import ocr_table_path
 
     ingest_archive(path, flavor=flavor)
     return str(ocr_table_path(flavor))

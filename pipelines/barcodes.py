@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from openfoodfacts.barcode import has_valid_check_digit, normalize_barcode
 from openfoodfacts.images import generate_image_path, generate_json_ocr_path, split_barcode
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
 
 INVALID_PATH = "invalid"
 MIN_DIGITS = 4

@@ -16,11 +16,11 @@ import typer
 
 from pipelines.audit.cli import audit_barcodes_command
 from pipelines.category_model.cli import category_app
+from pipelines.common.logs import configure_cli_logging
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
 from pipelines.insights.cli import insights_app, refresh_command
 from pipelines.listener.cli import listen_command
-from pipelines.logs import configure_cli_logging
 from pipelines.ocr.cli import ocr_ingest_command
 from pipelines.predictors.cli import predict_command
 from pipelines.reference.cli import reference_app
@@ -102,7 +102,7 @@ def facets_command(
     from pymongo.errors import PyMongoError
 
     from pipelines.facets import UnsupportedFlavorError, facet_flavor, run_fiber_facets
-    from pipelines.predictors.run import SnapshotNotFoundError
+    from pipelines.predictors.bulk import SnapshotNotFoundError
     from pipelines.store.db import StoreNotFoundError
 
     try:
@@ -151,7 +151,7 @@ def nightly_command(
     server's UI with its subflows and artifacts.
     """
     from flows.nightly import nightly
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
     try:
         chosen = Flavor(flavor)
@@ -171,7 +171,7 @@ def nightly_command(
 
 def _deployments(flavors: list[str] | None, hour: int, minute: int, timezone: str) -> list:
     from flows.deployments import build_deployments
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
     try:
         chosen = [Flavor(f) for f in flavors or ["off"]]
@@ -221,7 +221,7 @@ def serve_command(
 @app.command("config")
 def show_config() -> None:
     """Print the effective settings (secrets in URLs are masked)."""
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
 
     settings = get_settings()
     out = {

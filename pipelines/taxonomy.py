@@ -36,7 +36,7 @@ import orjson
 import pyarrow as pa
 from openfoodfacts.taxonomy import Taxonomy, create_taxonomy_mapping
 
-from pipelines.sql import load_sql
+from pipelines.common.sql import load_sql
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -202,8 +202,8 @@ def taxonomy_tables(taxonomy: Taxonomy) -> dict[str, pa.Table]:
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the taxonomy macros (temporary) on ``con``, whose database must already have the tables.
 
-    Not part of ``pipelines.sql.install_macros``: DuckDB binds a macro's tables when it creates it, so these
-    can only be installed once the tables exist. Works on read-only connections.
+    Not part of ``pipelines.common.sql.install_macros``: DuckDB binds a macro's tables when it creates it, so
+    these can only be installed once the tables exist. Works on read-only connections.
     """
     con.execute(load_sql("taxonomy/macros"))
 

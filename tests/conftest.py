@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import config
+from pipelines.common import config
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OFF_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -13,10 +13,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.sql import connect, load_sql
 from pipelines.convert.convert import PRODUCTS_FILE
 from pipelines.download.meta import write_json_atomic
-from pipelines.sql import connect, load_sql
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ def audit_barcodes_command(
 ) -> None:
     """Count what the new barcode normalization does to each product (seed 002); write CSV and markdown."""
     from pipelines.audit.barcodes import audit_barcodes
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
     try:
         chosen = Flavor(flavor)

@@ -32,7 +32,7 @@ import pyarrow as pa
 from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, FEATURES, MAX_TOKENS, Inputs, build_inputs
 from pipelines.category_model.metrics import THRESHOLD
 from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_SCORES
-from pipelines.onnx_runtime import ort, ort_state
+from pipelines.common.onnx_runtime import ort, ort_state
 from pipelines.predictors.schema import PREDICTION_SCHEMA
 
 logger = logging.getLogger(__name__)

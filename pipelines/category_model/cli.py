@@ -12,7 +12,7 @@ category_app = typer.Typer(help="The category classifier: train it from the snap
 
 
 def _flavor(value: str):
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
     try:
         return Flavor(value)
@@ -35,12 +35,12 @@ def train_command(
 ) -> None:
     """Train on the flavor's latest Parquet snapshot, evaluate on its held-out products, save the model under
     $OFF_DATA_DIR/models/category/<version>/ and make it the latest; prints its card as JSON."""
-    from pipelines.category_model.run import train_from_snapshot
+    from pipelines.category_model.from_snapshot import train_from_snapshot
     from pipelines.category_model.train import NoLabelsError, TrainConfig
-    from pipelines.config import get_settings
-    from pipelines.insights.run import snapshot_etag
-    from pipelines.logs import progress_bar
-    from pipelines.predictors.run import SnapshotNotFoundError, existing_snapshot
+    from pipelines.common.config import get_settings
+    from pipelines.common.logs import progress_bar
+    from pipelines.insights.job import snapshot_etag
+    from pipelines.predictors.bulk import SnapshotNotFoundError, existing_snapshot
 
     chosen = _flavor(flavor)
     settings = get_settings()
@@ -71,9 +71,9 @@ def evaluate_command(
 ) -> None:
     """The quality report of a model (run through onnxruntime) on the snapshot's held-out products."""
     from pipelines.category_model.classifier import CategoryModelError, latest_model
-    from pipelines.category_model.run import evaluate_model
-    from pipelines.config import get_settings
-    from pipelines.predictors.run import SnapshotNotFoundError, existing_snapshot
+    from pipelines.category_model.from_snapshot import evaluate_model
+    from pipelines.common.config import get_settings
+    from pipelines.predictors.bulk import SnapshotNotFoundError, existing_snapshot
 
     chosen = _flavor(flavor)
     settings = get_settings()

@@ -28,11 +28,11 @@ def convert_command(
 
     An empty or implausibly small snapshot is refused (exit 1) and the previous one kept: see docs/dumps.md.
     """
-    from pipelines.config import Flavor, get_settings
+    from pipelines.common.config import Flavor, get_settings
+    from pipelines.common.logs import progress_bar
     from pipelines.convert.convert import ConversionError, ConvertOptions, convert_dump
     from pipelines.convert.reader import DumpReadError
-    from pipelines.download.fetch import DUMP_NAME
-    from pipelines.logs import progress_bar
+    from pipelines.download.dump import DUMP_NAME
 
     try:
         chosen = Flavor(flavor)

@@ -39,14 +39,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.sql import connect, load_sql
 from pipelines.convert.errors import ConversionError, SnapshotRefusedError
 from pipelines.convert.guard import SnapshotGuard, check_snapshot, previous_rows
 from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, prepare_batch
 from pipelines.download.meta import write_json_atomic
-from pipelines.sql import connect, load_sql
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.config import Flavor, Settings
+from pipelines.common.config import Flavor, Settings
 from pipelines.convert.errors import SnapshotRefusedError
 
 logger = logging.getLogger(__name__)

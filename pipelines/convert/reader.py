@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 
-from pipelines.gzip_stream import GzipDecodeError, GzipStream
+from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
 # Compressed (or plain) bytes read at a time. The decoder hands back what it did not consume of them as a new

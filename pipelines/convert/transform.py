@@ -20,10 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.common.sql import arrow_table, connect, load_sql
 from pipelines.convert.reader import BATCH_SCHEMA
 from pipelines.convert.repair import repair_line
 from pipelines.convert.schema import LANGUAGE_FAMILIES
-from pipelines.sql import arrow_table, connect, load_sql
 
 _LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
 # One alternation of the families' names, without the key's opening quote: the regex engine then looks for the

@@ -20,9 +20,9 @@ def download_command(
     ),
 ) -> None:
     """Download (or confirm unchanged) a flavor's JSONL dump; prints the result as JSON."""
-    from pipelines.config import Flavor
-    from pipelines.download.fetch import DownloadError, download_dump
-    from pipelines.logs import progress_bar
+    from pipelines.common.config import Flavor
+    from pipelines.common.logs import progress_bar
+    from pipelines.download.dump import DownloadError, download_dump
 
     try:
         chosen = Flavor(flavor)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from pipelines.gzip_stream import GzipDecodeError, GzipStream
+from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 CHUNK = 4 * 1024 * 1024
 HEAD_LINES = 100  # first lines checked

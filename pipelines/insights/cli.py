@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     import duckdb
 
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
 insights_app = typer.Typer(help="The insight store ($OFF_DATA_DIR/store.duckdb).", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ _STORE_HELP = "Store file. Default: $OFF_DATA_DIR/store.duckdb."
 
 
 def _flavor(value: str) -> Flavor:
-    from pipelines.config import Flavor
+    from pipelines.common.config import Flavor
 
     try:
         return Flavor(value)
@@ -53,13 +53,13 @@ def refresh_command(
     store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the report."""
+    from pipelines.common.logs import progress_bar
+    from pipelines.insights.job import run_refresh
     from pipelines.insights.refresh import RefreshError
-    from pipelines.insights.run import run_refresh
-    from pipelines.logs import progress_bar
+    from pipelines.predictors.bulk import SnapshotNotFoundError, products_path
     from pipelines.predictors.cli import _ocr_table
     from pipelines.predictors.registry import UnknownPredictionTypeError
     from pipelines.predictors.resources import MissingResourceError
-    from pipelines.predictors.run import SnapshotNotFoundError, products_path
     from pipelines.store.lock import StoreLockedError
     from pipelines.taxonomy import TaxonomyFileNotFoundError
 

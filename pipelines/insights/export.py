@@ -21,8 +21,8 @@ import orjson
 import pyarrow as pa
 
 from pipelines.barcodes import validated_code
-from pipelines.config import Flavor
-from pipelines.sql import load_sql
+from pipelines.common.config import Flavor
+from pipelines.common.sql import load_sql
 from pipelines.store.export import ExportFormat, ExportReport, export_table
 
 logger = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
+from pipelines.common.sql import load_sql, load_statement, parsed
 from pipelines.predictors.resources import Resources
-from pipelines.sql import load_sql, load_statement, parsed
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)

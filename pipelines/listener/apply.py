@@ -26,17 +26,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.barcodes import image_path
-from pipelines.config import Flavor
-from pipelines.fetch import FetchError
+from pipelines.common.config import Flavor
+from pipelines.common.http import FetchError
+from pipelines.common.sql import arrow_table, load_statement, scratch
 from pipelines.insights.refresh import RefreshReport, refresh_insights
 from pipelines.listener import replay
 from pipelines.listener.coalesce import ImageOp
-from pipelines.predictors import nutriscore, ocr_ledger
+from pipelines.predictors import ocr_ledger
+from pipelines.predictors.bulk import prediction_products
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import prediction_products
+from pipelines.predictors.rules import nutriscore
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import arrow_table, load_statement, scratch
 from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions

@@ -52,7 +52,7 @@ def listen_command(
     """
     import redis
 
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
     from pipelines.listener import health, stream
     from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 
@@ -77,8 +77,8 @@ def listen_command(
     from pipelines.insights.refresh import TAXONOMIES
     from pipelines.listener.dispatch import process_units
     from pipelines.listener.sources import product_source
-    from pipelines.predictors.nutriscore import NutriscoreDetector, NutriscoreModelError
     from pipelines.predictors.resources import MissingResourceError, default_resources
+    from pipelines.predictors.rules.nutriscore import NutriscoreDetector, NutriscoreModelError
 
     resources = default_resources()
     detector = None

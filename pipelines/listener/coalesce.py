@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pipelines.barcodes import strict_code
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.listener.events import Kind, Lane, OcrEvent, ProductEvent
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from pipelines.barcodes import InvalidBarcodeError, strict_code
-from pipelines.config import PRODUCT_TYPE_FLAVORS, Flavor
+from pipelines.common.config import PRODUCT_TYPE_FLAVORS, Flavor
 
 MAX_DIFFS_BYTES = 256 * 1024  # a diff larger than this is not parsed: the product is refreshed as a whole
 MAX_FIELD_BYTES = 4096  # codes, ids, user ids, comments: longer values are cut before use

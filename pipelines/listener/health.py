@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import redis
 
-from pipelines.config import Flavor, Settings
+from pipelines.common.config import Flavor, Settings
 from pipelines.listener.failures import describe
 from pipelines.listener.sources import ChainSource, MongoSource, SnapshotSource
-from pipelines.predictors.run import products_path
+from pipelines.predictors.bulk import products_path
 
 logger = logging.getLogger(__name__)
 

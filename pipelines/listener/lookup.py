@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from pipelines.common.sql import connect, load_sql
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.sql import connect, load_sql
 
 logger = logging.getLogger(__name__)
 

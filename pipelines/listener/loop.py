@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from pipelines.config import Settings
+from pipelines.common.config import Settings
 from pipelines.listener import stream
 from pipelines.listener.coalesce import ProductWork, coalesce
 from pipelines.listener.consumer import DEFAULT_TTL_MS, ConsumerNameLostError, NameLock, name_key

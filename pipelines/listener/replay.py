@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from pipelines.config import Flavor, Settings
+from pipelines.common.config import Flavor, Settings
+from pipelines.common.sql import load_statement
 from pipelines.predictors.resources import Resources
-from pipelines.sql import load_statement
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ yet. Only a ``deleted`` event (or a product-type change) deletes a product's wor
 "Failures"). A source that cannot answer for the flavor raises :class:`SourceUnavailableError` and the next
 one is asked: :class:`SourceDownError` (an outage: server unreachable, timeouts or 5xx after retries) or a
 plain :class:`SourceUnavailableError` (no snapshot of the flavor yet). Documents from MongoDB and the API go
-through the conversion's own SQL (:func:`pipelines.convert.documents.documents_to_rows`), so every source
+through the conversion's own SQL (:func:`pipelines.convert.from_documents.documents_to_rows`), so every source
 yields the snapshot's columns.
 """
 
@@ -28,13 +28,13 @@ import pyarrow.compute as pc
 import requests
 
 from pipelines import barcodes
-from pipelines.config import Flavor, Settings
-from pipelines.convert.documents import documents_to_rows
+from pipelines.common.config import Flavor, Settings
+from pipelines.common.http import FetchError, FetchNotFoundError, get_bytes
+from pipelines.convert.from_documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
-from pipelines.fetch import FetchError, FetchNotFoundError, get_bytes
 from pipelines.listener.failures import OutageError
 from pipelines.listener.lookup import LookupStaleError, SnapshotLookup
-from pipelines.predictors.run import products_path
+from pipelines.predictors.bulk import products_path
 
 logger = logging.getLogger(__name__)
 

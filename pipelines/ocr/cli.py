@@ -19,8 +19,8 @@ def ocr_ingest_command(
 ) -> None:
     """Parse every OCR JSON of an archive with the SDK into Parquet (bad lines quarantined); prints the
     report as JSON."""
-    from pipelines.config import Flavor, get_settings
-    from pipelines.logs import progress_bar
+    from pipelines.common.config import Flavor, get_settings
+    from pipelines.common.logs import progress_bar
     from pipelines.ocr.ingest import OcrIngestError, ingest_archive
 
     try:

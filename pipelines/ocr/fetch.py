@@ -17,8 +17,8 @@ import pyarrow as pa
 import requests
 
 from pipelines import barcodes
-from pipelines.config import Flavor, Settings
-from pipelines.fetch import FetchError, FetchNotFoundError, get_first
+from pipelines.common.config import Flavor, Settings
+from pipelines.common.http import FetchError, FetchNotFoundError, get_first
 from pipelines.ocr.rows import NOT_JSON, OcrRecordError, checked_ids, ocr_table_from_json
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from isal import igzip, isal_zlib
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.ocr.fetch import OcrFetchError, OcrNotFoundError, fetch_ocr_table
 from pipelines.ocr.rows import (
     BAD_RECORD,

@@ -13,7 +13,7 @@ def _ocr_table(ocr: Path, flavor) -> Path:
     """An OCR-text Parquet table as given, or the table ingested from an OCR archive (.jsonl[.gz])."""
     if ocr.suffix == ".parquet":
         return ocr
-    from pipelines.logs import progress_bar
+    from pipelines.common.logs import progress_bar
     from pipelines.ocr.ingest import ingest_archive
 
     with progress_bar(f"ingesting {ocr.name}", None) as advance:
@@ -45,10 +45,10 @@ def predict_command(
     ),
 ) -> None:
     """Predict over the flavor's latest Parquet snapshot; import the predictions in one transaction."""
-    from pipelines.config import Flavor, get_settings
-    from pipelines.logs import progress_bar
+    from pipelines.common.config import Flavor, get_settings
+    from pipelines.common.logs import progress_bar
+    from pipelines.predictors.bulk import SnapshotNotFoundError, run_predictions
     from pipelines.predictors.registry import UnknownPredictionTypeError
-    from pipelines.predictors.run import SnapshotNotFoundError, run_predictions
 
     try:
         chosen = Flavor(flavor)

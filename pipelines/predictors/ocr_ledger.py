@@ -27,9 +27,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.common.sql import arrow_table, connect, load_statement, scratch
 from pipelines.predictors.base import PREDICTOR_VERSION
 from pipelines.predictors.resources import Resources
-from pipelines.sql import arrow_table, connect, load_statement, scratch
 from pipelines.store.db import write_transaction
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 import pyarrow as pa
 
-from pipelines.config import Flavor
-from pipelines.predictors import (
+from pipelines.common.config import Flavor
+from pipelines.predictors.base import Predictor, finish_name_predictions
+from pipelines.predictors.resources import Resources, default_resources
+from pipelines.predictors.rules import (
     brand,
     category,
     expiration_date,
@@ -30,8 +32,6 @@ from pipelines.predictors import (
     product_weight,
     store,
 )
-from pipelines.predictors.base import Predictor, finish_name_predictions
-from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
 from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts, products_of_server_type
 

@@ -17,12 +17,12 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
 
 if TYPE_CHECKING:
     from pipelines.category_model.classifier import CategoryClassifier
-    from pipelines.predictors.packaging import PackagingGrammar
+    from pipelines.predictors.rules.packaging import PackagingGrammar
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Resources:
     @cached_property
     def packaging_grammar(self) -> PackagingGrammar:
         """Robotoff's French packaging grammar and its terminal maps (the parser is built once, ~0.1 s)."""
-        from pipelines.predictors.packaging import load_grammar
+        from pipelines.predictors.rules.packaging import load_grammar
 
         return load_grammar(self.grammars_dir)
 

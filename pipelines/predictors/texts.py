@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from pipelines.config import FLAVOR_PRODUCT_TYPES, PRODUCT_TYPE_FLAVORS, Flavor
+from pipelines.common.config import FLAVOR_PRODUCT_TYPES, PRODUCT_TYPE_FLAVORS, Flavor
 from pipelines.predictors.keywords import lowercase
 
 NAME_SOURCE = "product_name"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from pipelines.config import Settings
+from pipelines.common.config import Settings
 
 
 class UnknownReferenceError(ValueError):

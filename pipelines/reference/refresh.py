@@ -35,8 +35,8 @@ from typing import Any
 
 import requests
 
-from pipelines.config import Settings, get_settings
-from pipelines.download.fetch import RetryPolicy
+from pipelines.common.config import Settings, get_settings
+from pipelines.download.dump import RetryPolicy
 from pipelines.reference.catalog import ReferenceFile, reference_files, select
 from pipelines.reference.meta import ReferenceMeta, read_meta, sweep_stale_temps, write_atomic, write_meta
 from pipelines.reference.validate import validate

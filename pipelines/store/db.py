@@ -23,8 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import Settings, get_settings
-from pipelines.sql import connect, load_sql
+from pipelines.common.config import Settings, get_settings
+from pipelines.common.sql import connect, load_sql
 from pipelines.store.lock import (
     DEFAULT_LOCK_TIMEOUT,
     StoreLockedError,

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.sql import load_sql
+from pipelines.common.sql import load_sql
 
 logger = logging.getLogger(__name__)
 

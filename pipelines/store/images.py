@@ -16,9 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.barcodes import image_path
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
+from pipelines.common.sql import load_statement
 from pipelines.convert.schema import PRODUCT_SCHEMA
-from pipelines.sql import load_statement
 from pipelines.store.db import write_transaction
 
 UPLOADS_SCHEMA = pa.schema(

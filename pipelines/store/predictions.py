@@ -34,9 +34,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
+from pipelines.common.sql import arrow_table, load_sql, load_statement
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA
-from pipelines.sql import arrow_table, load_sql, load_statement
 from pipelines.store.db import write_transaction
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
 

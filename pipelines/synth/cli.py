@@ -56,8 +56,8 @@ def synth_command(
     if profile:
         _profile(profile, top=top, limit=limit, as_json=as_json)
         return
-    from pipelines.config import FLAVOR_PRODUCT_TYPES, Flavor, get_settings
-    from pipelines.logs import progress_bar
+    from pipelines.common.config import FLAVOR_PRODUCT_TYPES, Flavor, get_settings
+    from pipelines.common.logs import progress_bar
     from pipelines.synth.codes import MixError, parse_mix
     from pipelines.synth.documents import DocumentOptions
     from pipelines.synth.generator import SynthSpec, generate
@@ -109,7 +109,7 @@ def synth_command(
 
 
 def _profile(paths: list[Path], *, top: int, limit: int | None, as_json: bool) -> None:
-    from pipelines.logs import progress_bar
+    from pipelines.common.logs import progress_bar
     from pipelines.synth.profile import format_profiles, profile_file
 
     profiles = []

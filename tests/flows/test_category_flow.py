@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 def test_flow_trains_saves_and_publishes_the_report(data_dir: Path, synthetic_50k: dict[str, Path]) -> None:
     from flows.category import train_category_model
     from pipelines.category_model.classifier import latest_model
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
 
     folder = data_dir / "parquet" / "off"
     folder.mkdir(parents=True)

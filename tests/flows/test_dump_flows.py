@@ -100,7 +100,7 @@ def test_download_task_retries_only_unavailable_servers(error: str, retried: boo
     from prefect.states import exception_to_failed_state
 
     from flows.dumps import _worth_retrying
-    from pipelines.download import fetch
+    from pipelines.download import dump as fetch
 
     state = asyncio.run(exception_to_failed_state(getattr(fetch, error)("boom")))
     assert _worth_retrying(None, None, state) is retried

@@ -13,8 +13,8 @@ from openfoodfacts.images import split_barcode
 
 from pipelines import barcodes
 from pipelines.barcodes import InvalidBarcodeError
-from pipelines.config import get_settings
-from pipelines.sql import connect
+from pipelines.common.config import get_settings
+from pipelines.common.sql import connect
 
 # From the seed's migration logs (../shared/seeds/002_5a4ab74c17aa43bb.txt).
 MIGRATION_VECTORS = [

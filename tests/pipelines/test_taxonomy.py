@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from openfoodfacts.taxonomy import Taxonomy, create_taxonomy_mapping
 
 from pipelines import taxonomy as taxonomy_module
-from pipelines.sql import connect
+from pipelines.common.sql import connect
 from pipelines.taxonomy import (
     TaxonomyFileNotFoundError,
     deepest_tags,

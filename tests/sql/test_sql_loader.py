@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.sql import SqlNotFoundError, connect, load_sql, macro_names
+from pipelines.common.sql import SqlNotFoundError, connect, load_sql, macro_names
 
 
 def test_load_by_name() -> None:

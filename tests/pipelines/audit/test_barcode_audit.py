@@ -12,8 +12,8 @@ import pytest
 
 from pipelines import barcodes
 from pipelines.audit.barcodes import audit_barcodes
+from pipelines.common.sql import connect
 from pipelines.convert.convert import convert_dump
-from pipelines.sql import connect
 
 # (code, last_modified_t): vectors from the seed's migration log.
 PRODUCTS = [

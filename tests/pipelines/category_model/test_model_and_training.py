@@ -21,7 +21,7 @@ from pipelines.category_model.train import (
     label_matrix,
     train,
 )
-from pipelines.onnx_runtime import ort
+from pipelines.common.onnx_runtime import ort
 
 
 def _session(model: CategoryModel) -> ort.InferenceSession:

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.category_model.classifier import CARD_FILE, LABELS_FILE, MODEL_FILE, latest_model
-from pipelines.category_model.run import evaluate_model, train_from_snapshot
+from pipelines.category_model.from_snapshot import evaluate_model, train_from_snapshot
 from pipelines.category_model.train import NoLabelsError, TrainConfig
 from pipelines.cli import app
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.predictors.resources import default_resources
 

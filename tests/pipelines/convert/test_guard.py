@@ -16,7 +16,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import ConfigError, get_settings
+from pipelines.common.config import ConfigError, get_settings
 from pipelines.convert.convert import SnapshotRefusedError, convert_dump
 from pipelines.convert.reader import DumpReadError
 

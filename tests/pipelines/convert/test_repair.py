@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.convert.convert import ConvertOptions, convert_dump
-from pipelines.convert.documents import documents_to_rows
+from pipelines.convert.from_documents import documents_to_rows
 from pipelines.convert.reader import BATCH_SCHEMA
 from pipelines.convert.repair import repair_line
 from pipelines.convert.transform import BatchTransformer

@@ -10,6 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines.common.sql import connect
 from pipelines.convert.schema import LANGUAGE_FAMILIES
 from pipelines.convert.transform import (
     NUTRIMENT_SUFFIXES,
@@ -18,7 +19,6 @@ from pipelines.convert.transform import (
     nutriment_lists,
     prepare_batch,
 )
-from pipelines.sql import connect
 
 ITEM = pa.struct(
     [

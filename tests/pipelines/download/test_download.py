@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.config import get_settings
-from pipelines.download.fetch import DownloadError, RetryPolicy, download_dump
+from pipelines.common.config import get_settings
+from pipelines.download.dump import DownloadError, RetryPolicy, download_dump
 from pipelines.download.meta import meta_path, part_path, read_meta
 from tests.support.http_server import DumpServer, ServedFile
 

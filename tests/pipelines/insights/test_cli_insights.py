@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.convert.convert import convert_dump
-from pipelines.download.fetch import DUMP_NAME
+from pipelines.download.dump import DUMP_NAME
 from pipelines.download.meta import DumpMeta, write_meta
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
-from pipelines.insights.run import refresh_markdown, snapshot_etag
+from pipelines.insights.job import refresh_markdown, snapshot_etag
 from pipelines.synth.generator import SynthSpec, generate
 
 runner = CliRunner()
@@ -208,7 +208,7 @@ def test_refresh_without_taxonomies_fails_before_predicting(
 
 
 def test_snapshot_etag_needs_a_conversion_after_the_download(data_dir: Path) -> None:
-    from pipelines.config import get_settings
+    from pipelines.common.config import get_settings
 
     dump = data_dir / "dumps" / "off" / DUMP_NAME
     dump.parent.mkdir(parents=True)

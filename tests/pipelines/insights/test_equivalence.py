@@ -14,9 +14,9 @@ import pytest
 
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
+from pipelines.predictors.bulk import PRODUCT_COLUMNS
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import PRODUCT_COLUMNS
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from tests.pipelines.insights.conftest import NOW

@@ -12,14 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions
+from pipelines.predictors.bulk import prediction_products
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import prediction_products
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from pipelines.synth.generator import SynthSpec, generate

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from pipelines.barcodes import normalize_code
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.listener import stream
 from pipelines.listener.loop import listener_stats
 from pipelines.predictors.resources import Resources

@@ -12,14 +12,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import Flavor, get_settings
+from pipelines.common.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.apply import apply_products, snapshot_rows
 from pipelines.listener.replay import log_applied, replay_since
+from pipelines.predictors.bulk import prediction_products
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import prediction_products
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from pipelines.synth.generator import SynthSpec, generate

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.listener.coalesce import coalesce
 from pipelines.listener.events import Lane, OcrEvent, ProductEvent, parse_ocr_event, parse_product_event
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import redis
 
-from pipelines.config import Settings, get_settings
-from pipelines.insights.run import run_refresh
+from pipelines.common.config import Settings, get_settings
+from pipelines.insights.job import run_refresh
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.predictors.resources import Resources

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.listener import stream
 from pipelines.listener.consumer import (
     ConsumerNameInUseError,

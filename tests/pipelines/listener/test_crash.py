@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.listener import stream
 from pipelines.listener.consumer import name_key
 from pipelines.listener.dispatch import process_units

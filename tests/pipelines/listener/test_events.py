@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines import barcodes
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.listener.events import (
     MAX_DIFFS_BYTES,
     MAX_IMAGE_IDS,

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.config import Flavor, get_settings
+from pipelines.common.config import Flavor, get_settings
 from pipelines.listener import stream
 from pipelines.listener.coalesce import coalesce
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.events import parse_ocr_event
 from pipelines.listener.loop import listener_stats
 from pipelines.ocr.rows import ocr_table_from_json
-from pipelines.predictors.nutriscore import NutriscoreDetector
+from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.synth.ocr import OcrImage, build_response
 from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
 from tests.support.http_server import Behaviour, DumpServer

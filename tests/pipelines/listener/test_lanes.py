@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.listener.loop import Listener, LoopOptions
 
 A, B, C, D = "3017620422003", "5449000000996", "3274080005003", "7622210449283"

@@ -13,7 +13,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import Flavor, get_settings
+from pipelines.common.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.listener import lookup as lookup_module
 from pipelines.listener.apply import snapshot_rows

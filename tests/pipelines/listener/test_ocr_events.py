@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import barcodes
-from pipelines.config import Flavor
+from pipelines.common.config import Flavor
 from pipelines.listener.apply import with_known_images
 from pipelines.listener.dispatch import process_units
-from pipelines.predictors.nutriscore import NutriscoreDetector
+from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.store import images
 from pipelines.store.db import open_store
 from pipelines.synth.ocr import OcrImage, build_response

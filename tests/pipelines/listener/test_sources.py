@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.convert.convert import convert_dump
-from pipelines.convert.documents import documents_to_rows
+from pipelines.convert.from_documents import documents_to_rows
 from pipelines.listener.failures import is_outage
 from pipelines.listener.sources import (
     ApiSource,

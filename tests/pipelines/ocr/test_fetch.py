@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from pipelines import barcodes
-from pipelines.config import Settings
+from pipelines.common.config import Settings
 from pipelines.ocr.fetch import OcrFetchError, OcrNotFoundError, fetch_ocr_table
 from pipelines.ocr.rows import NOT_JSON, OCR_ERROR, OcrRecordError, ocr_table_from_json
 from tests.pipelines.ocr.conftest import RealOcr, SynthOcr

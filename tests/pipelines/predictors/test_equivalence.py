@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.convert.convert import convert_dump
+from pipelines.predictors.bulk import PRODUCT_COLUMNS
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import PRODUCT_COLUMNS
 
 
 def _rows(table: pa.Table) -> list[tuple]:

@@ -13,9 +13,9 @@ import pytest
 from openfoodfacts.ocr import ImageOrientation, OrientationResult
 
 from pipelines.ocr.rows import ocr_table_from_json, rows_to_table
-from pipelines.predictors import image_flag, image_lang, image_orientation, nutrient, nutrient_mention
 from pipelines.predictors.registry import PREDICTORS, predict
 from pipelines.predictors.resources import Resources
+from pipelines.predictors.rules import image_flag, image_lang, image_orientation, nutrient, nutrient_mention
 
 IMAGE_TYPES = ("image_orientation", "image_lang", "image_flag", "nutrient", "nutrient_mention")
 

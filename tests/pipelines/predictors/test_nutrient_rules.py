@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.predictors import nutrient, nutrient_mention
 from pipelines.predictors.resources import Resources
+from pipelines.predictors.rules import nutrient, nutrient_mention
 from tests.pipelines.predictors.conftest import predicted
 
 # --- nutrient --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pipelines.predictors.nutriscore import (
+from pipelines.predictors.rules.nutriscore import (
     IOU_THRESHOLD,
     MODEL_VERSION,
     ImageDecodeError,

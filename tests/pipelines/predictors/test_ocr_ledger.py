@@ -14,9 +14,9 @@ import pytest
 
 from pipelines.ocr.ingest import ingest_archive
 from pipelines.predictors import ocr_ledger
+from pipelines.predictors.bulk import ocr_table_path, run_predictions
 from pipelines.predictors.ocr_ledger import ocr_hashes, predictors_fingerprint
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.run import ocr_table_path, run_predictions
 from tests.conftest import shared_path
 
 

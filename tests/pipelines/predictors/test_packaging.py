@@ -18,10 +18,10 @@ from lark.exceptions import LarkError
 from openfoodfacts.utils.text import strip_accents
 
 from pipelines.ocr.rows import ocr_table_from_json
-from pipelines.predictors import packaging
-from pipelines.predictors.packaging import PackagingGrammar, UnmappedTerminalError
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import MissingResourceError, Resources
+from pipelines.predictors.rules import packaging
+from pipelines.predictors.rules.packaging import PackagingGrammar, UnmappedTerminalError
 from pipelines.predictors.texts import ocr_texts
 from tests.conftest import shared_path
 from tests.pipelines.predictors.conftest import predicted, read_jsonl
@@ -130,7 +130,7 @@ def test_lark_version_resolution(resources: Resources) -> None:
 def test_parse_failures_skip_only_that_text(resources: Resources, caplog: pytest.LogCaptureFixture) -> None:
     # An unmapped material ("81 c"); a vertical tab, which neither WS nor OTHER accepts.
     texts = ("sac 81 c", "x\x0bbouteille", "bouteille en verre")
-    with caplog.at_level(logging.WARNING, logger="pipelines.predictors.packaging"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.predictors.rules.packaging"):
         rows = predicted(resources, *texts, types=TYPES)
     assert [(r["barcode"], r["value"]) for r in rows] == [
         ("3000000000002", "{'shape': 'en:bottle', 'material': 'en:glass', 'recycling': None}")

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.predictors import product_weight as pw
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
+from pipelines.predictors.rules import product_weight as pw
 
 
 def weights(text: str, resources: Resources) -> list[dict]:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.predictors import category, expiration_date, label, packager_code, product_weight, store
 from pipelines.predictors.regex import TextRegex, superset_pattern
 from pipelines.predictors.resources import Resources
+from pipelines.predictors.rules import category, expiration_date, label, packager_code, product_weight, store
 from tests.conftest import shared_path
 from tests.pipelines.predictors.conftest import read_jsonl
 

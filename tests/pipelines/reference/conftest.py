@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.config import Settings, get_settings
-from pipelines.download.fetch import RetryPolicy
+from pipelines.common.config import Settings, get_settings
+from pipelines.download.dump import RetryPolicy
 from pipelines.reference.catalog import GRAMMAR_PATHS, KEYWORD_PATHS, TAXONOMY_NAMES
 from tests.support.http_server import DumpServer, ServedFile
 

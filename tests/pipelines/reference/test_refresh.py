@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.config import Settings, get_settings
+from pipelines.common.config import Settings, get_settings
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.reference import meta as meta_module
 from pipelines.reference.catalog import TAXONOMY_NAMES, UnknownReferenceError, reference_files

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.config import ConfigError, Settings, get_settings
+from pipelines.common.config import ConfigError, Settings, get_settings
 from pipelines.reference.catalog import reference_files
 from tests.support.http_server import DumpServer
 

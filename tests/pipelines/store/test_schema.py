@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import get_settings
+from pipelines.common.config import get_settings
 from pipelines.store.db import StoreNotFoundError, database_path, ensure_schema, open_store, store_path
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 # The repository's sql/ folder. The project runs from a checkout (editable install), so it sits beside the
 # package; OFF_SQL_DIR overrides it for unusual layouts.
-_DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 class SqlNotFoundError(FileNotFoundError):

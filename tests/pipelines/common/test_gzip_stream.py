@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from pipelines.gzip_stream import GzipDecodeError, GzipStream
+from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 100, 10_000])

@@ -2,10 +2,10 @@
 
 onnxruntime's telemetry writes a device id and a SQLite file under ``$HOME/.cache`` when the module is
 imported (creating ``$HOME`` if missing), and the pipeline writes nothing outside ``$OFF_DATA_DIR`` and the
-system temp folder (issue 20, defect 7). The switch is an environment variable read at import, so it must be
-set first, in one place: here. ``tests/pipelines/test_onnx_runtime.py`` imports and runs every ONNX path with
-``HOME`` pointing at a missing folder and checks that it stays missing, and that nothing else imports
-onnxruntime directly.
+system temp folder (docs/reliability.md). The switch is an environment variable read at import, so it must
+be set first, in one place: here. ``tests/pipelines/common/test_onnx_runtime.py`` imports and runs every ONNX
+path with ``HOME`` pointing at a missing folder and checks that it stays missing, and that nothing else
+imports onnxruntime directly.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from pipelines.config import disable_onnxruntime_telemetry
+from pipelines.common.config import disable_onnxruntime_telemetry
 
 logger = logging.getLogger(__name__)
 
 if "onnxruntime" in sys.modules:  # too late for the switch: its telemetry may have written under $HOME
-    logger.warning("onnxruntime was imported before pipelines.onnx_runtime: its telemetry was not disabled")
+    logger.warning(
+        "onnxruntime was imported before pipelines.common.onnx_runtime: its telemetry was not disabled"
+    )
 disable_onnxruntime_telemetry()
 
 import onnxruntime as ort  # noqa: E402

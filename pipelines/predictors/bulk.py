@@ -19,12 +19,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.sql import arrow_table, connect, load_sql, load_statement, scratch
 from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.schema import concat_predictions
-from pipelines.sql import arrow_table, connect, load_sql, load_statement, scratch
 
 logger = logging.getLogger(__name__)
 

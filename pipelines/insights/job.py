@@ -1,6 +1,6 @@
 """The nightly job of a flavor: predict over its Parquet snapshot, import, then refresh every insight.
 
-Two store transactions, in this order: the prediction import (``pipelines.predictors.run``), then the
+Two store transactions, in this order: the prediction import (``pipelines.predictors.bulk``), then the
 insight refresh (:func:`pipelines.insights.refresh.refresh_insights`) over the whole snapshot. Each is all or
 nothing; a crash between them leaves new predictions and the previous insights, which the next refresh
 (or a per-product one) brings in line — the refresh only reads what the store holds. The refresh records
@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
+from pipelines.predictors.bulk import existing_snapshot, run_predictions
 from pipelines.predictors.resources import Resources, default_resources
-from pipelines.predictors.run import existing_snapshot, run_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def snapshot_etag(flavor: Flavor | str, settings: Settings | None = None) -> str
     conversion report names that dump as its source and the conversion came after the download (a dump
     downloaded but not yet converted, or a snapshot converted from another file, gets None, not a wrong ETag).
     """
-    from pipelines.download.fetch import DUMP_NAME
+    from pipelines.download.dump import DUMP_NAME
     from pipelines.download.meta import read_meta
 
     settings = settings or get_settings()
@@ -152,7 +152,7 @@ def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datet
     conversion of the snapshot and the dump's Last-Modified (its export), when they are known."""
     from email.utils import parsedate_to_datetime
 
-    from pipelines.download.fetch import DUMP_NAME
+    from pipelines.download.dump import DUMP_NAME
     from pipelines.download.meta import read_meta
 
     times = [started]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Runs in a fresh interpreter: every pipelines module imported, both ONNX paths run (the Nutri-Score
 # detector and the category classifier, on models built here), a DuckDB store opened, then every flows
@@ -30,7 +30,7 @@ for info in pkgutil.walk_packages(pipelines.__path__, "pipelines."):
 report = {"prefect_imported_by_pipelines": "prefect" in sys.modules}
 
 from tests.support.onnx_models import solid_image, yolo_nutriscore_model
-from pipelines.predictors.nutriscore import NutriscoreDetector
+from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 detector = NutriscoreDetector(yolo_nutriscore_model(work / "nutriscore.onnx")).load()
 report["nutriscore"] = [d.label for d in detector.detect(solid_image((255, 0, 0)))]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import requests
 
 from pipelines import barcodes
-from pipelines.config import Flavor, Settings
+from pipelines.common.config import Flavor, Settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Nutrient mention predictions (spec §1.2 "nutrient_mention"): where nutrient words and values are.
 
 Robotoff uses these to spot nutrition tables (the nutrition-image importer). Per key of
-:data:`~pipelines.predictors.nutrient.NUTRIENT_NAMES` (the nine nutrients and ``nutrition_values``
+:data:`~pipelines.predictors.rules.nutrient.NUTRIENT_NAMES` (the nine nutrients and ``nutrition_values``
 headings), one case-insensitive pattern over the contiguous text: the key's names as named alternatives
 between Python ``\\w`` look-arounds. A group's name encodes the languages of its wording (``fr_de_nl_1``),
 so a match is credited to the languages of the first named group that took part in it. A last key,
@@ -21,9 +21,9 @@ from typing import Any
 import polars as pl
 
 from pipelines.predictors.base import Predictor, Row, WordBoxes, rows_to_frame, with_box
-from pipelines.predictors.nutrient import NUTRIENT_NAMES, TEXT_FIELD
 from pipelines.predictors.regex import TextRegex, regex_matches
 from pipelines.predictors.resources import Resources
+from pipelines.predictors.rules.nutrient import NUTRIENT_NAMES, TEXT_FIELD
 from pipelines.predictors.texts import OCR_SOURCE
 
 TYPE = "nutrient_mention"

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from pipelines.config import Flavor, Settings, get_settings
+from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.download.meta import (
     DumpMeta,
     PartMeta,

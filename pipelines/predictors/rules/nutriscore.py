@@ -82,7 +82,7 @@ class NutriscoreDetector:
 
     @cached_property
     def _session(self):
-        from pipelines.onnx_runtime import ort  # telemetry off before the import
+        from pipelines.common.onnx_runtime import ort  # telemetry off before the import
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads  # the listener's other work keeps the other core

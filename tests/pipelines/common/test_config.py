@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, Environment, Flavor, get_settings
+from pipelines.common.config import ConfigError, Environment, Flavor, get_settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_pro_platform_has_no_public_dump() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    source = (REPO / "pipelines" / "config.py").read_text()
+    source = (REPO / "pipelines" / "common" / "config.py").read_text()
     names = set(re.findall(r'"((?:OFF|REDIS|MONGO)_[A-Z_]+)"', source))
     names |= {f"OFF_{kind}_URL_<FLAVOR>" for kind in ("WORLD", "STATIC", "IMAGES")} | {
         "OFF_DUMP_MIN_LINES_<FLAVOR>"
@@ -80,7 +80,7 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_only_config_reads_the_environment() -> None:
-    """Configuration is read in one place (and the SQL folder override in pipelines/sql.py)."""
+    """Configuration is read in one place (and the SQL folder override in pipelines/common/sql.py)."""
     offenders = []
     for path in (REPO / "pipelines").rglob("*.py"):
         if path.name in {"config.py", "sql.py"}:

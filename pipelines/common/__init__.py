@@ -1,0 +1,1 @@
+"""Shared plumbing every stage uses: settings, SQL loading, logging, HTTP, files, errors."""
