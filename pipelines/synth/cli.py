@@ -59,7 +59,7 @@ def synth_command(
     from pipelines.common.config import FLAVOR_PRODUCT_TYPES, Flavor, get_settings
     from pipelines.common.logs import progress_bar
     from pipelines.synth.codes import MixError, parse_mix
-    from pipelines.synth.documents import DocumentOptions
+    from pipelines.synth.document import DocumentOptions
     from pipelines.synth.generator import SynthSpec, generate
 
     settings = get_settings()

@@ -31,7 +31,7 @@ import orjson
 
 from pipelines import barcodes
 from pipelines.synth.codes import CONFLICT_PARTNER, DEFAULT_MIX, assign_kinds, make_code
-from pipelines.synth.documents import Built, DocumentBuilder, DocumentOptions
+from pipelines.synth.document import Built, DocumentBuilder, DocumentOptions
 from pipelines.synth.ocr import build_response
 from pipelines.synth.vocab import load_vocabulary, vocabulary_source
 
@@ -274,7 +274,7 @@ def generate(
     levels = (_level(out, compresslevel), _level(ocr_out, compresslevel), _level(truth_out, compresslevel))
     spec = replace(spec, with_ocr=ocr_out is not None, with_truth=truth_out is not None, gzip_levels=levels)
     if workers is None:
-        # Worker start-up (vocabulary loading) costs ~1 s: worth it for big runs, or smaller ones with OCR.
+        # Worker start-up loads the vocabulary again: worth it for big runs, or smaller ones with OCR.
         big = spec.products >= (2 if spec.with_ocr else 20) * CHUNK
         workers = min(2, os.cpu_count() or 1) if big else 1
     report = SynthReport()
