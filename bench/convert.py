@@ -5,7 +5,8 @@
 
 For each size it generates (once, cached) a synthetic dump at realistic document sizes, times
 `gzip -dc dump > /dev/null`, then converts the dump in a child process and reports its wall time and peak
-RSS. Targets (issue 3): conversion ≤ 2.0 × gzip -dc, peak RSS ≤ 2 GB and not growing with the dump size.
+RSS. Targets (results in ``docs/dumps.md``): conversion ≤ 2.0 × gzip -dc, peak RSS ≤ 2 GB and not growing with
+the dump size.
 
 The row-by-row baseline re-implements, per product, OFF's own Parquet export (openfoodfacts/
 openfoodfacts-exports v0.9.0, food flavor, which produces the Hugging Face ``food.parquet``): the dump is

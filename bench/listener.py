@@ -9,7 +9,8 @@ process against the Redis at ``REDIS_URL`` (private stream and group names, dele
 
 1. latency: events published at ``--rate`` per second (coalescing delay 0), each one's latency measured from
    just before its XADD to the commit of the batch that applied it (the dispatcher returned, before the
-   XACK); p50 / p95 / p99 / max. Target (issue 7): p50 ≤ 250 ms, p99 ≤ 1 s at 20 events/s.
+   XACK); p50 / p95 / p99 / max. Target (results in ``docs/listener.md``): p50 ≤ 250 ms, p99 ≤ 1 s at 20
+   events/s.
 2. throughput: events published at ``--burst-rate`` per second for ``--burst-seconds`` with the default
    coalescing delay (2 s); the rate at which they were committed (first XADD to last commit), the largest
    backlog seen, and a check that every event was applied once (processed = published, nothing pending).

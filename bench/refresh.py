@@ -10,8 +10,8 @@ inputs (the OCR ledger skips every image already predicted). Each step is timed,
 then ``--samples`` random products are refreshed one at a time against that store (the listener's path) and
 the p50/p95 latency is reported. The 4M figures scale the 1M ones linearly (every step is a scan or a hash
 join over the products or the images); the first run's OCR prediction is kept as measured (it scales with the
-images, not the products). Targets (issue 5): ≤ 5 min for 4M products, peak RSS ≤ 4 GB, per-product p50
-≤ 100 ms.
+images, not the products). Targets (results in ``docs/insights.md``): ≤ 5 min for 4M products, peak RSS
+≤ 4 GB, per-product p50 ≤ 100 ms.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Open Food Facts taxonomies as DuckDB tables, so the insight importers test them with joins.
 
-Robotoff's importers ask three things of a taxonomy, one prediction at a time (spec §4.6): is a tag an
-ancestor of another (``Taxonomy.is_parent_of_any``), which tags of a set are the deepest
-(``find_deepest_nodes``), and what node a free tag such as ``fr:agriculture-biologique`` stands for
-(``match_taxonomized_value`` over the SDK's ``create_taxonomy_mapping``). Here each taxonomy becomes rows of
-five tables (``sql/taxonomy/``), so the same questions are semi-joins over millions of predictions:
+Robotoff's importers ask three things of a taxonomy, one prediction at a time
+(``robotoff/insights/importer.py``): is a tag an ancestor of another (``Taxonomy.is_parent_of_any``), which
+tags of a set are the deepest (``find_deepest_nodes``), and what node a free tag such as
+``fr:agriculture-biologique`` stands for (``match_taxonomized_value`` over the SDK's
+``create_taxonomy_mapping``). Here each taxonomy becomes rows of five tables (``sql/taxonomy/``), so the same
+questions are semi-joins over millions of predictions:
 
 - ``taxonomy_node`` (taxonomy, id, name, names, properties), ``taxonomy_parent`` (taxonomy, id, parent);
 - ``taxonomy_ancestor`` (taxonomy, id, ancestor, depth): the transitive closure, computed in SQL;

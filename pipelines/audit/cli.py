@@ -18,7 +18,8 @@ def audit_barcodes_command(
         None, "--out-dir", help="Default: $OFF_DATA_DIR/reports/barcodes/<flavor>."
     ),
 ) -> None:
-    """Count what the new barcode normalization does to each product (seed 002); write CSV and markdown."""
+    """Count what the new barcode normalization does to each product (``docs/barcodes.md``); write CSV and
+    markdown."""
     from pipelines.audit.barcodes import audit_barcodes
     from pipelines.common.config import Flavor
 

@@ -6,10 +6,11 @@ threshold, its metrics). ``LATEST`` beside the versions names the current one. A
 only ``model.onnx`` and ``labels.json`` with the contract of :mod:`pipelines.category_model.model`; its
 version is then the folder's name and its threshold 0.5.
 
-Predictions follow Robotoff's post-processing of its neural classifier (spec §3.1): categories scoring at
+Predictions follow Robotoff's post-processing of its neural classifier
+(``robotoff/prediction/category/neural/keras_category_classifier_3_0/__init__.py``): categories scoring at
 least the threshold, best first, ``en:meats-and-their-products`` skipped; type ``category``, value_tag the
 id, confidence the score, never automatic, no image. The category importer then drops categories the product
-has, their ancestors, and non-taxonomy ids (spec §4.5).
+has, their ancestors, and non-taxonomy ids (``CategoryImporter``, ``robotoff/insights/importer.py``).
 
 Inference runs in chunks; inside a chunk, products are grouped by token count and each group is cut to its
 longest row, so the graph gathers few padding embeddings (most products have a dozen tokens of 64).

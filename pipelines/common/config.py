@@ -56,7 +56,7 @@ FLAVOR_PRODUCT_TYPES: dict[Flavor, str] = {
     Flavor.off_pro: "food",
 }
 
-# Robotoff maps an event's product_type to a server type this way (spec §5).
+# Robotoff maps an event's product_type to a server type this way (``robotoff/workers/update_listener.py``).
 PRODUCT_TYPE_FLAVORS: dict[str, Flavor] = {
     "food": Flavor.off,
     "beauty": Flavor.obf,

@@ -55,8 +55,8 @@ def _sql_path(folder: Path, name: str) -> Path:
 
 def load_statement(name: str) -> duckdb.Statement:
     """``sql/<name>.sql`` (one statement) parsed once: ``con.execute`` takes the parsed statement and skips
-    DuckDB's parser, which costs 1–2 ms per call for the refresh's longer files — much of a one-product
-    statement's time."""
+    DuckDB's parser, whose cost for the refresh's longer files is much of a one-product statement's time
+    (``docs/listener.md``, "Keeping a batch cheap")."""
     return parsed(load_sql(name))
 
 
@@ -106,10 +106,11 @@ def arrow_table(
     """The result of ``query`` as an Arrow table, planned once.
 
     ``con.sql(query).to_arrow_table()`` binds the query to learn its shape, then plans it again to run it:
-    for a wide query (the conversion's ~180 columns built from macros) that is ~0.1 s more per call, and a
-    few milliseconds for the per-product path's small ones. ``execute`` plans once; DuckDB warns that its
-    Arrow output copies the rows, which is cheaper for the results this is used for (a batch, a few rows).
-    Large streamed results (exports, lookups) keep ``con.sql(...).to_arrow_reader()``.
+    for a wide query (the conversion's ~180 columns built from macros) and for the per-product path's small
+    ones alike, that second planning is a large share of the call (``docs/listener.md``). ``execute`` plans
+    once; DuckDB warns that its Arrow output copies the rows, which is cheaper for the results this is used
+    for (a batch, a few rows). Large streamed results (exports, lookups) keep
+    ``con.sql(...).to_arrow_reader()``.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)

@@ -96,7 +96,7 @@ class ConversionReport:
 class ConvertOptions:
     batch_rows: int = 6_144
     # The first batch is small: DuckDB starts on it while the reader fills the next one, instead of waiting
-    # for a whole batch to be decompressed (~0.3 s less per file, which counts on small dumps).
+    # for a whole batch to be decompressed, which counts on small dumps (``docs/dumps.md``).
     first_batch_rows: int = 1_024
     row_group_rows: int = ROW_GROUP_ROWS
     max_line_bytes: int = MAX_LINE_BYTES

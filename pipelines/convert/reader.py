@@ -1,6 +1,6 @@
 """Streaming a dump into Arrow batches of raw lines, on a background thread.
 
-Decompression (ISA-L's inflate, 2x faster than zlib; multi-member gzip included) and line splitting (numpy
+Decompression (ISA-L's inflate, faster than zlib; multi-member gzip included) and line splitting (numpy
 over large blocks, zero-copy Arrow buffers) run on a producer thread while DuckDB transforms the previous
 batch; both release the GIL for their heavy work, so they overlap on a 2-core machine. Lines are numbered
 from 1 and handed over as bytes: invalid UTF-8 must reach the classifier intact (the transformer repairs
@@ -23,8 +23,8 @@ from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
 # Compressed (or plain) bytes read at a time. The decoder hands back what it did not consume of them as a new
-# bytes object after every piece: 2 MB reads copied ~4 times the dump's size in those tails (~0.3 s CPU on
-# 720 MB of real documents), 256 KB reads a tenth of it.
+# bytes object after every piece: 2 MB reads copied about four times the dump's size in those tails, 256 KB
+# reads a tenth of it (figures in ``docs/dumps.md``).
 READ_SIZE = 256 * 1024
 # Decompressed data comes out in pieces of this size at most: small pieces are recycled by malloc, whereas an
 # output of tens of MB is fresh mmapped memory every time, whose page faults cost about as much system time as
@@ -32,9 +32,9 @@ READ_SIZE = 256 * 1024
 PIECE_BYTES = 256 * 1024
 # Decompressed data is copied into blocks of this size; every block holds whole lines and record batches are
 # zero-copy slices of a block (~480 lines of 17 KB). A table of lines keeps every block it touches alive, and
-# blocks of 64 MB were each a fresh mapping of their own: 8 MB blocks cut the conversion's peak RSS by ~0.3 GB
-# at the same speed (250k synthetic products); 4 MB blocks were ~10 % slower (DuckDB's cost per vector is
-# high with ~180 output columns). Blocks are reused once nothing refers to them (:class:`_BlockPool`).
+# blocks of 64 MB were each a fresh mapping of their own: 8 MB blocks cut the conversion's peak RSS at the
+# same speed; 4 MB blocks were slower (DuckDB's cost per vector is high with ~180 output columns).
+# Measurements in ``docs/dumps.md``. Blocks are reused once nothing refers to them (:class:`_BlockPool`).
 BLOCK_BYTES = 8 * 1024 * 1024
 # Blocks the pool holds on to, in use or free (~40 are in use at once with 6,144-line batches of real
 # documents); past it, a free block is let go for each new one.
@@ -79,7 +79,7 @@ class _BlockPool:
     Each block is a numpy array wrapped without copy in an Arrow buffer, and every batch sliced from it holds
     a reference to that array, through Arrow (DuckDB's scan included); when only the pool refers to it, its
     lines are no longer used anywhere. Reusing it saves the kernel's work on fresh memory: blocks freed and
-    allocated anew cost ~0.9 s of system time (zeroing, unmapping) on 720 MB of real documents. A block still
+    allocated anew cost system time in zeroing and unmapping (``docs/dumps.md``). A block still
     in use is never handed out: in the worst case the pool allocates, as if there were no pool.
     """
 
@@ -112,7 +112,7 @@ def _newlines(data: bytes, start: int, stop: int) -> np.ndarray:
     """Offsets of the newlines of ``data[start:stop]`` (relative to ``data``).
 
     Dump lines are long (~17 KB on average at OFF), so a memchr per line (``bytes.find``) beats comparing
-    every byte in numpy (~0.35 s on 720 MB of real documents, against a few hundredths); after
+    every byte in numpy by an order of magnitude; after
     :data:`_FIND_LIMIT` lines in one piece, the rest of it is scanned with numpy, so short lines cost no more.
     """
     found: list[int] = []

@@ -3,7 +3,8 @@
 DuckDB's JSON reader (yyjson) refuses a whole line for a defect inside one string value: a byte sequence that
 is not UTF-8, a lone UTF-16 surrogate escape (``"\\ud800"``, which Perl and JavaScript encoders happily
 write), a raw control character, an unknown escape (``"\\x"``). Quarantining the line would drop a product
-for one bad character (issue 20, defect 10). :func:`repair_line` fixes exactly those defects and nothing else:
+for one bad character (``docs/reliability.md``, F7). :func:`repair_line` fixes exactly those defects and
+nothing else:
 
 - bytes that are not UTF-8 become U+FFFD (each maximal invalid sequence, as Python's ``errors="replace"``);
 - inside a string: a lone surrogate escape, an unknown escape or a ``\\u`` with fewer than four hex digits

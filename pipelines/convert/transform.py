@@ -27,8 +27,8 @@ from pipelines.convert.schema import LANGUAGE_FAMILIES
 
 _LANGUAGE_KEY = re.compile(r"(%s)_([a-z]{2})" % "|".join(LANGUAGE_FAMILIES))  # noqa: UP031
 # One alternation of the families' names, without the key's opening quote: the regex engine then looks for the
-# names themselves with a multi-literal SIMD search, in one pass (0.8 → 0.4 s on 720 MB of real documents,
-# against one pattern per family); with the quote, it would start from every '"' of the text. A key that only
+# names themselves with a multi-literal SIMD search, in one pass (twice as fast as one pattern per family,
+# ``docs/dumps.md``); with the quote, it would start from every '"' of the text. A key that only
 # ends with a family's name ("x_product_name_fr") is taken too: a superset of the keys gives the same rows.
 _LANGUAGE_KEY_IN_TEXT = '(?:%s)_[a-z]{2}"[ \t\n\r]*:' % "|".join(LANGUAGE_FAMILIES)  # noqa: UP031
 STATUS_COLUMNS = ("_line_no", "_reason", "_raw")
@@ -89,10 +89,10 @@ class BatchTransformer:
         ``batch``: ``(line_no, line)``, or what :func:`prepare_batch` made of it, with ``languages`` (the
         conversion prepares batches on the reader's thread, while DuckDB works on the previous batch).
 
-        By default one database serves the whole run: it keeps the memory its queries used (~0.6 GB for a
-        6,144-line batch), and the next batch reuses it instead of faulting fresh pages in. Replacing it every
-        2 batches (as before) kept the peak ~0.15 GB lower but cost ~15 % more CPU in page faults (250k
-        synthetic products: 38.8 → 32.6 s); the reader's smaller blocks paid for that memory.
+        By default one database serves the whole run: it keeps the memory its queries used, and the next batch
+        reuses it instead of faulting fresh pages in. Replacing it every 2 batches (as before) kept the peak
+        a little lower but cost more CPU in page faults (``docs/dumps.md``); the reader's smaller blocks paid
+        for that memory.
         ``batches_per_connection`` brings the replacement back if a machine needs it.
         """
         limit = self.batches_per_connection
@@ -130,7 +130,7 @@ class BatchTransformer:
 
         Only lines DuckDB refused as ``invalid_utf8`` or ``invalid_json`` are looked at (none in most
         batches: the check is one null count). Those :func:`repair_line` changed into a JSON object (checked
-        in Python first: a second pass costs ~0.1 s of query planning whatever its size, not to be spent on
+        in Python first: a second pass costs a whole query planning whatever its size, not to be spent on
         a line that is still broken) go through the same queries again, as a small batch of their own. A
         line still refused keeps its first reason and its original bytes in the quarantine.
         """
@@ -295,7 +295,7 @@ def prepare_batch(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, list[str]
     The conversion calls it on the reader's thread, while DuckDB works on the previous batch. A chunk of lines
     that is valid UTF-8 as a whole (polars checks it while searching it for the language keys) becomes text
     without a copy, so DuckDB reads the lines where the reader put them rather than decoding a copy of each
-    batch (~0.1 s of CPU and one batch's worth of memory per 30,000 real documents).
+    batch (CPU time and one batch's worth of memory).
     """
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     if "text" in table.schema.names:

@@ -1,10 +1,10 @@
 """Reading insights out of the store: the table export (Parquet or JSON lines) and one product's rows.
 
-The export is for downstream tools, so it keeps Robotoff's column names and order (spec §4.8) and one row
-per insight, ordered by barcode, type and id so two exports of the same store are byte-comparable. Parquet
-gets an explicit Arrow schema (DuckDB's writer would mark a column "required" whenever the exported rows
-happen to hold no NULL), ``data`` and ``bounding_box`` as JSON text and the lists as ``list<string>``; JSON
-lines nest them, as Robotoff serializes an insight. Both are written to a temporary file and renamed when
+The export is for downstream tools, so it keeps Robotoff's column names and order (``robotoff/models.py``) and
+one row per insight, ordered by barcode, type and id so two exports of the same store are byte-comparable.
+Parquet gets an explicit Arrow schema (DuckDB's writer would mark a column "required" whenever the exported
+rows happen to hold no NULL), ``data`` and ``bounding_box`` as JSON text and the lists as ``list<string>``;
+JSON lines nest them, as Robotoff serializes an insight. Both are written to a temporary file and renamed when
 complete, so a reader sees the previous export or the new one, never a partial file.
 """
 

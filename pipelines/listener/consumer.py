@@ -2,8 +2,8 @@
 
 Why stable: a consumer group remembers which consumer holds which pending entry. A listener that restarts
 under the name it had (``<host>-<slot>``) finds the entries its killed predecessor had read and redoes them
-at once (``XREADGROUP … 0``); under a new name it had to wait for the reclaim's idle time (60 s) — issue 20,
-defect 11, ``docs/listener.md``.
+at once (``XREADGROUP … 0``); under a new name it had to wait for the reclaim's idle time (60 s) —
+``docs/listener.md``, ``docs/reliability.md`` F32.
 
 Why a lock: two live processes under one name would share one pending list and redo each other's work. The
 name is leased in Redis (``SET <key> "<host> <pid> <token>" NX PX <ttl>``), renewed by a heartbeat thread

@@ -1,9 +1,9 @@
 """Product Opener's Redis events, parsed and validated before anything acts on them.
 
-Two streams (spec §5, ``../shared/data/events/``): product updates (``timestamp, code, rev, product_type,
-flavor, user_id, action, comment, diffs``; ``diffs`` is a JSON string) and OCR results (``timestamp, code,
-image_id, json_url, product_type``). Every value on the wire is a string (or bytes, as redis-py returns them
-without ``decode_responses``). An event becomes one of:
+Two streams (Robotoff's ``robotoff/workers/update_listener.py``, ``../shared/data/events/``): product updates
+(``timestamp, code, rev, product_type, flavor, user_id, action, comment, diffs``; ``diffs`` is a JSON string)
+and OCR results (``timestamp, code, image_id, json_url, product_type``). Every value on the wire is a string
+(or bytes, as redis-py returns them without ``decode_responses``). An event becomes one of:
 
 - a :class:`ProductEvent` or :class:`OcrEvent`: the work to do, with a normalized, validated barcode and the
   flavor its ``product_type`` maps to (food → off, beauty → obf, petfood → opff, product → opf);

@@ -5,7 +5,7 @@ decodes a whole row group of every column — hundreds of milliseconds at real s
 listener therefore keeps ``products.lookup.arrow`` next to the snapshot: the columns the per-product steps
 read (:data:`LOOKUP_COLUMNS`), sorted by normalized code, as an Arrow IPC file of small record batches
 (:data:`LOOKUP_BATCH_ROWS` rows, zstd). The sidecar ``products.lookup.json`` lists each batch's first code,
-so one product costs a bisection and the decoding of one small batch from a memory-mapped file (~1 ms; a
+so one product costs a bisection and the decoding of one small batch from a memory-mapped file (a
 Parquet row group that small would need a footer of a hundred megabytes at 4M products). The copy is built
 once per snapshot (in the background by the listener; the sidecar records which snapshot it was made from,
 so a new snapshot makes it stale), written to a temporary name then renamed, the sidecar last.

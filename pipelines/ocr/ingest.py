@@ -1,10 +1,10 @@
 """An OCR archive (one Cloud Vision JSON per line) → the flavor's OCR text table, in Parquet.
 
 The archive holds one line per image, ``{"source": "/303/835/001/3804/11.json", "content": {"responses":
-[…]}}``, about 60 kB each: 100k images are 6 GB of JSON. Parsing a response with the SDK costs 2–5 ms of pure
-Python, so the parent process only streams and decompresses lines and hands chunks of them to a process pool
-(chunks come back in order, whatever the number of workers: the output is the same with 1 or 8), then
-writes row groups as they complete. Memory stays bounded by the chunks in flight.
+[…]}}``, about 60 kB each: 100k images are 6 GB of JSON. Parsing a response with the SDK is slow pure Python
+(``docs/ocr.md``), so the parent process only streams and decompresses lines and hands chunks of them to a
+process pool (chunks come back in order, whatever the number of workers: the output is the same with 1 or 8),
+then writes row groups as they complete. Memory stays bounded by the chunks in flight.
 
 Guarantees, as for the dump conversion (``pipelines/convert``):
 
@@ -73,7 +73,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OCR_TEXTS_FILE = "ocr_texts.parquet"
-CHUNK_LINES = 256  # ~15 MB of JSON at the archive's mean line size, ~0.6 s of SDK parsing
+CHUNK_LINES = 256  # ~15 MB of JSON at the archive's mean line size: enough parsing to amortize the hand-over
 CHUNK_BYTES = 32 * 1024 * 1024  # a chunk also ends here, whatever its line count (1 MB responses exist)
 ROW_GROUP_ROWS = 8_192
 ROW_GROUP_BYTES = 128 * 1024 * 1024  # Arrow bytes held before a row group is written

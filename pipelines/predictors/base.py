@@ -44,7 +44,8 @@ class Predictor:
 
 
 class WordBoxes:
-    """Bounding boxes of match spans, from the ``words`` column of an OCR frame (spec §0.2).
+    """Bounding boxes of match spans, from the ``words`` column of an OCR frame (SDK
+    ``openfoodfacts/ocr.py``).
 
     The box of a span ``[start, end)`` is the union of the boxes of the words overlapping it (word end >
     start and word start < end), as the SDK's ``get_match_bounding_box``; None without words (product names,

@@ -1,7 +1,7 @@
 """Keyword matching with Robotoff's flashtext semantics, over a whole column of texts at once.
 
 Robotoff walks a character trie over one text at a time (``robotoff/utils/text/flashtext.py``). What that
-walk finds, stated as a rule (spec §0.3, and checked against a literal simulation in the tests):
+walk finds, stated as a rule (checked against a literal simulation in the tests):
 
 - texts and keywords are compared lowercased (Python ``str.lower``);
 - word characters are ASCII ``[A-Za-z0-9_]`` only; anything else, accented letters included, is a boundary;
@@ -107,7 +107,8 @@ def lower_text(frame: pl.DataFrame) -> pl.Series | None:
 
 
 # Texts shorter than this in total (characters) match only the patterns whose first three characters occur in
-# them: building the automaton of a 7,000-pattern list costs ~15 ms, more than a product name's whole match.
+# them: building the automaton of a 7,000-pattern list costs more than a product name's whole match
+# (``docs/listener.md``, "Keeping a batch cheap").
 PREFILTER_MAX_CHARS = 50_000
 _PATTERN_CACHE_SIZE = 16
 _PREFIX = 3  # characters of a pattern's prefix in the prefilter's index
@@ -128,8 +129,8 @@ class _Patterns:
     def candidates(self, lowered: pl.Series) -> list[str]:
         """The patterns that can occur in ``lowered``: all of them for large inputs; for small ones those
         whose prefix (three characters, or two for two-character patterns) occurs in some text (exact: an
-        occurrence contains its prefix). Three characters rather than two: four product names then select
-        ~320 of the 7,075 brand patterns instead of ~2,000, and matching them takes 4.2 ms instead of 6.8."""
+        occurrence contains its prefix). Three characters rather than two: four product names then select a
+        few hundred of the 7,075 brand patterns instead of thousands (``docs/listener.md``)."""
         if int(lowered.str.len_chars().sum() or 0) > PREFILTER_MAX_CHARS:
             return self.patterns
         grams = set()

@@ -3,10 +3,11 @@
 An image's predictions depend only on its OCR result and on the predictors (their code version and the lists
 and taxonomies they read). Robotoff predicts an image once, when its OCR is ready; a nightly run that
 re-predicted every image of the OCR table would spend nearly all its time re-deriving predictions the store
-already holds (an image costs ~3 ms, a product name ~3 µs). So the store keeps, per image, the hash of the
-OCR result and the fingerprint its predictions were computed with (table ``ocr_image``), and the bulk run
-predicts only the images that are new, whose OCR changed, or that were predicted under another fingerprint.
-Updating a keyword list or the code therefore re-predicts everything once, as it should.
+already holds (an image costs a thousand times a product name, ``docs/predictions.md``). So the store keeps,
+per image, the hash of the OCR result and the fingerprint its predictions were computed with (table
+``ocr_image``), and the bulk run predicts only the images that are new, whose OCR changed, or that were
+predicted under another fingerprint. Updating a keyword list or the code therefore re-predicts everything
+once, as it should.
 
 The hash covers the texts and the image-level annotations (orientation, logos, labels, faces, safe search),
 not the word boxes: an image whose OCR is run again gets a new text. The expiration-date rule reads the run

@@ -1,11 +1,12 @@
 """Python regular expressions over a column of texts: a vectorized prefilter, then Python ``re`` exactly.
 
-Robotoff's rules are Python ``re`` patterns with look-arounds and Unicode ``\\w``/``\\s`` (spec §0.4). Polars'
-Rust engine has no look-arounds and slightly different ``\\w``/``\\s`` classes, so it cannot run them as
-they are. It can run a *superset* of each: the pattern with its look-arounds removed (a look-around only ever
-rejects matches) and with ``\\w``/``\\s`` widened to cover Python's classes. Rows the superset does not match
-cannot match the real pattern; the real pattern then runs with Python's ``re`` on the few rows left, which
-keeps Robotoff's semantics to the letter. Tests check the superset property on real and random texts.
+Robotoff's rules are Python ``re`` patterns with look-arounds and Unicode ``\\w``/``\\s``
+(``robotoff/prediction/ocr/``). Polars' Rust engine has no look-arounds and slightly different ``\\w``/``\\s``
+classes, so it cannot run them as they are. It can run a *superset* of each: the pattern with its look-arounds
+removed (a look-around only ever rejects matches) and with ``\\w``/``\\s`` widened to cover Python's classes.
+Rows the superset does not match cannot match the real pattern; the real pattern then runs with Python's
+``re`` on the few rows left, which keeps Robotoff's semantics to the letter. Tests check the superset property
+on real and random texts.
 """
 
 from __future__ import annotations

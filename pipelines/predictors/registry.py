@@ -57,7 +57,7 @@ PARALLEL_PREDICTORS = 2
 PARALLEL_MIN_ROWS = 20_000  # below this, threads cost more than they save (the per-product path)
 
 CATEGORY_TYPE = "category"
-# Robotoff's product-name set (spec §2).
+# Robotoff's product-name set (``get_predictions_from_product_name``, ``robotoff/insights/extraction.py``).
 NAME_TYPES = ("label", "product_weight", "brand")
 
 

@@ -1,10 +1,10 @@
 """The text tables predictors read: one row per product name, or one row per OCR'd image.
 
 Robotoff's text predictors take either an ``OCRResult`` or a plain string (the product name), and read one
-of three texts (spec §0.2): ``full_text`` (blocks and pages separated by ``|``, newlines kept),
-``full_text_contiguous`` (newlines and in-page ``|`` turned into spaces) or, when the rule names no field,
-the contiguous text falling back to the API's ``textAnnotations[0]`` text. A plain string is all three at
-once. Both sources become the same frame, so every predictor has one implementation:
+of three texts (the SDK's ``openfoodfacts/ocr.py``): ``full_text`` (blocks and pages separated by ``|``,
+newlines kept), ``full_text_contiguous`` (newlines and in-page ``|`` turned into spaces) or, when the rule
+names no field, the contiguous text falling back to the API's ``textAnnotations[0]`` text. A plain string is
+all three at once. Both sources become the same frame, so every predictor has one implementation:
 
 ``barcode, server_type, source_image, source, full_text, full_text_contiguous, text, text_lower`` (the
 default text lowercased once for every keyword predictor), ``words`` (+ the OCR
@@ -24,7 +24,7 @@ NAME_SOURCE = "product_name"
 OCR_SOURCE = "ocr"
 TEXT_COLUMNS = ("full_text", "full_text_contiguous", "text")
 
-# Server types whose product names Robotoff reads (spec §2: food only).
+# Server types whose product names Robotoff reads: food only (``robotoff/workers/tasks/product_updated.py``).
 NAME_SERVER_TYPES = ("off", "off_pro")
 
 

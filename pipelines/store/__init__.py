@@ -2,7 +2,8 @@
 
 - ``db``: opening the store (``open_store``, ``store_writer``), its schema, the locked ``write_transaction``;
 - ``lock``: the single-writer lock (``<store>.lock``);
-- ``predictions``: the set-based import of spec §4.1 (``import_predictions``) and the listener's deletions;
+- ``predictions``: the set-based import of Robotoff's ``import_predictions``
+  (``robotoff/insights/importer.py``) and the listener's deletions;
 - ``export``: Parquet / JSON-lines exports (``export_predictions``).
 
 See ``docs/store.md`` for the table and the exact import semantics. (Nothing is imported here so that the

@@ -144,7 +144,7 @@ class KeptWriter:
 
     :meth:`session` yields the connection, opening it (writer lock, then the file) when it is not open. It
     stays open afterwards, so the next batch skips the open, the macros and the session state the insight
-    refresh builds on its connection (~100 ms of a one-product batch), and is closed (the lock released)
+    refresh builds on its connection (a large share of a one-product batch), and is closed (the lock released)
     when someone rings the doorbell, when :meth:`tick` finds it idle for ``idle_s``, after a failed job
     (its next one starts from a fresh connection), and by :meth:`close`. Before opening, it lets a waiter
     that rang go first: the file lock is not fair, and a listener with a steady stream of batches would

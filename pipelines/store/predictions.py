@@ -1,4 +1,5 @@
-"""Importing predictions into the store (spec §4.1), set-based, and the listener's deletions.
+"""Importing predictions into the store (``robotoff/insights/importer.py``), set-based, and the listener's
+deletions.
 
 One function for every batch size: the nightly run imports millions of rows and the listener one product's,
 through the same SQL (``sql/store/import_*.sql``), in one transaction under the writer lock. The rules are

@@ -253,7 +253,7 @@ def test_valid_paths_are_safe(raw: str) -> None:
         assert "".join(parts).lstrip("0") == (barcodes.normalize_code(raw) or "").lstrip("0")
 
 
-# -- the strict check for codes from outside (issue 20, defect 6) -------------------------------------------
+# -- the strict check for codes from outside (docs/reliability.md F24) -------------------------------------
 
 GS1_ACCEPTED = [
     "(01)03017620422003(17)251231(10)AB12",

@@ -72,7 +72,7 @@ def test_barcode_normalize() -> None:
 
 def test_barcode_normalize_shows_product_openers_rule_but_accepts_only_clean_codes() -> None:
     """Junk keeps its lenient normalization (what Product Opener would store) but is not accepted from outside
-    and gets no URL (issue 20, defect 6); a GS1 form is accepted."""
+    and gets no URL (``docs/reliability.md`` F24); a GS1 form is accepted."""
     result = runner.invoke(
         app, ["barcode", "normalize", "3017620422003'; DROP", "(01)03017620422003(17)251231"]
     )

@@ -1,4 +1,5 @@
-"""Brand predictions (spec §1.2 "brand"): two keyword lists and (OCR only) Cloud Vision logos.
+"""Brand predictions (``robotoff/prediction/ocr/brand.py``): two keyword lists and (OCR only) Cloud Vision
+logos.
 
 - ``brand.txt`` (``tag||Name||pattern``), predictor ``curated-list``, automatic;
 - ``brand_from_taxonomy.gz`` (``tag||Name``), predictor ``taxonomy``, not automatic;

@@ -1,4 +1,5 @@
-"""Category predictions from OCR text (spec §1.2 "category (OCR regex)"): protected designations of origin.
+"""Category predictions from OCR text (``robotoff/prediction/ocr/category.py``): protected designations of
+origin.
 
 French "appellation … contrôlée/protégée", Spanish "denominacion de origen protegida" and the EU acronyms
 AOP/DOP/PDO, before or after the name. The captured name, prefixed by its language (``fr:``, ``es:``,
@@ -6,7 +7,7 @@ AOP/DOP/PDO, before or after the name. The captured name, prefixed by its langua
 taxonomy (no synonym lookup). value_tag = that id, ``data.text`` = the whole match, predictor ``regex``, not
 automatic. The greedy ``.+`` captures make these fire mostly on short texts, as in Robotoff.
 
-The neural category classifier is a different predictor (issue 8).
+The neural category classifier is a different predictor (``docs/category-model.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Expiration date predictions (spec §1.2 "expiration_date"): ``dd/mm/yy``, ``dd/mm/yyyy`` in the full text.
+"""Expiration date predictions (``robotoff/prediction/ocr/expiration_date.py``): ``dd/mm/yy``, ``dd/mm/yyyy``
+in the full text.
 
 Separators are ``-``, ``.`` or ``/``, digits may not touch the date on either side, the date must exist
 (Python's ``strptime``; two-digit years pivot at 69 as in Python: 00–68 → 2000s) and its year must be in a

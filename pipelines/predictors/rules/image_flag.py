@@ -1,4 +1,4 @@
-"""Image flag predictions (spec §1.2 "image_flag"): images moderators should look at.
+"""Image flag predictions (``robotoff/prediction/ocr/image_flag.py``): images moderators should look at.
 
 Robotoff flags an OCR'd image for four independent reasons, each giving at most one prediction:
 

@@ -1,4 +1,5 @@
-"""Image language predictions (spec §1.2 "image_lang"): how many OCR words are in each language.
+"""Image language predictions (``robotoff/prediction/ocr/image_lang.py``): how many OCR words are in each
+language.
 
 The SDK counts, per word of the full-text annotation, one for each language Cloud Vision detected on it
 (``null`` when none), plus ``words``, the number of words; the OCR table keeps those counts in first-seen

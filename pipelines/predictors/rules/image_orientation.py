@@ -1,4 +1,5 @@
-"""Image orientation predictions (spec §1.2 "image_orientation"): which way the text of an image is turned.
+"""Image orientation predictions (``robotoff/prediction/ocr/image_orientation.py``): which way the text of an
+image is turned.
 
 The SDK gives every OCR word an orientation from the order of its bounding polygon's vertices (up, left,
 down, right, or unknown for odd polygons); the OCR table keeps the per-image counts in first-seen order

@@ -1,4 +1,5 @@
-"""Label predictions (spec §1.2 "label"): a regex table, a keyword list, and (OCR only) Cloud Vision logos.
+"""Label predictions (``robotoff/prediction/ocr/label.py``): a regex table, a keyword list, and (OCR only)
+Cloud Vision logos.
 
 1. Regex rules, predictor ``regex``, ``automatic_processing`` left to the importer (None); ``data.text`` is
    the matched string. Two rules compute the tag from the match (EU and Spanish organic-operator codes).

@@ -1,4 +1,5 @@
-"""Nutrient value predictions (spec §1.2 "nutrient"): "<nutrient name> <number> <unit>" in the OCR text.
+"""Nutrient value predictions (``robotoff/prediction/ocr/nutrient.py``): "<nutrient name> <number> <unit>" in
+the OCR text.
 
 For each of nine nutrients, one pattern made of the nutrient's names in every language Robotoff knows, an
 optional ``:``/``-`` separator, a number and one of the nutrient's units, delimited by Python ``\\w``

@@ -1,4 +1,5 @@
-"""Nutrient mention predictions (spec §1.2 "nutrient_mention"): where nutrient words and values are.
+"""Nutrient mention predictions (``robotoff/prediction/ocr/nutrient.py``): where nutrient words and values
+are.
 
 Robotoff uses these to spot nutrition tables (the nutrition-image importer). Per key of
 :data:`~pipelines.predictors.rules.nutrient.NUTRIENT_NAMES` (the nine nutrients and ``nutrition_values``

@@ -1,5 +1,5 @@
 """Nutri-Score detector: a YOLO object-detection model run with onnxruntime on an image whose OCR text
-mentions the Nutri-Score (Robotoff's ``nutriscore`` predictor, spec §3 and ``import_image.py``).
+mentions the Nutri-Score (Robotoff's ``nutriscore`` predictor, ``robotoff/workers/tasks/import_image.py``).
 
 Robotoff serves an Ultralytics YOLO model (``yolo-nutriscore-1.0``, labels ``nutriscore-a`` … ``-e``) on
 Triton; we run the same kind of model file in process. The model's contract, checked when it is loaded:

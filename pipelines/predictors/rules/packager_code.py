@@ -1,4 +1,5 @@
-"""Packager code predictions (spec §1.2 "packager_code"): health-mark regexes and fishing-area codes.
+"""Packager code predictions (``robotoff/prediction/ocr/packager_code.py``): health-mark regexes and
+fishing-area codes.
 
 Regex rules (Robotoff leaves their predictor unset): French ``EMB`` codes and FSC numbers on the full text;
 EU French and German health marks, RSPO and French gluten-free codes on the contiguous text. Each gives a

@@ -1,4 +1,5 @@
-"""Product weight predictions (spec §1.2 "product_weight"): four regex matchers and Robotoff's validation.
+"""Product weight predictions (``robotoff/prediction/ocr/product_weight.py``): four regex matchers and
+Robotoff's validation.
 
 All four read the contiguous text, case-insensitively; the unit list ends with optional ``e`` (the ℮ sign,
 stripped). Matchers in Robotoff's order, with their priority:
@@ -131,7 +132,7 @@ def is_extreme_weight(value: float, count: str | None = None) -> bool:
 
 
 def is_suspicious_weight(value: float) -> bool:
-    """Above 1,000 with a last digit other than 0 (Robotoff issue 43)."""
+    """Above 1,000 with a last digit other than 0 (``robotoff/prediction/ocr/product_weight.py``)."""
     return value > 1000 and str(int(value))[-1] != "0"
 
 

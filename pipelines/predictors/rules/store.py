@@ -1,4 +1,5 @@
-"""Store predictions (spec §1.2 "store"): one alternation of every store of ``store_regex.txt``.
+"""Store predictions (``robotoff/prediction/ocr/store.py``): one alternation of every store of
+``store_regex.txt``.
 
 Lines are ``Name`` (the pattern is the escaped lowercase name) or ``Name||regex``; a later line for the same
 name replaces the earlier one. Alternatives are ordered longest name first (then by name), each wrapped in

@@ -1,5 +1,6 @@
-"""Nothing is written outside $OFF_DATA_DIR (issue 20, defect 7): onnxruntime's telemetry wrote a device id
-and a SQLite file under $HOME/.cache at import, creating $HOME; Prefect creates ~/.prefect at import."""
+"""Nothing is written outside $OFF_DATA_DIR (``docs/reliability.md`` F42): onnxruntime's telemetry wrote a
+device id and a SQLite file under $HOME/.cache at import, creating $HOME; Prefect creates ~/.prefect at
+import."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The snapshot guard (issue 20, defect 2): an empty or implausible snapshot never replaces a good one.
+"""The snapshot guard (``docs/reliability.md`` F9, F10): an empty or implausible snapshot never replaces a
+good one.
 
 Every refusal must leave the previous snapshot, quarantine and report byte-identical and no temporary file,
 through the library, the command line (exit 1, one line on stderr) and the flow.

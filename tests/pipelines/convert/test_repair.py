@@ -1,4 +1,5 @@
-"""Salvage, not drop (issue 20, defect 10): a line whose only fault is in its text is kept, repaired, counted.
+"""Salvage, not drop (``docs/reliability.md`` F7): a line whose only fault is in its text is kept, repaired,
+counted.
 
 What DuckDB's JSON reader refuses for a text defect (measured): invalid UTF-8 bytes, lone surrogate escapes
 (high, low, reversed), raw control characters in a string (tab included), unknown escapes, ``\\u`` with fewer

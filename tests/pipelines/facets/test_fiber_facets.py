@@ -1,4 +1,5 @@
-"""The fiber facet writer: the rule (spec §7 with our deviations), the plan files, and MongoDB updates.
+"""The fiber facet writer: the rule (Robotoff's removed fiber job, with our deviations: ``docs/facets.md``),
+the plan files, and MongoDB updates.
 
 MongoDB is mongomock behind ``tests/support/mongo.py`` (which makes ``bulk_write`` and ``$addToSet`` behave
 like MongoDB; ``test_mongo_fake.py`` proves why); ``test_mongo_integration.py`` runs against a real server.

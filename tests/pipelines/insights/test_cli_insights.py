@@ -149,8 +149,8 @@ def test_show_prints_the_product_rows(refreshed: tuple[Path, dict[str, Any]]) ->
     "code", ["abc", "12", "1'; DROP TABLE product_insight; --", "{code}'; DROP TABLE product_insight; --"]
 )
 def test_show_rejects_an_invalid_code(refreshed: tuple[Path, dict[str, Any]], code: str) -> None:
-    """The strict check (issue 20, defect 6): a real product's code followed by junk is refused, not reduced
-    to that product's digits."""
+    """The strict check (``docs/reliability.md`` F24): a real product's code followed by junk is refused, not
+    reduced to that product's digits."""
     barcode = _query(refreshed[0], "SELECT min(barcode) FROM product_insight")[0][0]
     result = runner.invoke(app, ["insights", "show", code.format(code=barcode)])
     assert result.exit_code == 2
@@ -175,7 +175,7 @@ def test_truncated_snapshot_stops_deletions_unless_forced(
     assert stopped["predict"] is None and stopped["dump_etag"] is None  # converted from another file
     assert stopped["refresh"]["missing_products"] > 0 and stopped["refresh"]["missing_deletion_skipped"]
     assert stopped["totals"]["deleted"] == 0 and stopped["refresh"]["predictions_deleted"] == 0
-    assert _query(data, insights) == before  # issue 20, defect 1: the importers left them alone too
+    assert _query(data, insights) == before  # docs/reliability.md F19: the importers left them alone too
     forced = _invoke("refresh", "--flavor", "off", "--no-predict", "--force")
     assert not forced["refresh"]["missing_deletion_skipped"]
     assert forced["totals"]["deleted"] > 0 and forced["refresh"]["predictions_deleted"] > 0

@@ -1,5 +1,6 @@
-"""One code path: insight rows after a bulk refresh equal those after per-product refreshes (issue 5: 300
-products of a 50k synthetic dump, every product of the real sample, and OCR-based insights)."""
+"""One code path: insight rows after a bulk refresh equal those after per-product refreshes
+(``docs/insights.md``: 300 products of a 50k synthetic dump, every product of the real sample, and OCR-based
+insights)."""
 
 from __future__ import annotations
 

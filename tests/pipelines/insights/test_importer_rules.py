@@ -1,4 +1,5 @@
-"""Robotoff's importer rules (spec §4.3–§4.6), one behaviour per test, on a real store file."""
+"""Robotoff's importer rules (``robotoff/insights/importer.py``), one behaviour per test, on a real store
+file."""
 
 from __future__ import annotations
 
@@ -357,8 +358,8 @@ def _rows(store: Store) -> list[tuple]:
 
 @pytest.mark.parametrize("kept", [5, 0], ids=["half", "empty"])
 def test_safety_stop_keeps_every_insight_of_the_missing_products(store: Store, kept: int) -> None:
-    """Issue 20, defect 1: the importers used to run for the missing products too, find no candidate and
-    delete their unprotected insights, although the safety stop had skipped the deletion."""
+    """``docs/reliability.md`` F19: the importers used to run for the missing products too, find no candidate
+    and delete their unprotected insights, although the safety stop had skipped the deletion."""
     _unannotated_labels(store)
     before = _rows(store)
     predictions = store.con.execute("SELECT count(*) FROM prediction").fetchall()
@@ -383,8 +384,8 @@ def test_safety_stop_without_a_previous_bulk_run(store: Store) -> None:
 
 
 def test_per_product_refresh_deletes_only_products_declared_gone(store: Store) -> None:
-    """Absence from the product table is not deletion in a per-product refresh (issue 20, defect 3): a
-    product the source did not return keeps everything; one declared gone loses its unannotated data."""
+    """Absence from the product table is not deletion in a per-product refresh (``docs/reliability.md`` F20):
+    a product the source did not return keeps everything; one declared gone loses its unannotated data."""
     _unannotated_labels(store)
     before = _rows(store)
     absent = store.refresh(barcodes=CODES[:2])

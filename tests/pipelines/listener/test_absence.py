@@ -1,7 +1,7 @@
-"""Absence is not deletion (issue 20, defect 3): an update for a product the product source does not have —
-absent from the snapshot, a 404 of Product Opener's API — deletes nothing. Its entry stays pending, comes
-back through the reclaim and, at the last delivery, is dead-lettered with reason ``product_not_found``; the
-other products of the batch are applied meanwhile."""
+"""Absence is not deletion (``docs/reliability.md`` F27): an update for a product the product source does not
+have — absent from the snapshot, a 404 of Product Opener's API — deletes nothing. Its entry stays pending,
+comes back through the reclaim and, at the last delivery, is dead-lettered with reason ``product_not_found``;
+the other products of the batch are applied meanwhile."""
 
 from __future__ import annotations
 

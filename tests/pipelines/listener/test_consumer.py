@@ -1,4 +1,5 @@
-"""Stable consumer names (issue 20, defect 11) and the removal of dead consumers (defect 9), on real Redis.
+"""Stable consumer names (F32 of ``docs/reliability.md``) and the removal of dead consumers (F34), on real
+Redis.
 
 The listener applies nothing here: a recording dispatcher stands for the store, the group is real.
 """
@@ -212,7 +213,7 @@ def test_a_listener_whose_name_was_taken_stops(client: redis.Redis, settings: Se
     assert client.get(key) == b"elsewhere 1 other-token"  # not released: it is not ours
 
 
-# -- dead consumers (defect 9) ------------------------------------------------------------------------------
+# -- dead consumers (docs/reliability.md F34) ----------------------------------------------------------------
 
 
 def _consumers(client: redis.Redis, settings: Settings) -> dict[str, int]:

@@ -183,9 +183,9 @@ def test_sigkill_mid_batch_then_a_new_listener_finishes_the_work(
 def test_a_listener_restarted_under_its_name_redoes_its_batch_at_once(
     world, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
 ) -> None:
-    """Issue 20, defect 11. With a claim idle time of an hour, the restarted listener can only have finished
-    the work by redoing its own pending entries: before the fix it joined under a new name (<host>-<pid>)
-    and the killed one's entries waited for the reclaim — an hour here, 60 s by default."""
+    """``docs/reliability.md`` F32. With a claim idle time of an hour, the restarted listener can only have
+    finished the work by redoing its own pending entries: before the fix it joined under a new name
+    (<host>-<pid>) and the killed one's entries waited for the reclaim — an hour here, 60 s by default."""
     settings, resources, client = world
     codes = codes_with_insights(settings)
     reference = _reference(settings, resources, client, tmp_path)

@@ -154,7 +154,7 @@ def test_invalid_events_carry_their_reason(fields: dict, reason: str) -> None:
     ],
 )
 def test_codes_with_stray_characters_are_invalid_never_rewritten(code: str | bytes) -> None:
-    """Issue 20, defect 6: junk is dead-lettered as ``invalid_code``, not reduced to its digits."""
+    """``docs/reliability.md`` F24: junk is dead-lettered as ``invalid_code``, not reduced to its digits."""
     fields = _event(code=None) | {"code": code}
     for parse, extra in ((parse_product_event, {}), (parse_ocr_event, {"image_id": "1"})):
         with pytest.raises(InvalidEventError) as raised:
@@ -181,7 +181,7 @@ def test_digit_codes_and_gs1_forms_are_accepted(code: str, normalized: str) -> N
 
 @pytest.mark.parametrize("change", ["add", "delete"])
 def test_an_event_naming_too_many_images_is_dead_lettered_whole(change: str) -> None:
-    """Issue 20, defect 6: one event with 21,000 image ids created 21,000 image rows."""
+    """``docs/reliability.md`` F25: one event with 21,000 image ids created 21,000 image rows."""
     many = json.dumps({"uploaded_images": {change: [str(i) for i in range(1, 21_001)]}})
     with pytest.raises(InvalidEventError) as raised:
         _parse(diffs=many)

@@ -1,6 +1,6 @@
-"""Poison events do not take good ones down (issue 20, defect 4): failures are isolated per flavor and per
-product, the good work of a batch is committed and acknowledged, and only the failing entries are retried,
-then dead-lettered with their reason and error."""
+"""Poison events do not take good ones down (``docs/reliability.md`` F28): failures are isolated per flavor
+and per product, the good work of a batch is committed and acknowledged, and only the failing entries are
+retried, then dead-lettered with their reason and error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Junk events through the real loop (issue 20, defect 6): dead-lettered with their reason, none applied."""
+"""Junk events through the real loop (``docs/reliability.md`` F24, F25): dead-lettered with their reason, none
+applied."""
 
 from __future__ import annotations
 

@@ -169,8 +169,8 @@ def test_the_overlay_runs_whenever_the_image_table_knows_one_of_the_products(wor
 def test_an_images_predictions_and_its_ledger_entry_commit_together(
     world, image_server: DumpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 20, defect 8, on the per-product path: a crash after the ledger statement leaves neither the
-    image's predictions nor its ledger entry (never predictions the nightly run would redo, nor a ledger
+    """``docs/reliability.md`` F18, on the per-product path: a crash after the ledger statement leaves neither
+    the image's predictions nor its ledger entry (never predictions the nightly run would redo, nor a ledger
     entry without predictions); the redelivered event then stores both."""
     from pipelines.listener.coalesce import coalesce
     from pipelines.listener.events import parse_ocr_event

@@ -1,5 +1,6 @@
-"""Startup checks of ``offpipe listen`` (issue 20, defect 5), through the real command in a subprocess: a
-problem the listener cannot run with ends it before "listening", with one line on stderr and exit code 1.
+"""Startup checks of ``offpipe listen`` (``docs/reliability.md`` F37–F39), through the real command in a
+subprocess: a problem the listener cannot run with ends it before "listening", with one line on stderr and
+exit code 1.
 
 The data folder is made unwritable by putting it under a regular file (``ENOTDIR``): the tests run as root,
 for whom permission bits do not forbid writing. Where the test may mount (``unshare -m``, a private mount

@@ -1,5 +1,5 @@
-"""Brand rules (spec §1.2 "brand"): curated list (automatic, its own patterns), taxonomy list, blacklist,
-numeric names, and the curated list first."""
+"""Brand rules (``robotoff/prediction/ocr/brand.py``): curated list (automatic, its own patterns), taxonomy
+list, blacklist, numeric names, and the curated list first."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """One code path: predictions over a whole table, restricted to a product or an image, equal the predictions
-over that product or image alone (issue 4: 300 products of a 50k synthetic dump, every real product)."""
+over that product or image alone (``docs/predictions.md``: 300 products of a 50k synthetic dump, every real
+product)."""
 
 from __future__ import annotations
 

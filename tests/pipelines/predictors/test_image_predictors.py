@@ -1,4 +1,5 @@
-"""Hand-written cases for image_orientation, image_lang and image_flag (spec §1.2), on OCR-table rows."""
+"""Hand-written cases for image_orientation, image_lang and image_flag (``robotoff/prediction/ocr/``), on
+OCR-table rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flashtext semantics of the vectorized keyword matcher (spec §0.3)."""
+"""Flashtext semantics of the vectorized keyword matcher (``robotoff/utils/text/flashtext.py``)."""
 
 from __future__ import annotations
 

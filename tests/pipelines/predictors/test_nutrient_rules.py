@@ -1,4 +1,5 @@
-"""Hand-written cases for the nutrient and nutrient_mention rules (spec §1.2)."""
+"""Hand-written cases for the nutrient and nutrient_mention rules
+(``robotoff/prediction/ocr/nutrient.py``)."""
 
 from __future__ import annotations
 

@@ -127,8 +127,8 @@ def _prediction_count(store: Path) -> int:
 def test_predictions_and_their_ledger_entries_commit_together(
     ocr_texts: Path, data_dir: Path, keywords_dir: Path, taxonomy_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 20, defect 8: the import and the ledger were two transactions; a crash between them left the
-    predictions without their ledger entries, and the next run predicted every image again. Now a crash
+    """``docs/reliability.md`` F18: the import and the ledger were two transactions; a crash between them left
+    the predictions without their ledger entries, and the next run predicted every image again. Now a crash
     after the ledger's statement, before the commit, leaves neither; the rerun then stores both."""
     resources = _resources(keywords_dir, taxonomy_dir)
     store = data_dir / "store.duckdb"

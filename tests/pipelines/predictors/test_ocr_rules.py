@@ -1,5 +1,5 @@
-"""Hand-written cases for the OCR text rules (spec §1.2): store, packager code, expiration date, AOC
-category and the label regex table."""
+"""Hand-written cases for the OCR text rules (``robotoff/prediction/ocr/``): store, packager code, expiration
+date, AOC category and the label regex table."""
 
 from __future__ import annotations
 

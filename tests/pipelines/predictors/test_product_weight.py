@@ -1,4 +1,5 @@
-"""Product weight rules (spec §1.2): matchers, validation, normalization, automatic processing."""
+"""Product weight rules (``robotoff/prediction/ocr/product_weight.py``): matchers, validation, normalization,
+automatic processing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The vectorized prefilter of every regex rule is a superset of the Python pattern (spec §0.4, §9)."""
+"""The vectorized prefilter of every regex rule is a superset of the Python pattern
+(``pipelines/predictors/regex.py``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Property: the set-based import equals a row-by-row reading of spec §4.1 on random small batches.
+"""Property: the set-based import equals a row-by-row reading of ``robotoff/insights/importer.py`` on random
+small batches.
 
 The reference below follows Robotoff's ``import_predictions`` / ``import_product_predictions`` loop structure
 (per product: delete per group, then insert what the stored key set lacks), in plain Python, plus the one

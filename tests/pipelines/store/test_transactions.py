@@ -258,7 +258,7 @@ def test_store_functions_run_inside_store_writer(store: Path) -> None:
 
 
 def test_nested_write_transactions_commit_together(con: duckdb.DuckDBPyConnection, store: Path) -> None:
-    """Store functions called inside an enclosing write_transaction join it (issue 20, defect 8: the
+    """Store functions called inside an enclosing write_transaction join it (``docs/reliability.md`` F18: the
     predictions and the OCR ledger entries that vouch for them land together)."""
     with write_transaction(con, purpose="outer"):
         import_predictions(con, batch(pred(value_tag="a")), now=T0)
