@@ -44,6 +44,7 @@ from pymongo import UpdateOne
 
 from pipelines.barcodes import InvalidBarcodeError, is_valid_code
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import load_sql
 from pipelines.download.meta import write_json_atomic
 from pipelines.predictors.bulk import existing_snapshot
@@ -83,7 +84,7 @@ _SKIPPED_KEY = b"offpipe.skipped_invalid_codes"
 _MONGO_CODE = re.compile(r"[0-9]{4,24}")
 
 
-class UnsupportedFlavorError(ValueError):
+class UnsupportedFlavorError(OffpipeError, ValueError):
     """The fiber facet is only written for the flavors of :data:`FACET_FLAVORS`."""
 
 

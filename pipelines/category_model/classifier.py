@@ -32,6 +32,7 @@ import pyarrow as pa
 from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, FEATURES, MAX_TOKENS, Inputs, build_inputs
 from pipelines.category_model.metrics import THRESHOLD
 from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_SCORES
+from pipelines.common.errors import OffpipeError
 from pipelines.common.onnx_runtime import ort, ort_state
 from pipelines.predictors.schema import PREDICTION_SCHEMA
 
@@ -54,7 +55,7 @@ _ORT_ERRORS = tuple(
 )  # onnxruntime's load errors derive from Exception only
 
 
-class CategoryModelError(ValueError):
+class CategoryModelError(OffpipeError, ValueError):
     """A model folder that cannot be used: files missing or unreadable, or not the expected signature."""
 
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import connect, load_sql
 from pipelines.convert.schema import PRODUCT_SCHEMA
 
@@ -46,7 +47,7 @@ LOOKUP_COLUMNS = (
 )  # fmt: skip
 
 
-class LookupStaleError(RuntimeError):
+class LookupStaleError(OffpipeError, RuntimeError):
     """The copy changed under the reader (a rebuild in progress): read the snapshot this time."""
 
 
