@@ -34,11 +34,12 @@ from typing import Any
 
 import requests
 
+from pipelines.common import files
 from pipelines.common.config import Settings, get_settings
 from pipelines.common.errors import OffpipeError
 from pipelines.common.http import Fetched, FetchError, RetryPolicy, get
 from pipelines.reference.catalog import ReferenceFile, reference_files, select
-from pipelines.reference.meta import ReferenceMeta, read_meta, sweep_stale_temps, write_atomic, write_meta
+from pipelines.reference.meta import ReferenceMeta, read_meta, sweep_stale_temps, write_meta
 from pipelines.reference.validate import validate
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def _download(
     status = Status.updated if file.dest.is_file() else Status.downloaded
     # File first, sidecar second: a crash in between leaves a sidecar whose size does not match, which
     # read_meta() ignores (the next run downloads again), never a sidecar vouching for another file.
-    write_atomic(file.dest, installed)
+    files.write_bytes(file.dest, installed)
     meta = ReferenceMeta(
         url=file.url,
         size=len(installed),
