@@ -21,6 +21,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 
+from pipelines.common.errors import OffpipeError
 from pipelines.listener.coalesce import ProductWork
 from pipelines.listener.failures import OutageError, UnitFailure, describe
 
@@ -49,7 +50,7 @@ def per_product(units: list[dict[str, Any]], label: str = "batch") -> dict[str, 
     return {"flavors": report.flavors, "ocr_missing": report.ocr_missing}
 
 
-class UnitsNotAppliedError(RuntimeError):
+class UnitsNotAppliedError(OffpipeError, RuntimeError):
     """Some products of a per-product flow run were not applied (each with its reason)."""
 
     def __init__(self, failed: Sequence[UnitFailure]) -> None:

@@ -38,6 +38,7 @@ from openfoodfacts.barcode import has_valid_check_digit, normalize_barcode
 from openfoodfacts.images import generate_image_path, generate_json_ocr_path, split_barcode
 
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.errors import OffpipeError
 
 INVALID_PATH = "invalid"
 MIN_DIGITS = 4
@@ -70,7 +71,7 @@ _STRICT_GS1_RAW = re.compile(rf"\^?01[0-9]{{14}}(?:\^?[0-9](?:{_GS1_CHAR}|\^)*)?
 _STRICT_DIGITAL_LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 
 
-class InvalidBarcodeError(ValueError):
+class InvalidBarcodeError(OffpipeError, ValueError):
     """A barcode (or product id, or image id) that must not reach a path, URL, SQL or MongoDB filter."""
 
 

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from pipelines.audit.cli import audit_barcodes_command
 from pipelines.category_model.cli import category_app
+from pipelines.common.errors import OffpipeError
 from pipelines.common.logs import configure_cli_logging
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
@@ -27,7 +29,23 @@ from pipelines.reference.cli import reference_app
 from pipelines.store.cli import predictions_app
 from pipelines.synth.cli import synth_command
 
+
+class _OffpipeGroup(TyperGroup):
+    """The root command group: an :class:`~pipelines.common.errors.OffpipeError` from any command (a stage's
+    expected failure) is one line ``error: …`` on stderr and exit code 1 (``--verbose`` logs the traceback),
+    so no command lists the error classes of its stage."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OffpipeError as exc:
+            logging.getLogger(__name__).debug("the command failed", exc_info=exc)
+            typer.echo(f"error: {_one_line(exc)}", err=True)
+            raise typer.Exit(1) from exc
+
+
 app = typer.Typer(
+    cls=_OffpipeGroup,
     name="offpipe",
     help="Batch insight pipeline for Open Food Facts: dumps, Parquet, predictions, insights, facets.",
     no_args_is_help=True,
@@ -247,7 +265,8 @@ def _mask(url: str) -> str:
 
 
 def main() -> None:
-    """Console-script entry point. An error of the environment — an ``OSError`` (read-only folder, full
+    """Console-script entry point. A stage's :class:`~pipelines.common.errors.OffpipeError` is handled by the
+    root group (one line, exit code 1). An error of the environment — an ``OSError`` (read-only folder, full
     disk, a path through a file, a network failure) or a DuckDB storage error — ends any command with one line
     ``error: …`` on stderr and exit code 1 instead of a traceback (``--verbose`` logs the traceback too).
     Usage errors stay Typer's own (exit code 2)."""

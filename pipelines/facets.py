@@ -26,11 +26,10 @@ import datetime as dt
 import hashlib
 import logging
 import math
-import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,9 +42,10 @@ import pyarrow.parquet as pq
 from pymongo import UpdateOne
 
 from pipelines.barcodes import InvalidBarcodeError, is_valid_code
+from pipelines.common import files as atomic_files
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import load_sql
-from pipelines.download.meta import write_json_atomic
 from pipelines.predictors.bulk import existing_snapshot
 from pipelines.store.db import open_store
 
@@ -83,7 +83,7 @@ _SKIPPED_KEY = b"offpipe.skipped_invalid_codes"
 _MONGO_CODE = re.compile(r"[0-9]{4,24}")
 
 
-class UnsupportedFlavorError(ValueError):
+class UnsupportedFlavorError(OffpipeError, ValueError):
     """The fiber facet is only written for the flavors of :data:`FACET_FLAVORS`."""
 
 
@@ -277,7 +277,8 @@ def write_plan(plan: pa.Table, out_dir: Path | str) -> PlanFiles:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = PlanFiles(out_dir / PLAN_FILE, out_dir / SUMMARY_MARKDOWN, out_dir / SUMMARY_JSON)
     table = plan.select(PLAN_SCHEMA.names).cast(PLAN_SCHEMA).replace_schema_metadata(plan.schema.metadata)
-    _write_atomic(files.plan, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    with atomic_files.atomic_path(files.plan) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     report = plan_report(plan)
     summary = {
         "plan": str(files.plan),
@@ -289,8 +290,8 @@ def write_plan(plan: pa.Table, out_dir: Path | str) -> PlanFiles:
         "skipped_invalid_codes": report.skipped_invalid_codes,
     }
     text = plan_markdown(summary, plan.slice(0, LISTED).to_pylist())
-    _write_atomic(files.markdown, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    write_json_atomic(files.json, summary)
+    atomic_files.write_text(files.markdown, text)
+    atomic_files.write_json(files.json, summary)
     logger.info("fiber facet plan written to %s (%d products)", files.plan, plan.num_rows)
     return files
 
@@ -298,22 +299,6 @@ def write_plan(plan: pa.Table, out_dir: Path | str) -> PlanFiles:
 def read_plan(path: Path | str) -> pa.Table:
     """A plan written by :func:`write_plan` (with its skipped-code count)."""
     return pq.read_table(path)
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """``write`` a temporary file beside ``path``, fsync it, rename it: readers see old or new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _facet_table(added: Mapping[str, int], removed: Mapping[str, int]) -> list[str]:
@@ -463,7 +448,7 @@ def _write_checkpoint(checkpoint: Path, identity: Mapping[str, Any], last_batch:
         "completed": done,
         "updated_at": dt.datetime.now(dt.UTC).isoformat(),
     }
-    write_json_atomic(checkpoint, state)
+    atomic_files.write_json(checkpoint, state)
 
 
 # --- the run -----------------------------------------------------------------------------------------------
@@ -528,5 +513,5 @@ def run_fiber_facets(
     report.dry_run = dry_run
     report.plan = str(files.plan)
     report.seconds = round(time.perf_counter() - started, 3)
-    write_json_atomic(out_dir / REPORT_FILE, report.to_dict())
+    atomic_files.write_json(out_dir / REPORT_FILE, report.to_dict())
     return report

@@ -37,6 +37,7 @@ import orjson
 import pyarrow as pa
 from openfoodfacts.taxonomy import Taxonomy, create_taxonomy_mapping
 
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import load_sql
 from pipelines.store.db import write_transaction
 
@@ -81,7 +82,7 @@ NAME_SCHEMA = pa.schema(
 )
 
 
-class TaxonomyFileNotFoundError(FileNotFoundError):
+class TaxonomyFileNotFoundError(OffpipeError, FileNotFoundError):
     """No ``<name>.full.json.gz`` nor ``<name>.full.json`` in the taxonomy folder."""
 
 

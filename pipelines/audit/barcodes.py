@@ -13,10 +13,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipelines.common import files
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import connect, load_sql
 from pipelines.convert.convert import PRODUCTS_FILE
-from pipelines.download.meta import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +121,8 @@ def audit_barcodes(
     report.conflicts = [(pair[0], pair[1]) for pair in summary[7] or []]
     report.csv, report.markdown = str(csv_path), str(md_path)
     tmp_csv.replace(csv_path)
-    tmp_md = md_path.with_name(md_path.name + ".tmp")
-    tmp_md.write_text(report.to_markdown(), encoding="utf-8")
-    tmp_md.replace(md_path)
-    write_json_atomic(out_dir / JSON_FILE, asdict(report))
+    files.write_text(md_path, report.to_markdown())
+    files.write_json(out_dir / JSON_FILE, asdict(report))
     logger.info("barcode audit %s: %s", flavor.value, report.summary_line())
     return report
 

@@ -33,6 +33,8 @@ import pyarrow as pa
 from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, FEATURES, MAX_TOKENS, Inputs, build_inputs
 from pipelines.category_model.metrics import THRESHOLD
 from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_SCORES
+from pipelines.common import files
+from pipelines.common.errors import OffpipeError
 from pipelines.common.onnx_runtime import ort, ort_state
 from pipelines.predictors.schema import PREDICTION_SCHEMA
 
@@ -55,7 +57,7 @@ _ORT_ERRORS = tuple(
 )  # onnxruntime's load errors derive from Exception only
 
 
-class CategoryModelError(ValueError):
+class CategoryModelError(OffpipeError, ValueError):
     """A model folder that cannot be used: files missing or unreadable, or not the expected signature."""
 
 
@@ -75,9 +77,7 @@ def save_model(root: Path, version: str, model: onnx.ModelProto, labels: list[st
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    latest_tmp = root / f".{LATEST_FILE}.tmp-{os.getpid()}"
-    latest_tmp.write_text(version + "\n")
-    latest_tmp.replace(root / LATEST_FILE)
+    files.write_text(root / LATEST_FILE, version + "\n")
     return target
 
 

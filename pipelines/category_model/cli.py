@@ -36,31 +36,27 @@ def train_command(
     """Train on the flavor's latest Parquet snapshot, evaluate on its held-out products, save the model under
     $OFF_DATA_DIR/models/category/<version>/ and make it the latest; prints its card as JSON."""
     from pipelines.category_model.from_snapshot import train_from_snapshot
-    from pipelines.category_model.train import NoLabelsError, TrainConfig
+    from pipelines.category_model.train import TrainConfig
     from pipelines.common.config import get_settings
     from pipelines.common.logs import progress_bar
     from pipelines.insights.job import snapshot_etag
-    from pipelines.predictors.bulk import SnapshotNotFoundError, existing_snapshot
+    from pipelines.predictors.bulk import existing_snapshot
 
     chosen = _flavor(flavor)
     settings = get_settings()
     config = TrainConfig(
         min_products=min_products, max_products=max_products, epochs=epochs, dim=dim, seed=seed
     )
-    try:
-        snapshot = existing_snapshot(chosen, settings)
-        with progress_bar("reading the snapshot", None) as advance:
-            _, card = train_from_snapshot(
-                snapshot,
-                settings.category_models_dir,
-                config=config,
-                flavor=chosen.value,
-                dump_etag=snapshot_etag(chosen, settings),
-                progress=advance,
-            )
-    except (SnapshotNotFoundError, NoLabelsError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    snapshot = existing_snapshot(chosen, settings)
+    with progress_bar("reading the snapshot", None) as advance:
+        _, card = train_from_snapshot(
+            snapshot,
+            settings.category_models_dir,
+            config=config,
+            flavor=chosen.value,
+            dump_etag=snapshot_etag(chosen, settings),
+            progress=advance,
+        )
     typer.echo(json.dumps(card, indent=2, default=str))
 
 
@@ -70,10 +66,10 @@ def evaluate_command(
     flavor: str = typer.Option("off", "--flavor", "-f", help="Snapshot whose held-out products are used."),
 ) -> None:
     """The quality report of a model (run through onnxruntime) on the snapshot's held-out products."""
-    from pipelines.category_model.classifier import CategoryModelError, latest_model
+    from pipelines.category_model.classifier import latest_model
     from pipelines.category_model.from_snapshot import evaluate_model
     from pipelines.common.config import get_settings
-    from pipelines.predictors.bulk import SnapshotNotFoundError, existing_snapshot
+    from pipelines.predictors.bulk import existing_snapshot
 
     chosen = _flavor(flavor)
     settings = get_settings()
@@ -83,9 +79,5 @@ def evaluate_command(
             f"error: no model under {settings.category_models_dir}: run `offpipe category train`", err=True
         )
         sys.exit(1)
-    try:
-        report = evaluate_model(folder, existing_snapshot(chosen, settings))
-    except (SnapshotNotFoundError, CategoryModelError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    report = evaluate_model(folder, existing_snapshot(chosen, settings))
     typer.echo(json.dumps({"model": str(folder)} | report, indent=2, default=str))

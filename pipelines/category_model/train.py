@@ -23,6 +23,7 @@ import polars as pl
 
 from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, Inputs
 from pipelines.category_model.model import CategoryModel
+from pipelines.common.errors import OffpipeError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class TrainConfig:
     seed: int = 0
 
 
-class NoLabelsError(ValueError):
+class NoLabelsError(OffpipeError, ValueError):
     """No category has enough training products: nothing to learn."""
 
 

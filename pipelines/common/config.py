@@ -21,10 +21,12 @@ from openfoodfacts.types import Environment as SdkEnvironment
 from openfoodfacts.types import Flavor as SdkFlavor
 from openfoodfacts.utils import URLBuilder
 
+from pipelines.common.errors import OffpipeError
+
 E = TypeVar("E", bound=StrEnum)
 
 
-class ConfigError(ValueError):
+class ConfigError(OffpipeError, ValueError):
     """A setting has a value the pipeline cannot use."""
 
 

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 from isal import isal_zlib
 
+from pipelines.common.errors import OffpipeError
 
-class GzipDecodeError(ValueError):
+
+class GzipDecodeError(OffpipeError, ValueError):
     """The data is not a valid gzip stream."""
 
 

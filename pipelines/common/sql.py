@@ -15,12 +15,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.common.errors import OffpipeError
+
 # The repository's sql/ folder. The project runs from a checkout (editable install), so it sits beside the
 # package; OFF_SQL_DIR overrides it for unusual layouts.
 _DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
-class SqlNotFoundError(FileNotFoundError):
+class SqlNotFoundError(OffpipeError, FileNotFoundError):
     """No SQL file of that name."""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -30,8 +29,7 @@ def convert_command(
     """
     from pipelines.common.config import Flavor, get_settings
     from pipelines.common.logs import progress_bar
-    from pipelines.convert.convert import ConversionError, ConvertOptions, convert_dump
-    from pipelines.convert.reader import DumpReadError
+    from pipelines.convert.convert import ConvertOptions, convert_dump
     from pipelines.download.dump import DUMP_NAME
 
     try:
@@ -46,18 +44,14 @@ def convert_command(
         )
     options = ConvertOptions(batch_rows=batch_rows, threads=threads)
     with progress_bar(f"converting {source.name}", None) as advance:
-        try:
-            report = convert_dump(
-                source,
-                chosen,
-                out_dir=out_dir,
-                settings=settings,
-                options=options,
-                progress=advance,
-                min_rows=min_rows,
-                force=force,
-            )
-        except (ConversionError, DumpReadError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+        report = convert_dump(
+            source,
+            chosen,
+            out_dir=out_dir,
+            settings=settings,
+            options=options,
+            progress=advance,
+            min_rows=min_rows,
+            force=force,
+        )
     typer.echo(json.dumps(report.to_dict(), indent=2))

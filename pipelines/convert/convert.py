@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.common import files
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import connect, load_sql
 from pipelines.convert.errors import ConversionError, SnapshotRefusedError
@@ -46,7 +47,6 @@ from pipelines.convert.guard import SnapshotGuard, check_snapshot, previous_rows
 from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, prepare_batch
-from pipelines.download.meta import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def convert_dump(
         _code_stats(tmp[PRODUCTS_FILE], report)
         report.seconds = round(time.perf_counter() - started, 2)
         report.converted_at = datetime.now(UTC).isoformat(timespec="seconds")
-        write_json_atomic(tmp[REPORT_FILE], report.to_dict())
+        files.write_json(tmp[REPORT_FILE], report.to_dict())
         # Quarantine and snapshot first, report last: the report describes files that are in place.
         for name in (QUARANTINE_FILE, PRODUCTS_FILE, REPORT_FILE):
             tmp[name].replace(final[name])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipelines.common.errors import OffpipeError
 
-class ConversionError(RuntimeError):
+
+class ConversionError(OffpipeError, RuntimeError):
     """The conversion could not produce a complete, balanced snapshot; the previous one is untouched."""
 
 

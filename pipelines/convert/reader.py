@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 
+from pipelines.common.errors import OffpipeError
 from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 BATCH_SCHEMA = pa.schema([pa.field("line_no", pa.int64()), pa.field("line", pa.large_binary())])
@@ -44,7 +45,7 @@ _DONE = object()
 T = TypeVar("T")
 
 
-class DumpReadError(RuntimeError):
+class DumpReadError(OffpipeError, RuntimeError):
     """The dump cannot be read to its end (corrupt or truncated compression)."""
 
 

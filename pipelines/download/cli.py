@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 
 import typer
@@ -22,18 +21,14 @@ def download_command(
     """Download (or confirm unchanged) a flavor's JSONL dump; prints the result as JSON."""
     from pipelines.common.config import Flavor
     from pipelines.common.logs import progress_bar
-    from pipelines.download.dump import DownloadError, download_dump
+    from pipelines.download.dump import download_dump
 
     try:
         chosen = Flavor(flavor)
     except ValueError as exc:
         raise typer.BadParameter(f"unknown flavor {flavor!r}") from exc
     with progress_bar(f"downloading {chosen.value} dump", None) as advance:
-        try:
-            result = download_dump(chosen, url=url, force=force, min_lines=min_lines, progress=advance)
-        except DownloadError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+        result = download_dump(chosen, url=url, force=force, min_lines=min_lines, progress=advance)
     out = {"status": result.status, "path": str(result.path), "resumed_from": result.resumed_from}
     out["attempts"] = result.attempts
     out["meta"] = asdict(result.meta)

@@ -9,8 +9,10 @@ Layout under ``$OFF_DATA_DIR/dumps/<flavor>/``:
   when the server ignores the range or the file changed).
 
 The request carries ``If-None-Match`` / ``If-Modified-Since`` from the sidecar: a 304 (or a 200 whose ETag
-is the one we have) reports ``unchanged`` and downloads nothing, unless ``force``. Connection errors,
-timeouts and 5xx responses are retried with exponential backoff; other errors fail with a clear message.
+is the one we have) reports ``unchanged`` and downloads nothing, unless ``force``. Requests go through the
+pipeline's HTTP client (:mod:`pipelines.common.http`): connection errors, timeouts, broken transfers, 5xx and
+429 are retried with exponential backoff (each attempt resumes what the previous one wrote); other errors
+fail with a clear message.
 A SIGKILL at any moment leaves the previous dump and sidecar untouched.
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,10 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from pipelines.common import http
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.errors import OffpipeError
+from pipelines.common.http import FetchError, RetryPolicy
 from pipelines.download.meta import (
     DumpMeta,
     PartMeta,
@@ -45,19 +49,17 @@ logger = logging.getLogger(__name__)
 
 DUMP_NAME = "products.jsonl.gz"
 CHUNK = 256 * 1024  # bytes kept on disk before a broken connection: what a resume saves
+# A dump is large and its server sometimes busy: more, slower attempts than for small files.
+DUMP_RETRY = RetryPolicy(attempts=6, backoff_s=1.0)
 Progress = Callable[[int], None]
 
 
-class DownloadError(RuntimeError):
+class DownloadError(OffpipeError, RuntimeError):
     """The dump could not be downloaded; the previous dump is untouched."""
 
 
 class DownloadUnavailableError(DownloadError):
     """The server or the network failed on every attempt: worth trying again later (a flow retry)."""
-
-
-class _RetryableError(Exception):
-    """A failure worth another attempt (connection, timeout, 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +69,6 @@ class DownloadResult:
     meta: DumpMeta
     resumed_from: int = 0
     attempts: int = 1
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
-    timeout_s: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
 
 
 def download_dump(
@@ -102,7 +93,7 @@ def download_dump(
     scheme = urlparse(source).scheme
     if scheme in ("http", "https"):
         fetcher = _HttpFetcher(
-            source, dest, force, retry or RetryPolicy(), session or requests.Session(), progress
+            source, dest, force, retry or DUMP_RETRY, session or requests.Session(), progress
         )
         outcome = fetcher.run()
     elif scheme in ("file", ""):
@@ -177,26 +168,27 @@ class _HttpFetcher:
         self.resumed_from = 0
 
     def run(self) -> _Outcome:
-        last_error = ""
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                outcome = self._attempt()
-                outcome.attempts = attempt
-                outcome.resumed_from = self.resumed_from
-                return outcome
-            except _RetryableError as exc:
-                last_error = str(exc)
-                if attempt == self.retry.attempts:
-                    break
-                delay = self.retry.delay(attempt)
-                logger.warning("download attempt %d failed (%s); retrying in %.1f s", attempt, exc, delay)
-                time.sleep(delay)
-        raise DownloadUnavailableError(
-            f"download of {self.url} failed after {self.retry.attempts} attempts: {last_error}"
-        )
+        attempts = 0
+
+        def attempt() -> _Outcome:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt()
+
+        try:
+            outcome = http.retrying(self.retry, attempt)
+        except FetchError as exc:
+            if exc.transient:
+                raise DownloadUnavailableError(
+                    f"download of {self.url} failed after {exc.attempts} attempts: {exc.reason}"
+                ) from exc
+            raise DownloadError(str(exc)) from exc
+        outcome.attempts = attempts
+        outcome.resumed_from = self.resumed_from
+        return outcome
 
     def _headers(self) -> tuple[dict[str, str], int]:
-        headers = {"User-Agent": "offpipe (Open Food Facts batch pipeline)", "Accept-Encoding": "identity"}
+        headers = {"Accept-Encoding": "identity"}  # Range counts the bytes as stored
         part_meta = read_part_meta(self.dest)
         offset = self.part.stat().st_size if self.part.is_file() else 0
         if offset and part_meta and part_meta.url == self.url and part_meta.validator:
@@ -212,24 +204,21 @@ class _HttpFetcher:
 
     def _attempt(self) -> _Outcome:
         headers, offset = self._headers()
-        try:
-            response = self.session.get(self.url, headers=headers, stream=True, timeout=self.retry.timeout_s)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _RetryableError(f"connection failed: {exc}") from exc
-        with response:
-            status = response.status_code
+        accept = (200, 206, 304, 416)
+        with http.stream(
+            self.session, self.url, what="dump", headers=headers, retry=self.retry, accept=accept
+        ) as response:
+            status = response.status
             if status == 304:
                 if self.previous is None:
                     raise DownloadError("server answered 304 Not Modified but no previous dump is installed")
                 return _Outcome("unchanged", meta=self.previous)
-            if status >= 500:
-                raise _RetryableError(f"HTTP {status} {response.reason}")
             if status == 416:
                 # Our partial file does not fit the current file: start again from zero.
                 self._reset_part()
-                raise _RetryableError("HTTP 416: partial file no longer matches, restarting")
-            if status not in (200, 206):
-                raise DownloadError(f"HTTP {status} {response.reason} for {self.url}")
+                raise FetchError(
+                    "HTTP 416: partial file no longer matches, restarting", self.url, 416, transient=True
+                )
             etag = response.headers.get("ETag")
             last_modified = response.headers.get("Last-Modified")
             if status == 200 and self._same_as_previous(etag):
@@ -237,37 +226,29 @@ class _HttpFetcher:
             if status == 206 and _range_start(response) == offset:
                 self.resumed_from = offset
                 mode = "ab"
-                total = offset + int(response.headers.get("Content-Length", 0) or 0)
             else:
-                offset, mode = 0, "wb"  # 200: the server ignored the range or the file changed
-                total = int(response.headers.get("Content-Length", 0) or 0)
+                mode = "wb"  # 200: the server ignored the range or the file changed
             write_part_meta(self.dest, PartMeta(self.url, etag, last_modified))
-            self._stream(response, mode, offset, total)
+            self._stream(response, mode)
             return _Outcome("fetched", etag=etag, last_modified=last_modified)
 
     def _same_as_previous(self, etag: str | None) -> bool:
         return bool(not self.force and self.previous and etag and self.previous.etag == etag)
 
-    def _stream(self, response: requests.Response, mode: str, offset: int, total: int) -> None:
-        received = offset
-        try:
-            with self.part.open(mode) as handle:
-                for chunk in response.iter_content(CHUNK):
-                    handle.write(chunk)
-                    received += len(chunk)
-                    if self.progress is not None:
-                        self.progress(len(chunk))
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _RetryableError(f"transfer interrupted after {received:,} bytes: {exc}") from exc
-        if total and received < total:
-            raise _RetryableError(f"transfer ended early: {received:,} of {total:,} bytes")
+    def _stream(self, response: http.Stream, mode: str) -> None:
+        """Append the body to ``.part`` as it arrives; a broken transfer keeps what reached the disk."""
+        with self.part.open(mode) as handle:
+            for chunk in response.chunks(CHUNK):
+                handle.write(chunk)
+                if self.progress is not None:
+                    self.progress(len(chunk))
 
     def _reset_part(self) -> None:
         self.part.unlink(missing_ok=True)
         part_meta_path(self.dest).unlink(missing_ok=True)
 
 
-def _range_start(response: requests.Response) -> int | None:
+def _range_start(response: http.Stream) -> int | None:
     """First byte of a 206 response (``Content-Range: bytes 100-199/200``)."""
     value = response.headers.get("Content-Range", "")
     if not value.startswith("bytes "):

@@ -1,4 +1,4 @@
-"""Sidecar metadata of a downloaded dump, and the small file helpers that keep it consistent.
+"""Sidecar metadata of a downloaded dump.
 
 The sidecar (``products.jsonl.gz.meta.json``) records where the dump came from and what was validated: URL,
 ETag, Last-Modified, size, sha256, line count and time. The next download sends its ETag / Last-Modified as
@@ -8,11 +8,12 @@ and is ignored, so a conditional request can never report "unchanged" for a dump
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+
+from pipelines.common import files
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,6 @@ def part_meta_path(dump: Path) -> Path:
     return dump.with_name(dump.name + ".part.json")
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` via a temp file, fsync and rename: readers see old or new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-
-
 def read_meta(dump: Path) -> DumpMeta | None:
     """The sidecar of ``dump`` if it exists, parses, and matches the dump's size."""
     path = meta_path(dump)
@@ -79,7 +70,7 @@ def read_meta(dump: Path) -> DumpMeta | None:
 
 
 def write_meta(dump: Path, meta: DumpMeta) -> None:
-    write_json_atomic(meta_path(dump), asdict(meta))
+    files.write_json(meta_path(dump), asdict(meta))
 
 
 def read_part_meta(dump: Path) -> PartMeta | None:
@@ -90,4 +81,4 @@ def read_part_meta(dump: Path) -> PartMeta | None:
 
 
 def write_part_meta(dump: Path, meta: PartMeta) -> None:
-    write_json_atomic(part_meta_path(dump), asdict(meta))
+    files.write_json(part_meta_path(dump), asdict(meta))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from pipelines.common.errors import OffpipeError
 from pipelines.common.gzip_stream import GzipDecodeError, GzipStream
 
 CHUNK = 4 * 1024 * 1024
@@ -27,7 +28,7 @@ SPREAD_BYTES = 256 * 1024 * 1024  # then one line per this much decompressed dat
 SNIPPET_CHARS = 60
 
 
-class DumpValidationError(ValueError):
+class DumpValidationError(OffpipeError, ValueError):
     """The file is not a complete, plausible dump: it must not replace anything."""
 
 

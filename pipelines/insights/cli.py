@@ -56,12 +56,8 @@ def refresh_command(
     from pipelines.common.logs import progress_bar
     from pipelines.insights.job import run_refresh
     from pipelines.insights.refresh import RefreshError
-    from pipelines.predictors.bulk import SnapshotNotFoundError, products_path
+    from pipelines.predictors.bulk import products_path
     from pipelines.predictors.cli import _ocr_table
-    from pipelines.predictors.registry import UnknownPredictionTypeError
-    from pipelines.predictors.resources import MissingResourceError
-    from pipelines.store.lock import StoreLockedError
-    from pipelines.taxonomy import TaxonomyFileNotFoundError
 
     chosen = _flavor(flavor)
     if not products_path(chosen).is_file():  # before ingesting an OCR archive for nothing
@@ -80,14 +76,7 @@ def refresh_command(
                 all_images=all_images,
                 progress=advance,
             )
-    except (
-        SnapshotNotFoundError,
-        UnknownPredictionTypeError,
-        MissingResourceError,
-        RefreshError,
-        StoreLockedError,
-        TaxonomyFileNotFoundError,
-    ) as exc:
+    except RefreshError as exc:  # the other stage errors are OffpipeErrors: the root command reports them
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
     typer.echo(json.dumps(report, indent=2, default=str))

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import redis
 
+from pipelines.common.errors import OffpipeError
+
 logger = logging.getLogger(__name__)
 
 NAME_KEY = "offpipe:listener:{group}:consumer:{name}"
@@ -63,7 +65,7 @@ return 0
 """
 
 
-class ConsumerNameError(RuntimeError):
+class ConsumerNameError(OffpipeError, RuntimeError):
     """The consumer name cannot be (or is no longer) this process's."""
 
 

@@ -23,8 +23,7 @@ import requests
 
 from pipelines.barcodes import image_path
 from pipelines.common.config import Flavor, Settings
-from pipelines.common.http import FetchError
-from pipelines.common.http import fetch_image as fetch_image_bytes
+from pipelines.common.http import FetchError, FetchNotFoundError
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.listener.apply import ApplyReport, NutriscoreHook, apply_products
 from pipelines.listener.coalesce import ProductWork
@@ -39,7 +38,8 @@ from pipelines.listener.failures import (
     isolate,
 )
 from pipelines.listener.sources import ProductSource, SourceUnavailableError, product_source
-from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
+from pipelines.ocr.fetch import fetch_image as fetch_image_bytes
+from pipelines.ocr.fetch import fetch_ocr_table
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.store.db import KeptWriter, store_writer
@@ -252,7 +252,7 @@ def _ocr(
         for image in sorted(unit.ocr_images):
             try:
                 tables[unit.code].append(fetchers.ocr(unit.code, image, flavor, unit.raw_code or unit.code))
-            except OcrNotFoundError:
+            except FetchNotFoundError:
                 logger.warning("no OCR result for %s image %s on %s", unit.code, image, flavor.value)
                 report.ocr_missing.append((unit.code, image))
             except Exception as exc:

@@ -34,6 +34,7 @@ import orjson
 
 from pipelines.barcodes import InvalidBarcodeError, strict_code
 from pipelines.common.config import PRODUCT_TYPE_FLAVORS, Flavor
+from pipelines.common.errors import OffpipeError
 
 MAX_DIFFS_BYTES = 256 * 1024  # a diff larger than this is not parsed: the product is refreshed as a whole
 MAX_FIELD_BYTES = 4096  # codes, ids, user ids, comments: longer values are cut before use
@@ -69,7 +70,7 @@ class Lane(StrEnum):
     low = "low"
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(OffpipeError, ValueError):
     """An event nothing can be done with; ``reason`` is a short machine-readable code."""
 
     def __init__(self, reason: str, detail: str) -> None:

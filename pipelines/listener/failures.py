@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
+from pipelines.common.errors import OffpipeError
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,7 +29,7 @@ OCR_FETCH_FAILED = "ocr_fetch_failed"  # the image server failed or served an un
 APPLY_FAILED = "apply_failed"  # the work itself raised (predictors, importers, refresh…)
 
 
-class OutageError(RuntimeError):
+class OutageError(OffpipeError, RuntimeError):
     """The batch could not be applied for a cause outside its products: it waits, never dead-lettered."""
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import redis
 
 from pipelines.common.config import Flavor, Settings
+from pipelines.common.errors import OffpipeError
 from pipelines.listener.failures import describe
 from pipelines.listener.sources import ChainSource, MongoSource, SnapshotSource
 from pipelines.predictors.bulk import products_path
@@ -36,7 +37,7 @@ SERVED_FLAVORS = (Flavor.off, Flavor.obf, Flavor.opff, Flavor.opf)  # product ty
 STORE_LOCK_WAIT_S = 10.0  # at startup, how long to wait for another writer before just warning
 
 
-class StartupError(RuntimeError):
+class StartupError(OffpipeError, RuntimeError):
     """A problem the listener cannot run with; its message is one line for the operator."""
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -26,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from pipelines.common import files
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import connect, load_sql
 from pipelines.convert.schema import PRODUCT_SCHEMA
 
@@ -46,7 +47,7 @@ LOOKUP_COLUMNS = (
 )  # fmt: skip
 
 
-class LookupStaleError(RuntimeError):
+class LookupStaleError(OffpipeError, RuntimeError):
     """The copy changed under the reader (a rebuild in progress): read the snapshot this time."""
 
 
@@ -92,7 +93,6 @@ class SnapshotLookup:
     def build(self) -> None:
         """Write the copy (temporary name, then rename) and then its sidecar."""
         stamp = _stamp(self.snapshot)
-        tmp = self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
         columns = ", ".join(f'"{name}"' for name in LOOKUP_COLUMNS)  # fixed names, not input
         con = connect()
         first_codes: list[str | None] = []
@@ -102,16 +102,15 @@ class SnapshotLookup:
             query = load_sql("listener/snapshot_lookup").replace("{columns}", columns)
             reader = con.sql(query).to_arrow_reader(LOOKUP_BATCH_ROWS * 64)
             options = ipc.IpcWriteOptions(compression="zstd")
-            with ipc.new_file(str(tmp), reader.schema, options=options) as writer:
+            with (
+                files.atomic_path(self.path) as tmp,
+                ipc.new_file(str(tmp), reader.schema, options=options) as writer,
+            ):
                 for chunk in reader:
                     for start in range(0, chunk.num_rows, LOOKUP_BATCH_ROWS):  # exact, small batches
                         batch = chunk.slice(start, LOOKUP_BATCH_ROWS)
                         first_codes.append(batch.column("normalized_code")[0].as_py())
                         writer.write_batch(batch)
-            tmp.replace(self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         finally:
             con.close()
         meta = {
@@ -120,9 +119,7 @@ class SnapshotLookup:
             "batch_rows": LOOKUP_BATCH_ROWS,
             "first_codes": first_codes,
         }
-        meta_tmp = self.meta.with_name(self.meta.name + ".tmp")
-        meta_tmp.write_text(json.dumps(meta))
-        meta_tmp.replace(self.meta)
+        files.write_json(self.meta, meta)
         self.snapshot.with_name("products.lookup.parquet").unlink(missing_ok=True)  # earlier format's copy
         logger.info("built the lookup copy of %s (%d batches)", self.snapshot, len(first_codes))
 

@@ -29,7 +29,8 @@ import requests
 
 from pipelines import barcodes
 from pipelines.common.config import Flavor, Settings
-from pipelines.common.http import FetchError, FetchNotFoundError, get_bytes
+from pipelines.common.errors import OffpipeError
+from pipelines.common.http import FetchError, FetchNotFoundError, RetryPolicy, get_bytes
 from pipelines.convert.from_documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
 from pipelines.listener.failures import OutageError
@@ -79,7 +80,7 @@ LANGUAGE_FIELDS = tuple(
 )
 
 
-class SourceUnavailableError(RuntimeError):
+class SourceUnavailableError(OffpipeError, RuntimeError):
     """The source cannot answer for this flavor (no snapshot of it yet); the next configured source is asked.
     Not an outage: the flavor's products fail ``source_unavailable`` and are dead-lettered in the end."""
 
@@ -194,8 +195,7 @@ class ApiSource:
                 url,
                 what="product",
                 max_bytes=MAX_PRODUCT_BYTES,
-                attempts=self.attempts,
-                backoff_s=self.backoff_s,
+                retry=RetryPolicy(attempts=self.attempts, backoff_s=self.backoff_s),
             )
         except FetchNotFoundError:
             return None

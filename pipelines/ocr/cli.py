@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -21,7 +20,7 @@ def ocr_ingest_command(
     report as JSON."""
     from pipelines.common.config import Flavor, get_settings
     from pipelines.common.logs import progress_bar
-    from pipelines.ocr.ingest import OcrIngestError, ingest_archive
+    from pipelines.ocr.ingest import ingest_archive
 
     try:
         chosen = Flavor(flavor)
@@ -31,9 +30,5 @@ def ocr_ingest_command(
         raise typer.BadParameter(f"no such file: {archive}", param_hint="ARCHIVE")
     settings = get_settings()
     with progress_bar(f"ingesting {archive.name}", None) as advance:
-        try:
-            report = ingest_archive(archive, out, chosen, workers, settings=settings, progress=advance)
-        except OcrIngestError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+        report = ingest_archive(archive, out, chosen, workers, settings=settings, progress=advance)
     typer.echo(json.dumps(report.to_dict(), indent=2))

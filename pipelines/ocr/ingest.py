@@ -41,7 +41,8 @@ import pyarrow.parquet as pq
 from isal import igzip, isal_zlib
 
 from pipelines.common.config import Flavor, Settings, get_settings
-from pipelines.ocr.fetch import OcrFetchError, OcrNotFoundError, fetch_ocr_table
+from pipelines.common.errors import OffpipeError
+from pipelines.ocr.fetch import fetch_ocr_table
 from pipelines.ocr.rows import (
     BAD_RECORD,
     DUPLICATE_IMAGE,
@@ -58,10 +59,8 @@ from pipelines.ocr.schema import OCR_TEXT_SCHEMA
 
 __all__ = [
     "OCR_TEXTS_FILE",
-    "OcrFetchError",
     "OcrIngestError",
     "OcrIngestReport",
-    "OcrNotFoundError",
     "default_output",
     "fetch_ocr_table",
     "ingest_archive",
@@ -81,7 +80,7 @@ _SOURCE_IN_RAW = re.compile(rb'"source"\s*:\s*"((?:[^"\\]|\\.){1,1000})"')
 _HEAD_CHARS = 200
 
 
-class OcrIngestError(RuntimeError):
+class OcrIngestError(OffpipeError, RuntimeError):
     """The ingestion could not produce a complete, balanced table; the previous one is untouched."""
 
 

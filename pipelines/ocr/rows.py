@@ -22,6 +22,7 @@ import pyarrow as pa
 from openfoodfacts.ocr import OCRResult, Word
 
 from pipelines import barcodes
+from pipelines.common.errors import OffpipeError
 from pipelines.ocr.schema import OCR_TEXT_SCHEMA, SAFE_SEARCH_KEYS
 
 # Why a line or a document is not turned into a row (the quarantine's ``reason``).
@@ -43,7 +44,7 @@ _INT32 = (-(2**31), 2**31 - 1)
 _DETAIL_CHARS = 300
 
 
-class OcrRecordError(ValueError):
+class OcrRecordError(OffpipeError, ValueError):
     """A document (or archive line) that cannot become a row; ``reason`` is one of the constants above."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import arrow_table, connect, load_sql, load_statement, scratch
 from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
@@ -34,7 +35,7 @@ PRODUCT_BATCH_ROWS = 250_000
 OCR_BATCH_ROWS = 5_000
 
 
-class SnapshotNotFoundError(FileNotFoundError):
+class SnapshotNotFoundError(OffpipeError, FileNotFoundError):
     """The flavor has no Parquet snapshot (or OCR table) to predict from."""
 
 

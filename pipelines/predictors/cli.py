@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -47,8 +46,7 @@ def predict_command(
     """Predict over the flavor's latest Parquet snapshot; import the predictions in one transaction."""
     from pipelines.common.config import Flavor, get_settings
     from pipelines.common.logs import progress_bar
-    from pipelines.predictors.bulk import SnapshotNotFoundError, run_predictions
-    from pipelines.predictors.registry import UnknownPredictionTypeError
+    from pipelines.predictors.bulk import run_predictions
 
     try:
         chosen = Flavor(flavor)
@@ -56,19 +54,15 @@ def predict_command(
         raise typer.BadParameter(f"unknown flavor {flavor!r}") from exc
     settings = get_settings()
     table = _ocr_table(ocr, chosen) if ocr is not None else None
-    try:
-        with progress_bar("predicting", None) as advance:
-            report = run_predictions(
-                chosen,
-                ocr_table=table,
-                types=types or None,
-                store=store,
-                settings=settings,
-                import_into_store=not no_import,
-                all_images=all_images,
-                progress=advance,
-            )
-    except (SnapshotNotFoundError, UnknownPredictionTypeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    with progress_bar("predicting", None) as advance:
+        report = run_predictions(
+            chosen,
+            ocr_table=table,
+            types=types or None,
+            store=store,
+            settings=settings,
+            import_into_store=not no_import,
+            all_images=all_images,
+            progress=advance,
+        )
     typer.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.common.config import Flavor
+from pipelines.common.errors import OffpipeError
 from pipelines.predictors.base import Predictor, finish_name_predictions
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.predictors.rules import (
@@ -61,7 +62,7 @@ CATEGORY_TYPE = "category"
 NAME_TYPES = ("label", "product_weight", "brand")
 
 
-class UnknownPredictionTypeError(ValueError):
+class UnknownPredictionTypeError(OffpipeError, ValueError):
     """A requested prediction type has no predictor."""
 
 

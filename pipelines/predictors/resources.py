@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.common.config import get_settings
+from pipelines.common.errors import OffpipeError
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class MissingResourceError(FileNotFoundError):
+class MissingResourceError(OffpipeError, FileNotFoundError):
     """A keyword list the predictors need is not in the keywords folder."""
 
 

@@ -15,9 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from pipelines.common.config import Settings
+from pipelines.common.errors import OffpipeError
 
 
-class UnknownReferenceError(ValueError):
+class UnknownReferenceError(OffpipeError, ValueError):
     """``only`` names a file that is not in the catalog."""
 
 

@@ -1,4 +1,4 @@
-"""Sidecar metadata of an installed reference file, and the atomic write both rely on.
+"""Sidecar metadata of an installed reference file, and the sweep of temp files a killed run left.
 
 The sidecar (``<file>.meta.json`` beside the file) records the source URL, the validators the server sent
 (ETag, Last-Modified) for the next conditional request, the sha256 of the body as served, the installed size,
@@ -6,26 +6,25 @@ when it was downloaded and when the server was last consulted (``checked_at``, w
 A sidecar whose size does not match its file (a crash between the two renames) is ignored, so it can never
 vouch for a file that is not there.
 
-Writes go to a uniquely named temp file in the same folder, are fsynced, then renamed over the target:
-readers (a running pipeline, a concurrent refresh) see the old or the new file, never half of one, and two
-concurrent refreshes never write into the same temp file.
+Both are written atomically (:mod:`pipelines.common.files`): readers (a running pipeline, a concurrent
+refresh) see the old or the new file, never half of one, and two concurrent refreshes never write into the
+same temp file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
 
+from pipelines.common import files
+
 logger = logging.getLogger(__name__)
 
-TEMP_SUFFIX = ".tmp"
 STALE_TEMP_S = 3600.0  # temp files older than this were left by a killed run
 
 
@@ -56,25 +55,7 @@ def read_meta(dest: Path) -> ReferenceMeta | None:
 
 
 def write_meta(dest: Path, meta: ReferenceMeta) -> None:
-    write_atomic(meta_path(dest), orjson.dumps(asdict(meta), option=orjson.OPT_INDENT_2))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` through a private temp file, fsync and rename; no temp file survives
-    an exception."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)  # mkstemp creates 0600; the installed files are read by other users (workers)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    files.write_json(meta_path(dest), asdict(meta))
 
 
 def sweep_stale_temps(dest: Path, older_than_s: float = STALE_TEMP_S) -> None:
@@ -82,7 +63,8 @@ def sweep_stale_temps(dest: Path, older_than_s: float = STALE_TEMP_S) -> None:
     if not dest.parent.is_dir():
         return
     cutoff = time.time() - older_than_s
-    for tmp in dest.parent.glob(f".{dest.name}.*{TEMP_SUFFIX}"):  # also matches the sidecar's temps
+    pattern = f"{files.temp_name_prefix(dest)}*{files.TEMP_SUFFIX}"  # also matches the sidecar's temps
+    for tmp in dest.parent.glob(pattern):
         with contextlib.suppress(FileNotFoundError):
             if tmp.stat().st_mtime < cutoff:
                 tmp.unlink()

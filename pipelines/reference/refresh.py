@@ -9,8 +9,8 @@ For each file of :func:`pipelines.reference.catalog.reference_files`:
 
 1. a file checked less than ``max_age`` ago is left alone (``fresh``) unless ``force``;
 2. otherwise a conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the sidecar) is sent;
-   connection errors, timeouts, 429 and 5xx are retried with backoff (:class:`RetryPolicy` of the dump
-   download);
+   connection errors, timeouts, 429 and 5xx are retried with backoff (the pipeline's HTTP client,
+   :mod:`pipelines.common.http`);
 3. a 304, or a body identical to the installed one, is ``unchanged``: only the sidecar's ``checked_at`` moves;
 4. a new body is validated (:mod:`pipelines.reference.validate`), then installed atomically (temp file +
    rename; taxonomies gzip-compressed as ``<name>.full.json.gz``), and its sidecar written;
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -35,10 +34,12 @@ from typing import Any
 
 import requests
 
+from pipelines.common import files
 from pipelines.common.config import Settings, get_settings
-from pipelines.download.dump import RetryPolicy
+from pipelines.common.errors import OffpipeError
+from pipelines.common.http import Fetched, FetchError, RetryPolicy, get
 from pipelines.reference.catalog import ReferenceFile, reference_files, select
-from pipelines.reference.meta import ReferenceMeta, read_meta, sweep_stale_temps, write_atomic, write_meta
+from pipelines.reference.meta import ReferenceMeta, read_meta, sweep_stale_temps, write_meta
 from pipelines.reference.validate import validate
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,6 @@ DEFAULT_MAX_AGE = timedelta(hours=2)  # Robotoff's taxonomy refresh period
 # Small files from well-provisioned hosts: a few quick retries, then report and keep the previous copy.
 DEFAULT_RETRY = RetryPolicy(attempts=3, backoff_s=1.0, max_backoff_s=10.0, timeout_s=60.0)
 MAX_BODY_BYTES = 512 * 1024 * 1024  # the largest file (a taxonomy) weighs tens of MB
-CHUNK = 1024 * 1024
-USER_AGENT = "offpipe (Open Food Facts batch pipeline)"
 
 
 class Status(StrEnum):
@@ -123,28 +122,12 @@ class ReferenceReport:
         }
 
 
-class ReferenceDataError(RuntimeError):
+class ReferenceDataError(OffpipeError, RuntimeError):
     """A required reference file could not be downloaded and no previous copy exists."""
 
     def __init__(self, message: str, report: ReferenceReport) -> None:
         super().__init__(message)
         self.report = report
-
-
-class FetchError(RuntimeError):
-    """A file could not be downloaded (final HTTP error, or retries exhausted)."""
-
-
-class _RetryableError(Exception):
-    """A failure worth another attempt (connection, timeout, 429, 5xx, truncated body)."""
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int  # 200 or 304
-    body: bytes
-    etag: str | None
-    last_modified: str | None
 
 
 def refresh_reference_data(
@@ -192,7 +175,7 @@ def _refresh_file(
     try:
         status, meta = _download(file, previous, force, retry, session)
     except Exception as exc:
-        expected = isinstance(exc, (FetchError, ValueError, OSError, requests.RequestException))
+        expected = isinstance(exc, (OffpipeError, ValueError, OSError))
         kept = "previous copy kept" if file.dest.is_file() else "no copy installed"
         logger.warning("%s: refresh failed (%s): %s", file.name, kept, exc, exc_info=not expected)
         return _report(file, Status.failed, read_meta(file.dest), error=str(exc))
@@ -206,11 +189,12 @@ def _download(
     retry: RetryPolicy,
     session: requests.Session,
 ) -> tuple[Status, ReferenceMeta]:
-    response = _get(session, file.url, _conditional_headers(previous, force), retry)
+    headers = _conditional_headers(previous, force)
+    response = get(session, file.url, what=file.name, max_bytes=MAX_BODY_BYTES, headers=headers, retry=retry)
     now = _now()
     if response.status == 304:
         if previous is None:  # conditions are only sent with a valid sidecar
-            raise FetchError(f"HTTP 304 Not Modified for {file.url} but no copy is installed")
+            raise FetchError("HTTP 304 Not Modified but no copy is installed", file.url, 304, transient=False)
         return Status.unchanged, _touch(file, previous, response, now)
     sha256 = hashlib.sha256(response.body).hexdigest()
     if previous is not None and not force and previous.sha256 == sha256:
@@ -219,7 +203,7 @@ def _download(
     status = Status.updated if file.dest.is_file() else Status.downloaded
     # File first, sidecar second: a crash in between leaves a sidecar whose size does not match, which
     # read_meta() ignores (the next run downloads again), never a sidecar vouching for another file.
-    write_atomic(file.dest, installed)
+    files.write_bytes(file.dest, installed)
     meta = ReferenceMeta(
         url=file.url,
         size=len(installed),
@@ -234,7 +218,7 @@ def _download(
     return status, meta
 
 
-def _touch(file: ReferenceFile, previous: ReferenceMeta, response: _Response, now: str) -> ReferenceMeta:
+def _touch(file: ReferenceFile, previous: ReferenceMeta, response: Fetched, now: str) -> ReferenceMeta:
     """Record that the server was consulted now (and any validators it sent) without touching the file."""
     meta = replace(
         previous,
@@ -268,68 +252,13 @@ def _now() -> str:
 
 
 def _conditional_headers(previous: ReferenceMeta | None, force: bool) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT}
+    headers: dict[str, str] = {}
     if previous is not None and not force:
         if previous.etag:
             headers["If-None-Match"] = previous.etag
         if previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
     return headers
-
-
-def _get(session: requests.Session, url: str, headers: dict[str, str], retry: RetryPolicy) -> _Response:
-    """GET with retries of transient failures; a final HTTP error (404, 403…) is not retried."""
-    last_error = ""
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            return _attempt(session, url, headers, retry.timeout_s)
-        except _RetryableError as exc:
-            last_error = str(exc)
-            if attempt < retry.attempts:
-                delay = retry.delay(attempt)
-                logger.info("GET %s failed (%s); retrying in %.1f s", url, exc, delay)
-                time.sleep(delay)
-    raise FetchError(f"GET {url} failed after {retry.attempts} attempts: {last_error}")
-
-
-def _attempt(session: requests.Session, url: str, headers: dict[str, str], timeout_s: float) -> _Response:
-    try:
-        response = session.get(url, headers=headers, stream=True, timeout=timeout_s)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _RetryableError(f"connection failed: {exc}") from exc
-    with response:
-        status = response.status_code
-        etag, last_modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
-        if status == 304:
-            return _Response(304, b"", etag, last_modified)
-        if status >= 500 or status == 429:
-            raise _RetryableError(f"HTTP {status} {response.reason}")
-        if status != 200:
-            raise FetchError(f"HTTP {status} {response.reason} for {url}")
-        return _Response(200, _read_body(response), etag, last_modified)
-
-
-def _read_body(response: requests.Response) -> bytes:
-    """The whole (content-decoded) body, refusing oversized and truncated transfers."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(CHUNK):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise FetchError(f"body larger than {MAX_BODY_BYTES:,} bytes")
-            chunks.append(chunk)
-    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-        raise _RetryableError(f"transfer interrupted after {size:,} bytes: {exc}") from exc
-    expected = response.headers.get("Content-Length")
-    if (
-        expected
-        and expected.isdigit()
-        and "Content-Encoding" not in response.headers
-        and size < int(expected)
-    ):
-        raise _RetryableError(f"transfer ended early: {size:,} of {int(expected):,} bytes")
-    return b"".join(chunks)
 
 
 def _report(

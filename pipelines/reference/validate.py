@@ -15,6 +15,7 @@ import zlib
 
 import orjson
 
+from pipelines.common.errors import OffpipeError
 from pipelines.reference.catalog import Kind
 
 # Far above the largest real file (ingredients.full.json is a few tens of MB); guards against gzip bombs.
@@ -24,7 +25,7 @@ LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
 TAXONOMY_GZIP_LEVEL = 6
 
 
-class ValidationError(ValueError):
+class ValidationError(OffpipeError, ValueError):
     """The downloaded body is not a usable reference file."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.common.config import Settings, get_settings
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import connect, load_sql
 from pipelines.store.lock import (
     DEFAULT_LOCK_TIMEOUT,
@@ -54,7 +55,7 @@ _OPEN_RETRY_SECONDS = 0.1
 DEFAULT_READER_TIMEOUT = 60.0  # how long a reader waits for writers to let go of the file
 
 
-class StoreNotFoundError(FileNotFoundError):
+class StoreNotFoundError(OffpipeError, FileNotFoundError):
     """A read-only open of a store that does not exist."""
 
 
@@ -254,7 +255,7 @@ def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     return path
 
 
-class StoreTransactionError(RuntimeError):
+class StoreTransactionError(OffpipeError, RuntimeError):
     """A write inside an enclosing transaction failed; the enclosing transaction cannot commit."""
 
 

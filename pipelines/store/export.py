@@ -11,7 +11,6 @@ column "required" when the exported rows happen to hold no NULL, so its schema w
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -21,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.common import files
 from pipelines.common.sql import load_sql
 
 logger = logging.getLogger(__name__)
@@ -89,17 +89,11 @@ def export_table(
     fmt = ExportFormat(fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
+    with files.atomic_path(out) as tmp:
         if fmt is ExportFormat.parquet:
             rows = _write_parquet(con, tmp, load_sql(f"{sql_name}_parquet"), schema)
         else:
             rows = _write_jsonl(con, tmp, load_sql(f"{sql_name}_jsonl"))
-        _fsync(tmp)
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     report = ExportReport(
         path=str(out), format=fmt.value, rows=rows, seconds=round(time.perf_counter() - started, 3)
     )
@@ -121,12 +115,3 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path, query: str, schem
 def _write_jsonl(con: duckdb.DuckDBPyConnection, path: Path, copy_statement: str) -> int:
     """DuckDB's JSON writer: one object per line, JSON columns nested as they are; return the row count."""
     return int(con.execute(copy_statement, {"path": str(path)}).fetchall()[0][0])
-
-
-def _fsync(path: Path) -> None:
-    """Flush the finished file to disk before the rename makes it visible."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines.common.errors import OffpipeError
+
 logger = logging.getLogger(__name__)
 
 # Long enough for the listener to wait out a per-product refresh or a large import step; the nightly run
@@ -40,7 +42,7 @@ _MAX_POLL_SECONDS = 0.25
 DOORBELL_FRESH_SECONDS = 1.0
 
 
-class StoreLockedError(TimeoutError):
+class StoreLockedError(OffpipeError, TimeoutError):
     """Another writer held the store's lock for longer than the timeout."""
 
 

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.common.config import Flavor
+from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import arrow_table, load_sql, load_statement
 from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA
 from pipelines.store.db import write_transaction
@@ -66,7 +67,7 @@ _BATCH_VIEW = "store_import_arrow"
 _PRODUCTS_VIEW = "store_import_products"
 
 
-class PredictionImportError(RuntimeError):
+class PredictionImportError(OffpipeError, RuntimeError):
     """The import could not complete consistently; the transaction was rolled back."""
 
 

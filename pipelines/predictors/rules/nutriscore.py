@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from pipelines.common.errors import OffpipeError
 from pipelines.predictors.schema import empty_predictions, predictions_from_rows
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,11 @@ IMAGE_SIZE = 640
 MAX_IMAGE_PIXELS = 80_000_000  # larger images are refused (decompression bombs)
 
 
-class NutriscoreModelError(ValueError):
+class NutriscoreModelError(OffpipeError, ValueError):
     """The model file cannot be used: unreadable, or not the detector's input/output signature."""
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(OffpipeError, ValueError):
     """The image bytes are not a readable image."""
 
 

@@ -33,6 +33,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 from openfoodfacts.utils.fold_to_ascii import translate_table
 
+from pipelines.common.errors import OffpipeError
 from pipelines.predictors.base import Predictor, Row, rows_to_frame
 from pipelines.predictors.resources import MissingResourceError, Resources
 from pipelines.predictors.texts import OCR_SOURCE
@@ -79,7 +80,7 @@ SHAPE_ONLY_EXCLUDED: frozenset[str | None] = frozenset(
 Element = dict[str, dict[str, str]]
 
 
-class UnmappedTerminalError(LookupError):
+class UnmappedTerminalError(OffpipeError, LookupError):
     """A lexed shape/material/recycling string has no entry in its terminal map.
 
     Some terminal names are regexes by accident (``81 c*`` matches ``81 c``), so the matched string can

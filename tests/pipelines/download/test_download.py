@@ -18,7 +18,8 @@ import orjson
 import pytest
 
 from pipelines.common.config import get_settings
-from pipelines.download.dump import DownloadError, RetryPolicy, download_dump
+from pipelines.common.http import RetryPolicy
+from pipelines.download.dump import DownloadError, download_dump
 from pipelines.download.meta import meta_path, part_path, read_meta
 from tests.support.http_server import DumpServer, ServedFile
 

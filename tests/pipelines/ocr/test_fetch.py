@@ -12,7 +12,8 @@ import pytest
 
 from pipelines import barcodes
 from pipelines.common.config import Settings
-from pipelines.ocr.fetch import OcrFetchError, OcrNotFoundError, fetch_ocr_table
+from pipelines.common.http import FetchError, FetchNotFoundError
+from pipelines.ocr.fetch import fetch_ocr_table
 from pipelines.ocr.rows import NOT_JSON, OCR_ERROR, OcrRecordError, ocr_table_from_json
 from tests.pipelines.ocr.conftest import RealOcr, SynthOcr
 from tests.support.http_server import DumpServer, ServedFile
@@ -95,7 +96,7 @@ def test_gzipped_bodies(tmp_path: Path, server: OcrServer, real_ocr: list[RealOc
 
 
 def test_404_is_a_clear_not_found(tmp_path: Path, server: OcrServer) -> None:
-    with pytest.raises(OcrNotFoundError, match="404") as caught:
+    with pytest.raises(FetchNotFoundError, match="404") as caught:
         fetch_ocr_table("3038350013804", 11, settings=_settings(tmp_path, server.base), backoff_s=0)
     assert caught.value.status == 404
     assert caught.value.url.endswith("/images/products/303/835/001/3804/11.json")
@@ -104,12 +105,12 @@ def test_404_is_a_clear_not_found(tmp_path: Path, server: OcrServer) -> None:
 
 def test_persistent_5xx_fails_after_the_retries(tmp_path: Path, server: OcrServer) -> None:
     server.behaviour.status_override = 503
-    with pytest.raises(OcrFetchError, match="HTTP 503") as caught:
+    with pytest.raises(FetchError, match="HTTP 503") as caught:
         fetch_ocr_table(
             "3038350013804", 11, settings=_settings(tmp_path, server.base), attempts=3, backoff_s=0
         )
     assert caught.value.status == 503
-    assert not isinstance(caught.value, OcrNotFoundError)
+    assert not isinstance(caught.value, FetchNotFoundError)
     assert len(server.requests) == 3
 
 
@@ -128,7 +129,7 @@ def test_connection_refused_is_a_fetch_error(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(OcrFetchError, match="ConnectionError") as caught:
+    with pytest.raises(FetchError, match="ConnectionError") as caught:
         fetch_ocr_table(
             "3038350013804", 11, settings=_settings(tmp_path, f"http://127.0.0.1:{port}"), backoff_s=0
         )
@@ -180,7 +181,7 @@ def test_a_file_never_moved_is_found_under_the_legacy_path(
     assert row["ocr_source"] == server.url(legacy)
     paths = [r["path"] for r in server.requests]
     assert paths == ["/images/products/000/001/234/5678/3.json", legacy]  # new layout first
-    with pytest.raises(OcrNotFoundError):  # without the raw code, only the new path is tried
+    with pytest.raises(FetchNotFoundError):  # without the raw code, only the new path is tried
         fetch_ocr_table("0012345678", "3", settings=settings)
-    with pytest.raises(OcrNotFoundError, match=r"/8/4\.json"):  # the last 404 is the one reported
+    with pytest.raises(FetchNotFoundError, match=r"/8/4\.json"):  # the last 404 is the one reported
         fetch_ocr_table("0012345678", "4", settings=settings, raw_code="0012345678")

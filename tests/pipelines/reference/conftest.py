@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from pipelines.common.config import Settings, get_settings
-from pipelines.download.dump import RetryPolicy
+from pipelines.common.http import RetryPolicy
 from pipelines.reference.catalog import GRAMMAR_PATHS, KEYWORD_PATHS, TAXONOMY_NAMES
 from tests.support.http_server import DumpServer, ServedFile
 
