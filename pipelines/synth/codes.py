@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from openfoodfacts.barcode import calculate_check_digit
 
+from pipelines.common.errors import OffpipeError
+
 KINDS = (
     "ean13",
     "upc_padded",
@@ -103,7 +105,7 @@ _CONFLICT_PREFIX = "379"
 _MULTIPLIER = 982_451_653  # prime, so coprime with every power of 10: x -> x*M + B mod 10^k is a bijection
 
 
-class MixError(ValueError):
+class MixError(OffpipeError, ValueError):
     """A barcode mix that does not describe a distribution over the known kinds."""
 
 
