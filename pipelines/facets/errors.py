@@ -1,0 +1,7 @@
+"""Errors of the facet stage."""
+
+from __future__ import annotations
+
+
+class UnsupportedFlavorError(ValueError):
+    """The fiber facet is only written for the flavors of :data:`~pipelines.facets.plan.FACET_FLAVORS`."""
