@@ -48,8 +48,8 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-# The package as a user installs it: a wheel in a fresh venv runs synth, convert, refresh, export and facets
-# from outside the checkout (.ci/wheel-check). Needs no .venv; dependencies come from the package index.
+# The package as a user installs it: a wheel in a fresh venv runs synth, convert, audit, refresh, export and
+# facets from outside the checkout (.ci/wheel-check). Needs no .venv; dependencies come from the package index.
 wheel-check:
 	SHARED_DATA="$(SHARED_DATA)" PYTHON="$(PYTHON)" .ci/wheel-check
 
