@@ -13,7 +13,7 @@ SHARED_DATA ?= $(abspath ../shared/data)
 
 export OFF_DATA_DIR ?= $(abspath data)
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test wheel-check lint format bench clean
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The package as a user installs it: a wheel in a fresh venv runs synth, convert, audit, refresh, export and
+# facets from outside the checkout (.ci/wheel-check). Needs no .venv; dependencies come from the package index.
+wheel-check:
+	SHARED_DATA="$(SHARED_DATA)" PYTHON="$(PYTHON)" .ci/wheel-check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -23,7 +23,7 @@ from flows.insights import refresh_insights
 from flows.listener import per_product
 from flows.nightly import nightly
 from pipelines.common.config import Flavor
-from pipelines.facets import FACET_FLAVORS
+from pipelines.facets.plan import FACET_FLAVORS
 
 DEFAULT_HOUR = 3  # Product Opener publishes the dumps during the night (Europe/Paris)
 DEFAULT_MINUTE = 0

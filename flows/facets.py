@@ -11,7 +11,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.facets import DEFAULT_BATCH_SIZE, facet_flavor, report_markdown, run_fiber_facets
+from pipelines.facets.apply import DEFAULT_BATCH_SIZE
+from pipelines.facets.job import run_fiber_facets
+from pipelines.facets.plan import facet_flavor
+from pipelines.facets.report import report_markdown
 
 
 @task(cache_policy=NO_CACHE)

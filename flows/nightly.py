@@ -21,7 +21,7 @@ from flows.dumps import audit_barcodes, convert_to_parquet, download_dump
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
 from pipelines.common.config import Flavor
-from pipelines.facets import FACET_FLAVORS
+from pipelines.facets.plan import FACET_FLAVORS
 from pipelines.nightly import count_rows, nightly_markdown
 
 

@@ -21,6 +21,7 @@ from pipelines.common.errors import OffpipeError
 from pipelines.common.logs import configure_cli_logging
 from pipelines.convert.cli import convert_command
 from pipelines.download.cli import download_command
+from pipelines.facets.cli import facets_command
 from pipelines.insights.cli import insights_app, refresh_command
 from pipelines.listener.cli import listen_command
 from pipelines.ocr.cli import ocr_ingest_command
@@ -66,6 +67,7 @@ app.command("ocr-ingest")(ocr_ingest_command)
 app.command("predict")(predict_command)
 app.command("refresh")(refresh_command)
 app.command("listen")(listen_command)
+app.command("facets")(facets_command)
 
 
 @app.callback()
@@ -94,46 +96,6 @@ def barcode_normalize(
         line["image_url"] = barcodes.image_url(barcodes.strict_code(raw), 1, flavor) if accepted else None
         line["legacy_path"] = barcodes.legacy_split_code(raw)
         typer.echo(json.dumps(line))
-
-
-@app.command("facets")
-def facets_command(
-    flavor: str = typer.Option(
-        "off", "--flavor", "-f", help="Flavor (the fiber facet is written for off only)."
-    ),
-    dry_run: bool = typer.Option(
-        False,
-        "--dry-run",
-        help="Write the plan only; never connect to MongoDB (also the case without MONGO_URI).",
-    ),
-    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Products per bulk_write round trip."),
-    store: Path | None = typer.Option(
-        None, "--store", help="Store file. Default: $OFF_DATA_DIR/store.duckdb."
-    ),
-) -> None:
-    """Plan the fiber data-quality facets and write them to MongoDB (MONGO_URI); prints the report as JSON.
-
-    The plan goes to $OFF_DATA_DIR/reports/facets/<flavor>/ in every case; an interrupted run resumes from its
-    checkpoint there.
-    """
-    import duckdb
-    from pymongo.errors import PyMongoError
-
-    from pipelines.facets import UnsupportedFlavorError, facet_flavor, run_fiber_facets
-    from pipelines.predictors.bulk import SnapshotNotFoundError
-    from pipelines.store.db import StoreNotFoundError
-
-    try:
-        chosen = facet_flavor(flavor)
-    except ValueError as exc:  # UnsupportedFlavorError, or no flavor of that name
-        message = str(exc) if isinstance(exc, UnsupportedFlavorError) else f"unknown flavor {flavor!r}"
-        raise typer.BadParameter(message, param_hint="--flavor") from exc
-    try:
-        report = run_fiber_facets(chosen, dry_run=dry_run, batch_size=batch_size, store=store)
-    except (SnapshotNotFoundError, StoreNotFoundError, duckdb.IOException, PyMongoError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    typer.echo(json.dumps(report.to_dict(), indent=2))
 
 
 @app.command("nightly")

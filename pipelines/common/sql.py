@@ -10,6 +10,7 @@ import os
 import threading
 import warnings
 from functools import cache, lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 import duckdb
@@ -17,19 +18,31 @@ import pyarrow as pa
 
 from pipelines.common.errors import OffpipeError
 
-# The repository's sql/ folder. The project runs from a checkout (editable install), so it sits beside the
-# package; OFF_SQL_DIR overrides it for unusual layouts.
-_DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-
 
 class SqlNotFoundError(OffpipeError, FileNotFoundError):
     """No SQL file of that name."""
 
 
 def sql_dir() -> Path:
-    """Folder holding the project's SQL files."""
+    """Folder holding the project's SQL files: ``OFF_SQL_DIR`` when set, else :func:`packaged_sql_dir`."""
     override = os.environ.get("OFF_SQL_DIR")
-    return Path(override) if override else _DEFAULT_SQL_DIR
+    return Path(override) if override else packaged_sql_dir()
+
+
+@cache
+def packaged_sql_dir() -> Path:
+    """The ``sql/`` folder that belongs to the imported ``pipelines`` package.
+
+    A wheel ships the repository's ``sql/`` as the data package ``pipelines._sql`` (``pyproject.toml``); a
+    checkout (editable install, or ``PYTHONPATH``) has no such folder and reads ``sql/`` beside the package.
+    Both are found from the package actually imported, so a worktree on ``PYTHONPATH`` never reads another
+    checkout's SQL.
+    """
+    package = files("pipelines")
+    if not isinstance(package, Path):  # pip unpacks wheels; a zipped install would need extracting first
+        raise SqlNotFoundError(f"the pipelines package is not on a file system: {package}")
+    shipped = package / "_sql"
+    return shipped if shipped.is_dir() else package.parent / "sql"
 
 
 @cache

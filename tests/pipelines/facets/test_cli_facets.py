@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.facets import PLAN_FILE
+from pipelines.facets.report import PLAN_FILE
 from tests.pipelines.facets.conftest import PHOTOS, World, mention, product
 
 runner = CliRunner()

@@ -17,18 +17,15 @@ import pyarrow as pa
 import pytest
 from pymongo.errors import AutoReconnect
 
-from pipelines.facets import (
+from pipelines.facets.apply import apply_plan
+from pipelines.facets.plan import PLAN_SCHEMA, plan_digest, skipped_invalid_codes, with_skipped_invalid_codes
+from pipelines.facets.report import (
     CHECKPOINT_FILE,
     PLAN_FILE,
-    PLAN_SCHEMA,
     REPORT_FILE,
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
-    apply_plan,
-    plan_digest,
     read_plan,
-    skipped_invalid_codes,
-    with_skipped_invalid_codes,
     write_plan,
 )
 from tests.pipelines.facets.conftest import NUTRITION, PHOTOS, World, mention, product
@@ -313,7 +310,9 @@ def test_plan_files_are_readable(world: World, tmp_path: Path) -> None:
 def test_run_writes_the_plan_without_mongo_uri(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pymongo
 
-    from pipelines.facets import UnsupportedFlavorError, reports_dir, run_fiber_facets
+    from pipelines.facets.errors import UnsupportedFlavorError
+    from pipelines.facets.job import run_fiber_facets
+    from pipelines.facets.report import reports_dir
 
     world = World(data_dir, snapshot_file=data_dir / "parquet" / "off" / "products.parquet")
     world.products = [product(ADD_ONE)]
@@ -343,7 +342,8 @@ def test_run_writes_the_plan_without_mongo_uri(data_dir: Path, monkeypatch: pyte
 def test_run_connects_to_mongo_uri(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pymongo
 
-    from pipelines.facets import reports_dir, run_fiber_facets
+    from pipelines.facets.job import run_fiber_facets
+    from pipelines.facets.report import reports_dir
 
     world = World(data_dir, snapshot_file=data_dir / "parquet" / "off" / "products.parquet")
     world.products = [product(ADD_ONE), product(ADD_BOTH, nutrition_imgid=3)]

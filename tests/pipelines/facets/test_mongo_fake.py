@@ -13,7 +13,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 from pymongo.results import BulkWriteResult
 
-from pipelines.facets import FACET_FIELDS, product_updates
+from pipelines.facets.apply import FACET_FIELDS, product_updates
 from tests.pipelines.facets.conftest import NUTRITION, PHOTOS
 from tests.support.mongo import CONFLICT_CODE, MongoLikeCollection, dedup_add_to_set
 

@@ -16,7 +16,7 @@ import pytest
 from pymongo import MongoClient, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from pipelines.facets import apply_plan
+from pipelines.facets.apply import apply_plan
 from tests.pipelines.facets.conftest import NUTRITION, PHOTOS, World, mention, product
 from tests.support.mongo import CONFLICT_CODE
 
