@@ -1,3 +1,9 @@
+-- MODEL: fiber_facet_plan
+-- KIND: QUERY
+-- READS: prediction
+-- PARAMS: $snapshot, $server_type, $photos_facet, $nutrition_facet
+-- The products whose fiber quality facets must change, and how.
+--
 -- fiber_facet_plan: the products whose fiber quality facets must change, one row per product with a change
 -- (code, normalized_code, facets_to_add, facets_to_remove), ordered by normalized code. Robotoff's removed
 -- nightly job (spec §7) restated over every product at once; the deviations are in docs/facets.md.

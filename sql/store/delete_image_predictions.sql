@@ -1,3 +1,9 @@
+-- MODEL: prediction
+-- KIND: DELETE
+-- READS: -
+-- PARAMS: $barcode, $server_type, $source_image
+-- Every prediction made from an image deleted from its product.
+--
 -- Every prediction made from one image of a product (image deleted; spec §5 deleted_image_job).
 DELETE FROM prediction
 WHERE barcode = $barcode

@@ -1,3 +1,9 @@
+-- MODEL: prediction
+-- KIND: DELETE
+-- READS: -
+-- PARAMS: $server_type, $barcodes
+-- Every prediction of deleted (or moved) products.
+--
 -- Every prediction of the given products of one server type (product deleted, or moved to another flavor;
 -- spec §5). $barcodes is a list of normalized barcodes.
 DELETE FROM prediction

@@ -1,3 +1,9 @@
+-- MODEL: store_import_evicted
+-- KIND: TABLE
+-- READS: prediction, store_import_batch
+-- PARAMS: -
+-- Import step 2: the stored predictions the incoming rows replace, and why.
+--
 -- Step 2 of spec §4.1: the stored predictions the incoming valid rows replace, with the rule that selects
 -- them. Groups are those of all valid incoming rows (not only the first of each key), as in Robotoff.
 --

@@ -1,3 +1,9 @@
+-- MODEL: prediction
+-- KIND: INSERT
+-- READS: store_import_batch, prediction
+-- PARAMS: $now
+-- Import step 3: insert the incoming predictions the store does not hold yet.
+--
 -- Step 3 of spec §4.1: insert the first incoming row of each key unless the store (after step 2) already
 -- holds a row with the same (barcode, server_type, type, source_image, value_tag, value, predictor,
 -- automatic_processing). `data`, `confidence` and `predictor_version` are not part of the key. NULL matches

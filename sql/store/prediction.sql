@@ -1,3 +1,9 @@
+-- MODEL: prediction
+-- KIND: TABLE
+-- READS: prediction_id_seq
+-- PARAMS: -
+-- Robotoff's `prediction` table.
+--
 -- Robotoff's `prediction` table (robotoff/models.py, spec §4.8): same column names, order and nullability,
 -- so an export reads like Robotoff's. `data` is JSON (Robotoff: JSONB); `timestamp` is the import time.
 CREATE TABLE IF NOT EXISTS prediction (

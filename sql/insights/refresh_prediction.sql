@@ -1,3 +1,9 @@
+-- MODEL: refresh_prediction
+-- KIND: TABLE
+-- READS: prediction, refresh_product
+-- PARAMS: $server_type
+-- Refresh step: the stored predictions the importers read, with Robotoff's sort keys.
+--
 -- refresh_prediction: the stored predictions of the products being refreshed that are in the product table
 -- (refresh_product; spec §4.2: an importer runs for a product only when the product has predictions of its
 -- types). A product absent from the product table is never touched by the importers: only the guarded
