@@ -2,7 +2,7 @@
 
 Every SQL statement of the pipeline lives in ``sql/`` (one file per rule, named after what it produces);
 Python code refers to it by a literal name (``load_sql("macros/barcodes")``) and passes values as parameters.
-Each file opens with a header (docs/sql.md) naming what it produces, what it reads and its parameters;
+Each file opens with a header (README.md, `sql/`) naming what it produces, what it reads and its parameters;
 :func:`header` parses it and ``tests/sql/test_sql_contracts.py`` checks that it is true.
 """
 

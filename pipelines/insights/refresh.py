@@ -448,12 +448,8 @@ def refresh_insights(
 
 def _run(state: _Refresh, step: Step) -> None:
     """Run one step with the parameters its header declares; hand its rows to the step's recorder."""
-    params = state.params(header(step.sql).named_params)
-    cursor = (
-        state.con.execute(load_statement(step.sql), params)
-        if params
-        else state.con.execute(load_statement(step.sql))
-    )
+    statement, params = load_statement(step.sql), state.params(header(step.sql).named_params)
+    cursor = state.con.execute(statement, params) if params else state.con.execute(statement)
     if step.record is not None:
         step.record(state, cursor.fetchall())
 
