@@ -55,8 +55,20 @@ SCHEMA_OBJECTS = (
     "taxonomy/taxonomy_ancestor",
     "taxonomy/taxonomy_name",
 )
-# Tables whose rows of one taxonomy a load replaces (taxonomy_source is upserted).
-_ROW_TABLES = ("node", "parent", "ancestor", "name")
+# What a load runs, in order: empty the taxonomy's rows of each table (taxonomy_source is upserted), then fill
+# them from the registered Arrow tables, the closure last.
+_DELETE_ROWS = (
+    "taxonomy/delete_node",
+    "taxonomy/delete_parent",
+    "taxonomy/delete_ancestor",
+    "taxonomy/delete_name",
+)
+_INSERT_ROWS = (
+    "taxonomy/insert_node",
+    "taxonomy/insert_parent",
+    "taxonomy/insert_name",
+    "taxonomy/insert_ancestor",
+)
 
 # Names of the Arrow tables registered on the connection for the duration of a load or a query.
 _LOAD_VIEWS = ("taxonomy_load_node", "taxonomy_load_parent", "taxonomy_load_name")
@@ -241,11 +253,8 @@ def _load(con: duckdb.DuckDBPyConnection, name: str, source: SourceFile) -> Load
     try:
         with write_transaction(con, purpose=f"taxonomy {name}"):
             _create_tables(con)
-            for table in _ROW_TABLES:
-                con.execute(load_sql(f"taxonomy/delete_{table}"), params)
-            for table in ("node", "parent", "name"):
-                con.execute(load_sql(f"taxonomy/insert_{table}"), params)
-            con.execute(load_sql("taxonomy/insert_ancestor"), params)
+            for statement in (*_DELETE_ROWS, *_INSERT_ROWS):
+                con.execute(load_sql(statement), params)
             con.execute(
                 load_sql("taxonomy/upsert_source"),
                 {

@@ -101,11 +101,9 @@ def audit_barcodes(
     con = connect()
     tmp_csv = csv_path.with_name(csv_path.name + ".tmp")
     try:
-        rows = (
-            load_sql("audit/barcode_migration").rstrip().rstrip(";").replace("$path", _sql_string(snapshot))
-        )
-        con.execute(f"CREATE TEMP VIEW barcode_migration AS {rows}")
-        con.execute(f"COPY (FROM barcode_migration) TO {_sql_string(tmp_csv)} (HEADER, DELIMITER ',')")
+        con.read_parquet(str(snapshot)).create_view("barcode_source")
+        con.execute(load_sql("audit/barcode_migration"))
+        con.execute(load_sql("audit/barcode_migration_csv"), {"path": str(tmp_csv)})
         summary = con.execute(load_sql("audit/barcode_migration_summary"), {"listed": LISTED}).fetchall()[0]
     finally:
         con.close()
@@ -125,8 +123,3 @@ def audit_barcodes(
     files.write_json(out_dir / JSON_FILE, asdict(report))
     logger.info("barcode audit %s: %s", flavor.value, report.summary_line())
     return report
-
-
-def _sql_string(path: Path) -> str:
-    """A path as a SQL string literal (COPY and views take no parameters); quotes are doubled."""
-    return "'" + str(path).replace("'", "''") + "'"

@@ -1,14 +1,18 @@
 """Loading the project's SQL files by name, and DuckDB connections with the project's macros installed.
 
 Every SQL statement of the pipeline lives in ``sql/`` (one file per rule, named after what it produces);
-Python code refers to it by name (``load_sql("macros/barcodes")``) and passes values as parameters.
+Python code refers to it by a literal name (``load_sql("macros/barcodes")``) and passes values as parameters.
+Each file opens with a header (README.md, `sql/`) naming what it produces, what it reads and its parameters;
+:func:`header` parses it and ``tests/sql/test_sql_contracts.py`` checks that it is true.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import warnings
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -18,9 +22,104 @@ import pyarrow as pa
 
 from pipelines.common.errors import OffpipeError
 
+# The macro files, installed in this order on every connection (later files may use earlier macros).
+MACRO_FILES = ("macros/barcodes", "macros/json_values")
+
+# What a SQL file does, as its header's KIND says.
+KINDS = frozenset(
+    {"TABLE", "VIEW", "QUERY", "INSERT", "UPDATE", "DELETE", "MACRO", "INDEX", "SEQUENCE", "SCHEMA"}
+)
+_HEADER_KEYS = ("MODEL", "KIND", "READS", "PARAMS")
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_PARAM = re.compile(r"\$[a-z_][a-z0-9_]*|\{[a-z_][a-z0-9_]*\}|getvariable\('[a-z_][a-z0-9_]*'\)")
+
 
 class SqlNotFoundError(OffpipeError, FileNotFoundError):
     """No SQL file of that name."""
+
+
+class SqlHeaderError(OffpipeError, ValueError):
+    """A SQL file's header is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SqlHeader:
+    """A SQL file's contract: what it produces (``models``: a table, view, macro… or, for a query, a name
+    for its rows), what it does (``kind``), the tables and views it reads (``reads``; registered inputs
+    in ``inputs``, written ``@name``) and its parameters (``$name``; ``{name}`` for a template slot filled
+    from names the caller validated; ``getvariable('name')`` for a DuckDB variable a view reads)."""
+
+    models: tuple[str, ...]
+    kind: str
+    reads: tuple[str, ...]
+    inputs: tuple[str, ...]
+    params: tuple[str, ...]
+    purpose: str
+
+    @property
+    def named_params(self) -> tuple[str, ...]:
+        """The ``$name`` parameters, without the ``$``."""
+        return tuple(p[1:] for p in self.params if p.startswith("$"))
+
+
+def parse_header(text: str) -> SqlHeader:
+    """The header of a SQL file's ``text``: ``-- MODEL:``, ``-- KIND:``, ``-- READS:``, ``-- PARAMS:`` as its
+    first four lines, then one or more comment lines saying why the step exists."""
+    lines = text.splitlines()
+    values: dict[str, str] = {}
+    for key, line in zip(_HEADER_KEYS, lines, strict=False):
+        prefix = f"-- {key}:"
+        if not line.startswith(prefix):
+            raise SqlHeaderError(f"line {len(values) + 1} should start with {prefix!r}: {line!r}")
+        values[key] = line[len(prefix) :].strip()
+    if len(values) < len(_HEADER_KEYS):
+        raise SqlHeaderError("header incomplete: MODEL, KIND, READS and PARAMS lines are required")
+    purpose = []
+    for line in lines[len(_HEADER_KEYS) :]:
+        if not line.startswith("--") or not line[2:].strip():
+            break
+        purpose.append(line[2:].strip())
+    if not purpose:
+        raise SqlHeaderError("no line after PARAMS saying why the step exists")
+    models = _items(values["MODEL"], "MODEL")
+    if not models or not all(_NAME.fullmatch(m) for m in models):
+        raise SqlHeaderError(f"MODEL must name what the file produces: {values['MODEL']!r}")
+    kind = values["KIND"]
+    if kind not in KINDS:
+        raise SqlHeaderError(f"KIND {kind!r} is not one of {sorted(KINDS)}")
+    reads = _items(values["READS"], "READS")
+    if not all(_NAME.fullmatch(r.removeprefix("@")) for r in reads):
+        raise SqlHeaderError(f"READS must list table names or @inputs: {values['READS']!r}")
+    params = _items(values["PARAMS"], "PARAMS")
+    if not all(_PARAM.fullmatch(p) for p in params):
+        raise SqlHeaderError(f"PARAMS must list $name, {{name}} or getvariable('name'): {values['PARAMS']!r}")
+    return SqlHeader(
+        models=models,
+        kind=kind,
+        reads=tuple(r for r in reads if not r.startswith("@")),
+        inputs=tuple(r[1:] for r in reads if r.startswith("@")),
+        params=params,
+        purpose=" ".join(purpose),
+    )
+
+
+def _items(value: str, key: str) -> tuple[str, ...]:
+    if value == "-":
+        return ()
+    items = tuple(item.strip() for item in value.split(","))
+    if not all(items) or len(set(items)) != len(items):
+        raise SqlHeaderError(f"{key}: empty or repeated item in {value!r} (write `-` for none)")
+    return items
+
+
+def header(name: str) -> SqlHeader:
+    """The parsed header of ``sql/<name>.sql``."""
+    return _header(load_sql(name))
+
+
+@cache
+def _header(text: str) -> SqlHeader:
+    return parse_header(text)
 
 
 def sql_dir() -> Path:
@@ -85,8 +184,8 @@ def parsed(text: str) -> duckdb.Statement:
 
 
 def macro_names() -> list[str]:
-    """Names of the macro files, in a stable order (later files may use earlier macros)."""
-    return sorted(f"macros/{p.stem}" for p in (sql_dir() / "macros").glob("*.sql"))
+    """Names of the macro files, in the order they install (later files may use earlier macros)."""
+    return list(MACRO_FILES)
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -1,7 +1,7 @@
 """The explicit schema of the Parquet snapshot: OFF's own 111 export columns plus what the pipeline needs.
 
 Never inferred: DuckDB and Polars both drop or coerce fields silently past their inference window (see
-``../shared/spec/peers-and-pitfalls.md`` §5), so every column and type is declared here, and the conversion
+docs/parquet-schema.md), so every column and type is declared here, and the conversion
 casts its output to exactly this schema (a mismatch is an error, not a guess).
 
 The first 111 columns have the names and Arrow types of the Hugging Face ``openfoodfacts/product-database``

@@ -75,7 +75,7 @@ class BatchTransformer:
         self.batches_on_connection = 0
         self.memory_limit = memory_limit
         self.con: duckdb.DuckDBPyConnection | None = None
-        self.max_line_bytes = int(max_line_bytes)  # inlined in the view (views take no parameters)
+        self.max_line_bytes = int(max_line_bytes)  # a DuckDB variable for the view (views take no parameters)
         self.nutriment_keys = load_sql("convert/nutriment_keys")
         self.parsed_lines = load_sql("convert/parsed_lines")
         self.products = load_sql("convert/products")
@@ -99,7 +99,7 @@ class BatchTransformer:
         if self.con is None or (limit is not None and self.batches_on_connection >= limit):
             self.close()
             self.con = connect()
-            self.con.execute(f"SET threads = {self.threads}")
+            self.con.execute("SET threads = ?", [self.threads])
             self.con.execute("SET memory_limit = ?", [self.memory_limit])
             self.batches_on_connection = 0
         self.batches_on_connection += 1
@@ -117,8 +117,8 @@ class BatchTransformer:
         assert con is not None
         con.register("batch", batch)
         try:
-            view = self.parsed_lines_query(languages).replace("$max_line_bytes", str(self.max_line_bytes))
-            con.execute(view)
+            con.execute(load_sql("convert/max_line_bytes"), {"max_line_bytes": self.max_line_bytes})
+            con.execute(self.parsed_lines_query(languages))
             result = arrow_table(con, self.products_query(languages))
         finally:
             con.execute("DROP VIEW IF EXISTS parsed_lines")

@@ -55,7 +55,6 @@ def refresh_command(
     """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the report."""
     from pipelines.common.logs import progress_bar
     from pipelines.insights.job import run_refresh
-    from pipelines.insights.refresh import RefreshError
     from pipelines.predictors.bulk import products_path
     from pipelines.predictors.cli import _ocr_table
 
@@ -64,21 +63,17 @@ def refresh_command(
         typer.echo(f"error: no Parquet table at {products_path(chosen)} (run `offpipe convert`)", err=True)
         sys.exit(1)
     table = _ocr_table(ocr, chosen) if ocr is not None and not no_predict else None
-    try:
-        with progress_bar("predicting", None) as advance:
-            report = run_refresh(
-                chosen,
-                ocr_table=table,
-                types=types or None,
-                store=store,
-                force=force,
-                predict=not no_predict,
-                all_images=all_images,
-                progress=advance,
-            )
-    except RefreshError as exc:  # the other stage errors are OffpipeErrors: the root command reports them
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    with progress_bar("predicting", None) as advance:
+        report = run_refresh(
+            chosen,
+            ocr_table=table,
+            types=types or None,
+            store=store,
+            force=force,
+            predict=not no_predict,
+            all_images=all_images,
+            progress=advance,
+        )
     typer.echo(json.dumps(report, indent=2, default=str))
 
 

@@ -73,7 +73,14 @@ def export_insights(
     The export reads one snapshot of the table (DuckDB's transaction isolation), so a concurrent writer in
     the same process cannot make it inconsistent.
     """
-    return export_table(con, out, fmt, schema=EXPORT_SCHEMA, sql_name="insights/export", what="insights")
+    return export_table(
+        con,
+        out,
+        fmt,
+        schema=EXPORT_SCHEMA,
+        sql={ExportFormat.parquet: "insights/export_parquet", ExportFormat.jsonl: "insights/export_jsonl"},
+        what="insights",
+    )
 
 
 def product_records(

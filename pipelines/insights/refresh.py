@@ -1,4 +1,4 @@
-"""Insight refresh: Robotoff's importers (spec §4.3–§4.6) as set-based SQL, in one store transaction.
+"""Insight refresh: Robotoff's importers (docs/insights.md) as set-based SQL, in one store transaction.
 
 A refresh takes a scope of products (all of a flavor's snapshot, or the barcodes of some events), the
 product table (the Parquet snapshot, or a one-row table of the same schema) and the stored predictions, and
@@ -6,11 +6,8 @@ brings ``product_insight`` to what Robotoff's ``refresh_insights`` would leave, 
 improvements (docs/insights.md): an unchanged candidate writes nothing, and a bulk refresh refuses to delete
 the insights of vanished products when the product table shrank below 90% of the previous run's.
 
-Steps, each one SQL file of ``sql/insights/``: the scope and its product rows; products gone from the
-product table lose their predictions and unannotated insights; per importer, the candidates
-(``candidates_<type>.sql``); the generic candidate checks and order; the create/update/delete decision;
-then delete, update, insert, and the countries/brands/scans refresh of unannotated insights. The bulk path
-and the per-product path run exactly these statements; only the scope differs.
+The steps are :data:`REFRESH_STEPS`, one SQL file each, run in that order (docs/insights.md maps them). The
+bulk path and the per-product path run exactly these statements; only the scope differs.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import time
 import unicodedata
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -32,7 +30,8 @@ import orjson
 import pyarrow as pa
 
 from pipelines.common.config import Flavor
-from pipelines.common.sql import load_sql, load_statement, parsed
+from pipelines.common.errors import OffpipeError
+from pipelines.common.sql import header, load_statement
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import write_transaction
 
@@ -41,7 +40,7 @@ logger = logging.getLogger(__name__)
 # The importers run here, in Robotoff's IMPORTERS order (importer.py:2290-2305) for the types we predict.
 INSIGHT_TYPES = ("packager_code", "label", "category", "product_weight", "expiration_date", "brand", "store")
 TAXONOMIES = ("labels", "categories")
-# The product table's columns the refresh reads (refresh_scope_all.sql, refresh_products.sql).
+# The product table's columns the refresh reads (refresh_scope_all.sql, refresh_product.sql).
 SOURCE_COLUMNS = (
     "code",
     "normalized_code",
@@ -61,7 +60,7 @@ AUTOMATIC_PROCESSING_WAIT_MINUTES = 10  # Robotoff's INSIGHT_AUTOMATIC_PROCESSIN
 SAFETY_RATIO = 0.9
 
 
-class RefreshError(RuntimeError):
+class RefreshError(OffpipeError, RuntimeError):
     """The refresh could not run (nothing was changed)."""
 
 
@@ -115,6 +114,14 @@ def _static_tables(resources: Resources) -> dict[str, pa.Table]:
     }
 
 
+# Each list the importers read → (the input it is registered as, the file making the sorted table).
+_STATIC_FILES = {
+    "label_whitelist": ("label_whitelist_input", "insights/label_whitelist"),
+    "brand_blacklist": ("brand_blacklist_input", "insights/brand_blacklist"),
+    "brand_prefix": ("brand_prefix_input", "insights/brand_prefix"),
+}
+
+
 def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> None:
     """Lists the importers read (label whitelist, brand blacklist, brand prefixes) and the emb-code function.
 
@@ -128,14 +135,13 @@ def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> No
         current = []
     if current != [(key,)]:
         for name, table in _static_tables(resources).items():
-            with suppress(duckdb.Error):
-                con.unregister(name)
-            con.register("refresh_static_arrow", table)
+            source, sql = _STATIC_FILES[name]
+            con.register(source, table)
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS FROM refresh_static_arrow ORDER BY ALL")
+                con.execute(load_statement(sql))
             finally:
-                con.unregister("refresh_static_arrow")
-        con.execute("CREATE OR REPLACE TEMP TABLE refresh_static_key AS SELECT $key AS key", {"key": key})
+                con.unregister(source)
+        con.execute(load_statement("insights/refresh_static_key"), {"key": key})
     with suppress(duckdb.CatalogException, duckdb.NotImplementedException):  # registered on this connection
         con.create_function(
             "normalize_emb_code", normalize_emb_code, ["VARCHAR"], "VARCHAR", side_effects=False
@@ -175,11 +181,7 @@ def _counts(rows: list[tuple]) -> dict[str, int]:
 
 
 def _previous_products(con: duckdb.DuckDBPyConnection, flavor: str) -> int | None:
-    rows = con.execute(
-        "SELECT products FROM run WHERE kind = 'bulk' AND flavor = ? AND ended IS NOT NULL "
-        "ORDER BY ended DESC LIMIT 1",
-        [flavor],
-    ).fetchall()
+    rows = con.execute(load_statement("insights/refresh_previous_products"), {"flavor": flavor}).fetchall()
     return rows[0][0] if rows else None
 
 
@@ -195,11 +197,201 @@ def _source(con: duckdb.DuckDBPyConnection, products: Path | pa.Table) -> None:
             "refresh_source", products.select([c for c in SOURCE_COLUMNS if c in products.column_names])
         )
     else:
-        con.execute(f"CREATE TEMP VIEW refresh_source AS SELECT * FROM read_parquet('{_quoted(products)}')")
+        con.read_parquet(str(products)).create_view("refresh_source", replace=True)
 
 
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
+@dataclass
+class _Refresh:
+    """One refresh under way: the values its steps take as parameters and the decisions between steps."""
+
+    con: duckdb.DuckDBPyConnection
+    report: RefreshReport
+    now: dt.datetime
+    force: bool
+    dump_etag: str | None
+    present: frozenset[str] = frozenset()  # insight types with predictions in scope (refresh_group_type)
+    gone: int = 0  # products of the scope absent from the product table that the refresh may delete
+    delete_missing: bool = False
+
+    def params(self, names: tuple[str, ...]) -> dict[str, Any]:
+        return {name: self._value(name) for name in names}
+
+    def _value(self, name: str) -> Any:
+        report = self.report
+        match name:
+            case "server_type" | "flavor":
+                return report.flavor
+            case "bulk":
+                return report.kind == "bulk"
+            case "types":
+                return list(INSIGHT_TYPES)
+            case "now" | "started":
+                return self.now
+            case "wait_minutes":
+                return AUTOMATIC_PROCESSING_WAIT_MINUTES
+            case "id":
+                return report.run_id
+            case "kind":
+                return report.kind
+            case "dump_etag":
+                return self.dump_etag
+            case "products":
+                return report.products
+            case "counts":
+                return orjson.dumps(_run_counts(report)).decode()
+        raise KeyError(f"the refresh has no value for SQL parameter ${name}")
+
+
+def _bulk(state: _Refresh) -> bool:
+    return state.report.kind == "bulk"
+
+
+def _per_product(state: _Refresh) -> bool:
+    return state.report.kind != "bulk"
+
+
+def _deleting_missing(state: _Refresh) -> bool:
+    return state.delete_missing
+
+
+def _has(insight_type: str) -> Callable[[_Refresh], bool]:
+    """Whether the importer of ``insight_type`` has predictions to read (only those importers run)."""
+    return lambda state: insight_type in state.present
+
+
+def _always(state: _Refresh) -> bool:
+    return True
+
+
+def _record_products(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.products = rows[0][0]
+
+
+def _record_missing(state: _Refresh, rows: list[tuple]) -> None:
+    """Products of the scope absent from the product table: those the refresh may delete (all of them in a
+    bulk refresh, the ``gone`` ones in a per-product refresh) lose their predictions and unannotated insights.
+
+    In a bulk refresh, a product table below 90% of the reference — the previous bulk run's products, or the
+    products the store holds data for, whichever is larger — is taken for a truncated dump: nothing is
+    deleted (reported) unless forced. The importers never see absent products, so a skipped deletion leaves
+    their insights exactly as they were.
+    """
+    report = state.report
+    report.missing_products, state.gone = rows[0]
+    if not state.gone:
+        return
+    if report.kind == "bulk" and not state.force:
+        reference = _safety_reference(state.con, report.flavor)
+        if report.products < SAFETY_RATIO * reference:
+            logger.warning(
+                "product table has %d products, below %.0f%% of the %d expected (previous run, or products "
+                "the store holds data for): not deleting the data of %d missing products (use --force)",
+                report.products,
+                SAFETY_RATIO * 100,
+                reference,
+                state.gone,
+            )
+            report.missing_deletion_skipped = True
+            return
+    state.delete_missing = True
+
+
+def _record_deleted_missing(state: _Refresh, rows: list[tuple]) -> None:
+    deleted = _counts(rows)
+    state.report.deleted_missing = deleted
+    for kind, count in deleted.items():
+        state.report.deleted[kind] = state.report.deleted.get(kind, 0) + count
+
+
+def _record_deleted_missing_predictions(state: _Refresh, rows: list[tuple]) -> None:
+    report = state.report
+    report.predictions_deleted = len(rows)
+    report.missing_deleted_products = state.gone
+    logger.info(
+        "deleted the data of %d products gone from the product table: %d predictions, insights %s",
+        state.gone,
+        report.predictions_deleted,
+        report.deleted_missing or "none",
+    )
+
+
+def _record_present(state: _Refresh, rows: list[tuple]) -> None:
+    state.present = frozenset(row[0] for row in rows)
+
+
+def _record_candidates(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.candidates = dict(rows)
+
+
+def _record_protected(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.kept_protected = dict(rows)
+
+
+def _record_deleted(state: _Refresh, rows: list[tuple]) -> None:
+    for kind, count in _counts(rows).items():
+        state.report.deleted[kind] = state.report.deleted.get(kind, 0) + count
+
+
+def _record_updated(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.updated = _counts(rows)
+
+
+def _record_created(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.created = _counts(rows)
+
+
+def _record_attributes(state: _Refresh, rows: list[tuple]) -> None:
+    state.report.attributes_updated = len(rows)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the refresh: its SQL file (whose header's PARAMS say which values it takes), whether it
+    runs in this refresh, and what its result rows add to the report."""
+
+    sql: str
+    when: Callable[[_Refresh], bool] = _always
+    record: Callable[[_Refresh, list[tuple]], None] | None = None
+
+
+# The refresh, in order: each step one file of sql/insights/ (docs/insights.md maps them).
+REFRESH_STEPS: tuple[Step, ...] = (
+    Step("insights/refresh_scope_all", when=_bulk),
+    Step("insights/refresh_scope_codes", when=_per_product),
+    Step("insights/refresh_product"),
+    Step("insights/refresh_product_count", record=_record_products),
+    Step("insights/refresh_missing"),
+    Step("insights/refresh_missing_count", record=_record_missing),
+    Step("insights/product_insight_delete_missing", when=_deleting_missing, record=_record_deleted_missing),
+    Step(
+        "insights/prediction_delete_missing",
+        when=_deleting_missing,
+        record=_record_deleted_missing_predictions,
+    ),
+    Step("insights/refresh_prediction"),
+    Step("insights/refresh_group"),
+    Step("insights/refresh_group_type", record=_record_present),
+    Step("insights/refresh_candidate_raw"),
+    # the importers, in Robotoff's IMPORTERS order (INSIGHT_TYPES)
+    Step("insights/refresh_candidate_raw_packager_code", when=_has("packager_code")),
+    Step("insights/refresh_candidate_raw_label", when=_has("label")),
+    Step("insights/refresh_candidate_raw_category", when=_has("category")),
+    Step("insights/refresh_candidate_raw_product_weight", when=_has("product_weight")),
+    Step("insights/refresh_candidate_raw_expiration_date", when=_has("expiration_date")),
+    Step("insights/refresh_candidate_raw_brand", when=_has("brand")),
+    Step("insights/refresh_candidate_raw_store", when=_has("store")),
+    Step("insights/refresh_candidate"),
+    Step("insights/refresh_candidate_count", record=_record_candidates),
+    Step("insights/refresh_ref"),
+    Step("insights/refresh_ref_protected_count", record=_record_protected),
+    Step("insights/refresh_decision"),
+    Step("insights/refresh_row"),
+    Step("insights/product_insight_delete", record=_record_deleted),
+    Step("insights/product_insight_update", record=_record_updated),
+    Step("insights/product_insight_insert", record=_record_created),
+    Step("insights/product_insight_attributes", record=_record_attributes),
+    Step("insights/run_insert"),
+)
 
 
 def refresh_insights(
@@ -221,44 +413,26 @@ def refresh_insights(
     are deleted only in a bulk refresh (the dump is the product table; subject to the safety stop) or, in a
     per-product refresh, when it is one of ``gone`` (a deletion the caller knows of): absence from a product
     source is not deletion (docs/insights.md). Everything happens in one write transaction on ``con`` (the
-    store), under the writer lock.
+    store), under the writer lock: the steps of :data:`REFRESH_STEPS`, in order.
     """
     started = time.perf_counter()
     flavor = Flavor(flavor)
-    now = now or dt.datetime.now(dt.UTC)
     kind = "bulk" if barcodes is None else "per-product"
     report = RefreshReport(run_id=str(uuid.uuid4()), kind=kind, flavor=flavor.value)
-    params = {"server_type": flavor.value}
+    state = _Refresh(con, report, now or dt.datetime.now(dt.UTC), force and kind == "bulk", dump_etag)
     _register_static(con, resources)
     _ensure_taxonomies(con, resources)
     _source(con, products)
     with write_transaction(con, purpose=f"refresh {flavor.value}"):
-        if barcodes is None:
-            con.execute(load_statement("insights/refresh_scope_all"), params)
-        else:
+        if barcodes is not None:
             con.register("refresh_codes", pa.table({"barcode": pa.array(barcodes, pa.string())}))
-            con.execute(load_statement("insights/refresh_scope_codes"), params)
-        con.execute(load_statement("insights/refresh_products"), params)
-        report.products = con.execute("SELECT count(*) FROM refresh_product").fetchall()[0][0]
         con.register("refresh_gone", pa.table({"barcode": pa.array(sorted(set(gone or ())), pa.string())}))
         try:
-            _missing_products(con, report, flavor.value, force and kind == "bulk")
+            for step in REFRESH_STEPS:
+                if step.when(state):
+                    _run(state, step)
         finally:
             con.unregister("refresh_gone")
-        _importers(con, report, now, params)
-        con.execute(
-            "INSERT INTO run (id, kind, flavor, dump_etag, started, ended, products, counts) "
-            "VALUES (?, ?, ?, ?, ?, now(), ?, ?)",
-            [
-                report.run_id,
-                kind,
-                flavor.value,
-                dump_etag,
-                now,
-                report.products,
-                orjson.dumps(_run_counts(report)).decode(),
-            ],
-        )
     report.seconds = round(time.perf_counter() - started, 3)
     logger.info(
         "%s refresh of %s: %d products, created %d, updated %d, deleted %d (%.2f s)",
@@ -271,6 +445,14 @@ def refresh_insights(
         report.seconds,
     )
     return report
+
+
+def _run(state: _Refresh, step: Step) -> None:
+    """Run one step with the parameters its header declares; hand its rows to the step's recorder."""
+    statement, params = load_statement(step.sql), state.params(header(step.sql).named_params)
+    cursor = state.con.execute(statement, params) if params else state.con.execute(statement)
+    if step.record is not None:
+        step.record(state, cursor.fetchall())
 
 
 def _run_counts(report: RefreshReport) -> dict[str, Any]:
@@ -289,52 +471,6 @@ def _run_counts(report: RefreshReport) -> dict[str, Any]:
     }
 
 
-def _missing_products(
-    con: duckdb.DuckDBPyConnection, report: RefreshReport, flavor: str, force: bool
-) -> None:
-    """Products of the scope absent from the product table: those the refresh may delete (all of them in a
-    bulk refresh, the ``gone`` ones in a per-product refresh) lose their predictions and unannotated insights.
-
-    In a bulk refresh, a product table below 90% of the reference — the previous bulk run's products, or the
-    products the store holds data for, whichever is larger — is taken for a truncated dump: nothing is
-    deleted (reported) unless forced. The importers never see absent products, so a skipped deletion leaves
-    their insights exactly as they were.
-    """
-    con.execute(load_statement("insights/refresh_missing_products"), {"bulk": report.kind == "bulk"})
-    report.missing_products, gone = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE gone) FROM refresh_missing"
-    ).fetchall()[0]
-    if not gone:
-        return
-    if report.kind == "bulk" and not force:
-        reference = _safety_reference(con, flavor)
-        if report.products < SAFETY_RATIO * reference:
-            logger.warning(
-                "product table has %d products, below %.0f%% of the %d expected (previous run, or products "
-                "the store holds data for): not deleting the data of %d missing products (use --force)",
-                report.products,
-                SAFETY_RATIO * 100,
-                reference,
-                gone,
-            )
-            report.missing_deletion_skipped = True
-            return
-    deleted = _counts(con.execute(load_statement("insights/refresh_delete_missing")).fetchall())
-    report.deleted_missing = deleted
-    for kind, count in deleted.items():
-        report.deleted[kind] = report.deleted.get(kind, 0) + count
-    report.predictions_deleted = len(
-        con.execute(load_statement("insights/refresh_delete_missing_predictions")).fetchall()
-    )
-    report.missing_deleted_products = gone
-    logger.info(
-        "deleted the data of %d products gone from the product table: %d predictions, insights %s",
-        gone,
-        report.predictions_deleted,
-        deleted or "none",
-    )
-
-
 def _safety_reference(con: duckdb.DuckDBPyConnection, flavor: str) -> int:
     """What a complete product table should hold at least: the previous bulk run's product count, or — for a
     store never bulk-refreshed (filled by the listener) — the products it holds data for."""
@@ -342,43 +478,3 @@ def _safety_reference(con: duckdb.DuckDBPyConnection, flavor: str) -> int:
         load_statement("insights/refresh_stored_products"), {"server_type": flavor}
     ).fetchall()
     return max(_previous_products(con, flavor) or 0, stored[0][0])
-
-
-def _union(queries: list[str]) -> list[str]:
-    return [queries[0], *(f"UNION ALL BY NAME {q}" for q in queries[1:])]
-
-
-def _importers(
-    con: duckdb.DuckDBPyConnection, report: RefreshReport, now: dt.datetime, params: dict[str, str]
-) -> None:
-    con.execute(load_statement("insights/refresh_predictions"), params)
-    con.execute(load_statement("insights/refresh_groups"), {"types": list(INSIGHT_TYPES)})
-    present = {row[0] for row in con.execute("SELECT DISTINCT type FROM refresh_group").fetchall()}
-    # only the importers of the types at hand (all of them in a bulk run; one or two for one product)
-    queries = [f"({load_sql(f'insights/candidates_{t}')})" for t in INSIGHT_TYPES if t in present]
-    queries = queries or [f"({load_sql('insights/candidates_store')})"]  # an empty result of the right shape
-    con.execute(
-        parsed(f"CREATE OR REPLACE TEMP TABLE refresh_candidate_raw AS {chr(10).join(_union(queries))}")
-    )
-    con.execute(load_statement("insights/refresh_candidates_checked"))
-    report.candidates = dict(
-        con.execute("SELECT type, count(*) FROM refresh_candidate GROUP BY ALL ORDER BY 1").fetchall()
-    )
-    con.execute(load_statement("insights/refresh_refs"), params)
-    report.kept_protected = dict(
-        con.execute(
-            "SELECT type, count(*) FROM refresh_ref WHERE protected GROUP BY ALL ORDER BY 1"
-        ).fetchall()
-    )
-    con.execute(load_statement("insights/refresh_decisions"))
-    con.execute(
-        load_statement("insights/refresh_rows"),
-        {"now": now, "wait_minutes": AUTOMATIC_PROCESSING_WAIT_MINUTES},
-    )
-    for kind, count in _counts(con.execute(load_statement("insights/refresh_delete")).fetchall()).items():
-        report.deleted[kind] = report.deleted.get(kind, 0) + count
-    report.updated = _counts(con.execute(load_statement("insights/refresh_update"), {"now": now}).fetchall())
-    report.created = _counts(con.execute(load_statement("insights/refresh_insert"), {"now": now}).fetchall())
-    report.attributes_updated = len(
-        con.execute(load_statement("insights/refresh_attributes"), params).fetchall()
-    )

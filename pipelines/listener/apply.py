@@ -92,7 +92,7 @@ def with_known_images(
     """``rows`` with the uploaded images the listener knows of and the source does not list yet
     (``sql/listener/overlay_images.sql``). The overlay is skipped — ``rows`` returned as they are — when
     no OCR result names an image and the ``image`` table holds nothing for these products
-    (``overlay_needed.sql``): most batches, and ~10 ms of planning saved each time."""
+    (``overlay_needed.sql``): most batches, whose planning it saves."""
     if not rows.num_rows:
         return rows
     if (ocr is None or not ocr.num_rows) and not _overlay_needed(con, flavor, rows):

@@ -150,7 +150,8 @@ def match_text_data(frame: pl.DataFrame, matches: pl.DataFrame, text_column: str
 
 
 def finish_name_predictions(result: pl.DataFrame) -> pl.DataFrame:
-    """Product-name predictions: ``data.source = "product_name"`` (last key) and never automatic (§2)."""
+    """Product-name predictions: ``data.source = "product_name"`` (last key) and never automatic
+    (``robotoff/insights/extraction.py``)."""
     data = pl.col("data")
     with_source = (
         pl.when(data == "{}")

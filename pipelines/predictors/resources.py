@@ -1,7 +1,7 @@
 """Robotoff's keyword and regex lists, read from a keywords folder and parsed once per process.
 
-The files are Robotoff's own (``data/ocr/*`` in its repository; formats in spec §0.3 and §8). In production
-they are downloaded beside the taxonomies and cached (``$OFF_KEYWORDS_DIR``); tests read
+The files are Robotoff's own (``data/ocr/*`` in its repository, read by ``robotoff/prediction/ocr/*.py``).
+In production they are downloaded beside the taxonomies and cached (``$OFF_KEYWORDS_DIR``); tests read
 ``../shared/data/ocr-keywords``. Every reader follows Robotoff's text-file rules: lines lose their trailing
 newline only, empty lines and lines starting with ``//`` are skipped, ``.gz`` files are read through gzip.
 """
@@ -198,7 +198,7 @@ class Resources:
 
     @cached_property
     def packaging_grammar(self) -> PackagingGrammar:
-        """Robotoff's French packaging grammar and its terminal maps (the parser is built once, ~0.1 s)."""
+        """Robotoff's French packaging grammar and its terminal maps (built once per process)."""
         from pipelines.predictors.rules.packaging import load_grammar
 
         return load_grammar(self.grammars_dir)

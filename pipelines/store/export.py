@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -71,7 +72,14 @@ def export_predictions(
     The export reads one snapshot of the table (DuckDB's transaction isolation), so a concurrent writer in
     the same process cannot make it inconsistent.
     """
-    return export_table(con, out, fmt, schema=EXPORT_SCHEMA, sql_name="store/export", what="predictions")
+    return export_table(
+        con,
+        out,
+        fmt,
+        schema=EXPORT_SCHEMA,
+        sql={ExportFormat.parquet: "store/export_parquet", ExportFormat.jsonl: "store/export_jsonl"},
+        what="predictions",
+    )
 
 
 def export_table(
@@ -80,20 +88,20 @@ def export_table(
     fmt: ExportFormat | str,
     *,
     schema: pa.Schema,
-    sql_name: str,
+    sql: Mapping[ExportFormat, str],
     what: str,
 ) -> ExportReport:
-    """Write the rows of ``sql/<sql_name>_parquet.sql`` (Parquet, ``schema``) or of the COPY statement
-    ``sql/<sql_name>_jsonl.sql`` (JSON lines) to ``out``: a temporary file, fsynced, then renamed."""
+    """Write the rows of the query ``sql[parquet]`` (Parquet, ``schema``) or of the COPY statement
+    ``sql[jsonl]`` (JSON lines) to ``out``: a temporary file, fsynced, then renamed."""
     started = time.perf_counter()
     fmt = ExportFormat(fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(out) as tmp:
         if fmt is ExportFormat.parquet:
-            rows = _write_parquet(con, tmp, load_sql(f"{sql_name}_parquet"), schema)
+            rows = _write_parquet(con, tmp, load_sql(sql[fmt]), schema)
         else:
-            rows = _write_jsonl(con, tmp, load_sql(f"{sql_name}_jsonl"))
+            rows = _write_jsonl(con, tmp, load_sql(sql[fmt]))
     report = ExportReport(
         path=str(out), format=fmt.value, rows=rows, seconds=round(time.perf_counter() - started, 3)
     )

@@ -1,5 +1,11 @@
+-- MODEL: barcode_migration
+-- KIND: VIEW
+-- READS: @barcode_source
+-- PARAMS: -
+-- What Product Opener's barcode migration does to each product of a snapshot (the audit's per-product log).
+--
 -- barcode_migration: what Product Opener's 2024 barcode migration does to each product of a snapshot
--- (parameter $path: the Parquet snapshot). One row per product, like the migration script's log:
+-- (relation `barcode_source`: the Parquet snapshot). One row per product, like the migration script's log:
 --   code, new_code (normalized), old_path (pre-migration folder), new_path, status:
 --   invalid      the code is not a valid barcode (1–3 digits, too long, no digits);
 --   same path    the folder does not change;
@@ -8,6 +14,7 @@
 --                old_path to new_path". Within one normalized code, the product already at the new folder
 --                keeps it, else the most recently modified one; the others are conflicts.
 --   changed_code is true when the normalized code of a valid code differs from the code.
+CREATE OR REPLACE TEMP VIEW barcode_migration AS
 WITH products AS (
     SELECT
         code,
@@ -17,7 +24,7 @@ WITH products AS (
         dump_line,
         legacy_split_code(code) AS old_path,
         barcode_info(code).path AS new_path
-    FROM read_parquet($path)
+    FROM barcode_source
 ),
 
 ranked AS (
@@ -44,4 +51,4 @@ SELECT
     END AS status,
     code_valid AND code IS DISTINCT FROM new_code AS changed_code
 FROM ranked
-ORDER BY dump_line
+ORDER BY dump_line;

@@ -1,3 +1,9 @@
+-- MODEL: barcode_migration_summary
+-- KIND: QUERY
+-- READS: barcode_migration
+-- PARAMS: $listed
+-- The audit's counts per status, and the first invalid codes and conflicts.
+--
 -- barcode_migration_summary: the seed's per-flavor counts from the `barcode_migration` view
 -- (sql/audit/barcode_migration.sql): products, invalid code, moved, not moved (conflicts), same path,
 -- changed code.

@@ -1,3 +1,9 @@
+-- MODEL: code_stats
+-- KIND: QUERY
+-- READS: -
+-- PARAMS: $path
+-- Barcode facts of a converted snapshot for the conversion report (duplicates, collisions, invalid codes).
+--
 -- code_stats: barcode facts of a converted snapshot (parameter $path, the Parquet file). Every row is kept;
 -- downstream steps pick one row per normalized code (the latest last_modified_t).
 --   duplicate_code_rows        rows whose raw code appears more than once, beyond the first;

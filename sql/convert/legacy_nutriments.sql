@@ -1,3 +1,9 @@
+-- MODEL: legacy_nutriments
+-- KIND: QUERY
+-- READS: @nutriment_batch
+-- PARAMS: {nutriment_structure}, {nutriment_columns}
+-- Typed values of the legacy `nutriments` objects of a batch, one column per key.
+--
 -- legacy_nutriments: the values of the legacy `nutriments` objects ({"fat_100g": 3, "fat_unit": "g", …}) of a
 -- batch, one column per key that names a nutrient field (`<name>_value`, `_100g`, `_serving`, `_unit` and their
 -- `_prepared_` forms), typed (numbers as FLOAT, units as text), plus the fiber flag. pipelines/convert/transform.py

@@ -1,7 +1,14 @@
+-- MODEL: parsed_lines
+-- KIND: VIEW
+-- READS: @batch
+-- PARAMS: getvariable('max_line_bytes'), {language_keys}
+-- One batch of dump lines classified and parsed once, for the products query.
+--
 -- parsed_lines: one batch of dump lines, classified and parsed once (a view the products query reads, so
 -- nothing is materialized). Input relation `batch(line_no BIGINT, line BLOB, text VARCHAR)`: raw lines, each
 -- ending with its newline, and the same lines as text, NULL where not UTF-8 (prepare_batch in transform.py).
--- Parameter $max_line_bytes (newline not counted). Placeholder {language_keys}: extra structure members
+-- Variable max_line_bytes (newline not counted; sql/convert/max_line_bytes.sql sets it). Placeholder
+-- {language_keys}: extra structure members
 -- `, "product_name_fr": "VARCHAR"` for the language variants present in the batch (prepare_batch in transform.py),
 -- filled by pipelines/convert/transform.py with validated names only.
 --
@@ -13,7 +20,7 @@ WITH decoded AS (
         line_no,
         line,
         octet_length(line) - 1 AS n_bytes,
-        CASE WHEN octet_length(line) - 1 <= $max_line_bytes THEN text END AS text
+        CASE WHEN octet_length(line) - 1 <= getvariable('max_line_bytes') THEN text END AS text
     FROM batch
 ),
 
@@ -73,7 +80,7 @@ parsed AS (
 SELECT
     line_no,
     CASE
-        WHEN n_bytes > $max_line_bytes THEN 'too_large'
+        WHEN n_bytes > getvariable('max_line_bytes') THEN 'too_large'
         WHEN text IS NULL THEN 'invalid_utf8'
         WHEN regexp_full_match(text, '\s*') THEN 'empty'
         WHEN NOT regexp_matches(text, '^\s*\{') THEN 'not_an_object'

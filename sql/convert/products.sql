@@ -1,3 +1,9 @@
+-- MODEL: products
+-- KIND: QUERY
+-- READS: parsed_lines
+-- PARAMS: {product_name_langs}, {generic_name_langs}, {ingredients_text_langs}, {packaging_text_langs}
+-- The snapshot rows (and quarantined lines) made from one parsed batch.
+--
 -- products: the rows of the Parquet snapshot made from one parsed batch (schema: pipelines/convert/schema.py,
 -- documented in docs/parquet-schema.md), in line order (DuckDB preserves the batch's order; the
 -- conversion checks it), plus `_line_no`, `_reason` (NULL for a row,

@@ -1,6 +1,12 @@
+-- MODEL: fiber_facet_plan
+-- KIND: QUERY
+-- READS: prediction
+-- PARAMS: $snapshot, $server_type, $photos_facet, $nutrition_facet
+-- The products whose fiber quality facets must change, and how.
+--
 -- fiber_facet_plan: the products whose fiber quality facets must change, one row per product with a change
 -- (code, normalized_code, facets_to_add, facets_to_remove), ordered by normalized code. Robotoff's removed
--- nightly job (spec §7) restated over every product at once; the deviations are in docs/facets.md.
+-- nightly job (robotoff/scheduler/latent.py before Robotoff commit 6119b8c1) restated over every product at once; the deviations are in docs/facets.md.
 --
 -- Parameters: $snapshot (the flavor's products.parquet), $server_type, $photos_facet, $nutrition_facet.
 -- Reads the store's `prediction` table. Codes are checked in Python before they reach a MongoDB filter.

@@ -1,3 +1,9 @@
+-- MODEL: product_insight_jsonl
+-- KIND: QUERY
+-- READS: product_insight
+-- PARAMS: $path
+-- Writes the insights as JSON lines (the insight export).
+--
 -- The product_insight table as JSON lines, Robotoff's column names and order; `data` and `bounding_box` as
 -- nested JSON (JSON columns are written as they are), lists as arrays, times in ISO 8601 with their UTC
 -- offset, as Python's isoformat() writes them.

@@ -1,5 +1,11 @@
+-- MODEL: product_insight_export
+-- KIND: QUERY
+-- READS: product_insight
+-- PARAMS: -
+-- The insights as the Parquet export's rows.
+--
 -- The product_insight table for the Parquet export: one row per insight, Robotoff's column names and order
--- (robotoff/models.py, spec §4.8). `data` and `bounding_box` as JSON text, the id as its canonical UUID text.
+-- (robotoff/models.py). `data` and `bounding_box` as JSON text, the id as its canonical UUID text.
 -- Python writes it with an explicit Arrow schema (pipelines/insights/export.py: EXPORT_SCHEMA).
 SELECT
     id::VARCHAR AS id, barcode, type, data::VARCHAR AS data, timestamp, completed_at, annotation,

@@ -1,3 +1,9 @@
+-- MODEL: product_insights_shown
+-- KIND: QUERY
+-- READS: product_insight
+-- PARAMS: $barcode, $server_type
+-- `offpipe insights show`: one product's insights.
+--
 -- `offpipe insights show`: the insights of one product (barcode already normalized and validated), with
 -- Robotoff's column names.
 SELECT

@@ -1,3 +1,9 @@
+-- MODEL: overlay_images
+-- KIND: QUERY
+-- READS: image, @overlay_rows, @ocr_seen
+-- PARAMS: $server_type
+-- Product rows' images as the listener knows them (uploads and deletions newer than the source).
+--
 -- overlay_images: the `images` of product rows (relation `overlay_rows(row_index, normalized_code, images)`,
 -- the snapshot's images type) as the listener knows them, one row per input row by `row_index`:
 -- their `images` plus the uploaded images they do not list yet — live rows of the store's `image` table for

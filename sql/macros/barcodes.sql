@@ -1,3 +1,9 @@
+-- MODEL: off_gtin14_check_ok, off_gs1_candidate, off_gs1_gtin, off_code_digits, off_normalize_digits, off_digits_valid, off_split_normalized, normalize_code, is_valid_code, off_product_id_parts, split_code, off_fast_p13, barcode_info, legacy_split_code
+-- KIND: MACRO
+-- READS: -
+-- PARAMS: -
+-- Product Opener's barcode rules as DuckDB macros (the twin of pipelines/barcodes.py).
+--
 -- Product Opener's barcode rules as DuckDB macros: the vectorized twin of pipelines/barcodes.py.
 -- Property tests (tests/pipelines/test_barcodes.py) keep both equal on random codes; the rules and their
 -- reasons are documented in docs/barcodes.md. Regexes are RE2: ASCII [0-9] on purpose (no Unicode digits).

@@ -1,3 +1,9 @@
+-- MODEL: off_text, off_double, off_float, off_int, off_bigint, off_bool, off_text_list, off_failed, off_image_size, off_image_row, off_images, off_nutriments_v3, off_nutriment_field, off_nutrition_has_fiber
+-- KIND: MACRO
+-- READS: -
+-- PARAMS: -
+-- Coercion of dump values to the snapshot's types, NULL for what cannot be read.
+--
 -- Coercion of dump values to the snapshot's types. Scalars arrive as text (json_transform to VARCHAR: numbers
 -- as written, strings unescaped); lists and objects as JSON text.
 -- The dump holds numbers as strings, strings as numbers, "" for unknown values…: every macro returns NULL for a

@@ -1,3 +1,9 @@
+-- MODEL: ocr_pending
+-- KIND: QUERY
+-- READS: ocr_image, @ocr_hashed
+-- PARAMS: $server_type, $fingerprint
+-- The OCR images the store has no predictions for under this fingerprint and hash.
+--
 -- ocr_pending: the images of relation `ocr_hashed(barcode, source_image, ocr_hash)` (sql/predictors/ocr_hash.sql)
 -- that the store has no predictions for under this fingerprint and OCR hash. Parameters $server_type,
 -- $fingerprint.

@@ -1,5 +1,11 @@
+-- MODEL: prediction_products
+-- KIND: QUERY
+-- READS: @prediction_source, @prediction_barcodes
+-- PARAMS: -
+-- The raw image ids of the products that received predictions (the validity filter's input).
+--
 -- prediction_products: for the products that received predictions, their raw image ids — the input of the
--- importer's validity filter (spec §4.1 step 1: a prediction whose product is missing, or whose source image
+-- importer's validity filter (robotoff/insights/importer.py, step 1: a prediction whose product is missing, or whose source image
 -- is not a digit id of the product's images, is dropped).
 --
 -- prediction_source: the product table (a view over the flavor's products.parquet, or a registered table of

@@ -1,3 +1,9 @@
+-- MODEL: prediction_jsonl
+-- KIND: QUERY
+-- READS: prediction
+-- PARAMS: $path
+-- Writes the predictions as JSON lines (the prediction export).
+--
 -- The prediction table as JSON lines, Robotoff's column names; `data` as a nested object (a JSON column is
 -- written as is), `timestamp` in ISO 8601 with its UTC offset, as Python's isoformat() writes it.
 COPY (

@@ -1,3 +1,9 @@
+-- MODEL: image
+-- KIND: TABLE
+-- READS: -
+-- PARAMS: -
+-- The images uploaded to products, as the listener learns of them.
+--
 -- The images uploaded to products, as the listener learns of them (Robotoff's `image` table): one row per
 -- (barcode, server type, image id), its path below /images/products, its size and upload time when the
 -- product's data gives them (the event's time otherwise; unknown for an image only seen deleted), and

@@ -1,3 +1,9 @@
+-- MODEL: image
+-- KIND: INSERT
+-- READS: @image_gone
+-- PARAMS: $server_type, $now
+-- Marks deleted images (recording unseen ones) so a stale product source cannot bring them back.
+--
 -- image_delete: mark deleted, at $now, the images of relation `image_gone(barcode, image_id, source_image)`
 -- on $server_type — recording them when the table never saw their upload, so that a stale product source
 -- cannot bring them back (sql/listener/overlay_images.sql); the rows newly marked are returned.

@@ -1,3 +1,9 @@
+-- MODEL: image
+-- KIND: INSERT
+-- READS: @image_uploads, @image_products
+-- PARAMS: $server_type, $now
+-- Records uploaded images with their size and upload time when known.
+--
 -- image_record: record the uploads of relation `image_uploads(barcode, image_id, source_image, event_at)`
 -- for $server_type at $now, with the size and upload time the product rows `image_products` (snapshot
 -- columns) give for that image id, else the event's time and an unknown size. An image seen again (a

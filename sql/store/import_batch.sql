@@ -1,4 +1,10 @@
--- The incoming batch (spec §4.1), one row per incoming prediction, in batch order (`_row`):
+-- MODEL: store_import_batch
+-- KIND: TABLE
+-- READS: @store_import_arrow, @store_import_products
+-- PARAMS: $check_products
+-- Import step 1: the incoming predictions, validity-filtered and deduplicated.
+--
+-- The incoming batch (robotoff/insights/importer.py), one row per incoming prediction, in batch order (`_row`):
 --
 -- * drop_reason: step 1, the validity filter, applied only when a product table is given
 --   ($check_products). 'product_missing': no product with that barcode. 'invalid_image': source_image is

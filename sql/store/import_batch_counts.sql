@@ -1,3 +1,9 @@
+-- MODEL: import_batch_counts
+-- KIND: QUERY
+-- READS: store_import_batch
+-- PARAMS: -
+-- Where the incoming rows went before touching the store (the import report).
+--
 -- Where the incoming rows went before touching the store: rows in, dropped per reason (step 1), and valid
 -- rows repeating the key of an earlier valid row of the same batch.
 SELECT

@@ -1,4 +1,10 @@
--- Step 2 of spec §4.1: the stored predictions the incoming valid rows replace, with the rule that selects
+-- MODEL: store_import_evicted
+-- KIND: TABLE
+-- READS: prediction, store_import_batch
+-- PARAMS: -
+-- Import step 2: the stored predictions the incoming rows replace, and why.
+--
+-- Step 2 of robotoff/insights/importer.py's import: the stored predictions the incoming valid rows replace, with the rule that selects
 -- them. Groups are those of all valid incoming rows (not only the first of each key), as in Robotoff.
 --
 -- * 'category': an incoming category prediction evicts every stored category prediction of its product

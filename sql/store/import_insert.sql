@@ -1,4 +1,10 @@
--- Step 3 of spec §4.1: insert the first incoming row of each key unless the store (after step 2) already
+-- MODEL: prediction
+-- KIND: INSERT
+-- READS: store_import_batch, prediction
+-- PARAMS: $now
+-- Import step 3: insert the incoming predictions the store does not hold yet.
+--
+-- Step 3 of robotoff/insights/importer.py's import: insert the first incoming row of each key unless the store (after step 2) already
 -- holds a row with the same (barcode, server_type, type, source_image, value_tag, value, predictor,
 -- automatic_processing). `data`, `confidence` and `predictor_version` are not part of the key. NULL matches
 -- NULL (IS NOT DISTINCT FROM): Robotoff compares Python tuples against a set, where None == None.

@@ -1,3 +1,9 @@
+-- MODEL: store_import_kept
+-- KIND: TABLE
+-- READS: store_import_evicted, store_import_batch
+-- PARAMS: -
+-- Evicted predictions the import would re-insert unchanged, kept instead (a re-import is a no-op).
+--
 -- Evicted rows that the same import would re-insert unchanged: a stored row equal, in every column but id
 -- and timestamp, to the first incoming row of a key. Deleting it and inserting its twin would leave the
 -- same content with a new id and timestamp; keeping it instead makes a re-import a no-op (0 deleted,

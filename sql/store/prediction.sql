@@ -1,4 +1,10 @@
--- Robotoff's `prediction` table (robotoff/models.py, spec §4.8): same column names, order and nullability,
+-- MODEL: prediction
+-- KIND: TABLE
+-- READS: prediction_id_seq
+-- PARAMS: -
+-- Robotoff's `prediction` table.
+--
+-- Robotoff's `prediction` table (robotoff/models.py): same column names, order and nullability,
 -- so an export reads like Robotoff's. `data` is JSON (Robotoff: JSONB); `timestamp` is the import time.
 CREATE TABLE IF NOT EXISTS prediction (
     id BIGINT PRIMARY KEY DEFAULT nextval('prediction_id_seq'),

@@ -1,4 +1,10 @@
--- Robotoff's `product_insight` table (robotoff/models.py, spec §4.8): same column names. JSONB lists of
+-- MODEL: product_insight
+-- KIND: TABLE
+-- READS: -
+-- PARAMS: -
+-- Robotoff's `product_insight` table.
+--
+-- Robotoff's `product_insight` table (robotoff/models.py): same column names. JSONB lists of
 -- Robotoff (countries, brands, campaign) are VARCHAR[] here; `data` and `bounding_box` are JSON.
 CREATE TABLE IF NOT EXISTS product_insight (
     id UUID PRIMARY KEY,

@@ -1,3 +1,9 @@
+-- MODEL: taxonomy_deepest
+-- KIND: QUERY
+-- READS: @taxonomy_deepest_input, taxonomy_node, taxonomy_ancestor
+-- PARAMS: $taxonomy
+-- "Deepest only" for sets of tags (Robotoff's select_deepest_taxonomized_candidates).
+--
 -- "Deepest only" for sets of tags, as Robotoff's select_deepest_taxonomized_candidates (importer.py:152-178)
 -- with the SDK's Taxonomy.find_deepest_nodes, for every group at once.
 -- Input: a relation named taxonomy_deepest_input with columns `grp` (any type; the set a tag belongs to, e.g.

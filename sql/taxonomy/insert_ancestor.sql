@@ -1,3 +1,9 @@
+-- MODEL: taxonomy_ancestor
+-- KIND: INSERT
+-- READS: taxonomy_parent
+-- PARAMS: $taxonomy
+-- Transitive closure of the parent links of a taxonomy.
+--
 -- Transitive closure of the parent links of $taxonomy, set-based: a breadth-first recursive CTE.
 -- Why USING KEY and the `recurring` table: the CTE keeps one row per (id, ancestor) and a step only adds pairs
 -- not reached before, so each pair is produced once, at its shortest depth (every row of one step has the

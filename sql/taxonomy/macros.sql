@@ -1,3 +1,9 @@
+-- MODEL: taxonomy_match, canonical_tag, is_ancestor, is_ancestor_of_any
+-- KIND: MACRO
+-- READS: taxonomy_node, taxonomy_name, taxonomy_ancestor
+-- PARAMS: -
+-- Taxonomy look-ups as TEMP macros over the taxonomy_* tables.
+--
 -- Taxonomy look-ups for the insight importers, as TEMP macros over the taxonomy_* tables. They are not in
 -- sql/macros/ because DuckDB binds a macro's tables when it is created: they can only be installed on a
 -- connection whose database already has the tables (pipelines/taxonomy.py:install_macros, called by

@@ -1,3 +1,9 @@
+-- MODEL: taxonomy_node
+-- KIND: TABLE
+-- READS: -
+-- PARAMS: -
+-- Every node of every loaded taxonomy, as the SDK parses it.
+--
 -- Every node of every loaded taxonomy, as the SDK parses it (openfoodfacts.taxonomy.Taxonomy.from_dict).
 -- `name`: the SDK's get_localized_name('en') (English name, else the international `xx` name, else the id);
 -- `names`: {lang: name}; `properties`: every other key of the node but parents/children/synonyms (the SDK's

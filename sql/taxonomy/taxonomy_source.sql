@@ -1,3 +1,9 @@
+-- MODEL: taxonomy_source
+-- KIND: TABLE
+-- READS: -
+-- PARAMS: -
+-- One row per loaded taxonomy: the file its rows came from.
+--
 -- One row per loaded taxonomy: the file its rows came from, so an unchanged file is not loaded again
 -- (pipelines/taxonomy.py:ensure_taxonomies). `loader` names the code that built the rows (loader version and
 -- SDK version): a new SDK may tag names differently (get_tag), which changes taxonomy_name for the same file.

@@ -1,4 +1,5 @@
-"""Packaging predictions (spec §1.2 "packaging"): Robotoff's French Lark grammar over OCR texts.
+"""Packaging predictions (``robotoff/prediction/ocr/packaging.py``): Robotoff's French Lark grammar over OCR
+texts.
 
 Robotoff lowercases the default OCR text (contiguous text, falling back to ``textAnnotations[0]``), folds it
 to ASCII with the SDK's table (a non-ASCII text loses every character the table does not map, ``\\x7f``
@@ -12,7 +13,7 @@ Every element found becomes a prediction, duplicates included (Robotoff's ``valu
 ``str()`` of ``{'shape', 'material', 'recycling'}`` tags, is what tells them apart in the store). There is no
 bounding box: Robotoff does not compute one for packaging.
 
-Parsing costs about 0.1 ms per character, so only texts whose normalized form contains a shape terminal are
+Earley parsing is slow on long texts, so only texts whose normalized form contains a shape terminal are
 parsed: the normalization is also done vectorized (``normalized_texts``), and one regex pass with the
 grammar's own shape terminal keeps the rows where a shape can be lexed. A parse that fails (a character
 neither ``WS`` nor ``OTHER`` accepts, such as ``\\x0b``; a matched material with no map entry, such as
@@ -91,7 +92,7 @@ class UnmappedTerminalError(OffpipeError, LookupError):
 class _Fold(dict[int, str]):
     """The SDK's ASCII folding table for ``str.translate``: unmapped code points are deleted.
 
-    Built once (the SDK rebuilds a 1,369-entry dict on every call, about 80 µs per text).
+    Built once: the SDK rebuilds its 1,369-entry dict on every call.
     """
 
     def __missing__(self, key: int) -> None:

@@ -97,7 +97,8 @@ def evicted(row: dict[str, Any], group: tuple[str, str, str, str | None, str | N
 def reference_import(
     state: list[dict[str, Any]], predictions: list[dict[str, Any]], products: dict[str, list[str]] | None
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], set[str]], int, int]:
-    """Spec §4.1 applied row by row; returns (state, types per product, deleted, inserted)."""
+    """Robotoff's prediction import (robotoff/insights/importer.py) applied row by row; returns (state,
+    types per product, deleted, inserted)."""
     state = list(state)
     valid = [p for p in predictions if is_valid(p, products)]
     types: dict[tuple[str, str], set[str]] = {}

@@ -1,4 +1,5 @@
-"""Spec §4.1, rule by rule, with hand-written batches imported into a real DuckDB store file."""
+"""Robotoff's prediction import (robotoff/insights/importer.py), rule by rule, with hand-written batches
+imported into a real DuckDB store file."""
 
 from __future__ import annotations
 

@@ -1,6 +1,13 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product
+-- PARAMS: -
+-- Refresh step: the expiration date importer's candidates.
+--
 -- Expiration date importer (importer.py:892-924): nothing when the product has an expiration date;
 -- otherwise the latest date (ISO values sort as dates; among equal values the first in Robotoff's order),
 -- not automatic when the predictions disagree. Conflict: same value.
+INSERT INTO refresh_candidate_raw BY NAME
 WITH ranked AS (
     SELECT
         p.*,
@@ -20,4 +27,4 @@ SELECT
     p.value AS conflict_key, NULL::VARCHAR AS taxonomy, NULL::VARCHAR[] AS campaign
 FROM ranked p
 JOIN refresh_product r ON r.barcode = p.barcode AND r.server_type = p.server_type
-WHERE p.rank = 1 AND coalesce(r.expiration_date, '') = ''
+WHERE p.rank = 1 AND coalesce(r.expiration_date, '') = '';

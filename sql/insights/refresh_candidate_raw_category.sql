@@ -1,8 +1,15 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product, taxonomy_node, taxonomy_name, taxonomy_ancestor
+-- PARAMS: -
+-- Refresh step: the category importer's candidates.
+--
 -- Category importer (importer.py:737-832): the tag must canonicalize to a category node (id, or the
 -- "<lang>:<tag>" map; unmatched predictions are dropped), must not be on the product already nor be an
 -- ancestor of one of its categories, and only the deepest candidates are kept. Campaigns:
 -- "agribalyse-category" when the node has an agribalyse_food_code property, "missing-category" when the
 -- product has no category. Conflict: same tag, or the candidate is an ancestor of the other's tag.
+INSERT INTO refresh_candidate_raw BY NAME
 WITH canonical AS (
     SELECT
         p.* REPLACE (CASE WHEN n.id IS NOT NULL THEN p.value_tag ELSE m.id END AS value_tag),
@@ -46,4 +53,4 @@ SELECT
         CASE WHEN len(coalesce(d.product_categories, [])) = 0 THEN ['missing-category'] ELSE []::VARCHAR[] END
     ) AS campaign
 FROM deepest d
-LEFT JOIN taxonomy_node n ON n.taxonomy = 'categories' AND n.id = d.value_tag
+LEFT JOIN taxonomy_node n ON n.taxonomy = 'categories' AND n.id = d.value_tag;

@@ -1,3 +1,9 @@
+-- MODEL: product_insight
+-- KIND: UPDATE
+-- READS: refresh_product
+-- PARAMS: $server_type
+-- Refresh step: unannotated insights follow their product's countries, brands and scans.
+--
 -- Unannotated insights of the refreshed products follow the product's countries, brands and scan count
 -- (Robotoff's daily refresh job, scheduler/__init__.py:73-230), without touching anything else. Parameter
 -- $server_type (every refreshed product's): the join is on the barcode alone (an index lookup per product).

@@ -1,3 +1,9 @@
+-- MODEL: refresh_candidate
+-- KIND: TABLE
+-- READS: refresh_candidate_raw, refresh_product
+-- PARAMS: -
+-- Refresh step: the importers' candidates after Robotoff's generic checks, in its candidate order.
+--
 -- refresh_candidate: the importers' candidates (refresh_candidate_raw) after the generic steps of
 -- `generate_insights` (importer.py:290-369), with their rank in Robotoff's candidate order:
 -- - a candidate whose source image is set but is not a digit id of the product's images is dropped;

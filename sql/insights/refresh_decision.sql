@@ -1,3 +1,9 @@
+-- MODEL: refresh_decision
+-- KIND: TABLE
+-- READS: refresh_ref, refresh_candidate, taxonomy_ancestor
+-- PARAMS: -
+-- Refresh step: which candidates are created, which update a stored insight, which are discarded.
+--
 -- refresh_decision: what `get_insight_update` (importer.py:424-508) decides, set-based.
 -- references: refresh_ref (sql/insights/refresh_refs.sql), the stored insights of the refreshed (product,
 -- type) groups; protected = annotated, or about to be applied automatically. A candidate conflicting with a

@@ -1,3 +1,9 @@
+-- MODEL: refresh_ref
+-- KIND: TABLE
+-- READS: product_insight, refresh_group
+-- PARAMS: $server_type
+-- Refresh step: the stored insights the candidates are compared with (the references).
+--
 -- refresh_ref: the stored insights of the refreshed (product, type) groups, the references the decision step
 -- compares candidates with; protected = annotated, or about to be applied automatically (never deleted nor
 -- updated by a refresh: counted as kept_protected). ref_rank is the stored order (timestamp, id). Only the

@@ -1,3 +1,9 @@
+-- MODEL: refresh_row
+-- KIND: TABLE
+-- READS: refresh_decision, refresh_product
+-- PARAMS: $now, $wait_minutes
+-- Refresh step: each decided candidate as the insight row it becomes.
+--
 -- refresh_row: each decided candidate as the insight row it becomes (`add_fields`, importer.py:564-615):
 -- reserved_barcode (the code, one leading 0 removed, starts with 2), with_image (source image set — for
 -- label and category, which show generic images: the product has images), the product's countries, brands

@@ -1,3 +1,9 @@
+-- MODEL: refresh_missing
+-- KIND: TABLE
+-- READS: refresh_scope, refresh_product, @refresh_gone
+-- PARAMS: $bulk
+-- Refresh step: products of the scope absent from the product table, and whether they may be deleted.
+--
 -- refresh_missing: the products of the scope (refresh_scope) that are not in the product table
 -- (refresh_product), with `gone`: whether the refresh may delete their predictions and unannotated insights
 -- (annotated insights are history and stay). Absence alone is deletion only in a bulk refresh ($bulk: the

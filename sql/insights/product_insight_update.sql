@@ -1,3 +1,9 @@
+-- MODEL: product_insight
+-- KIND: UPDATE
+-- READS: refresh_row
+-- PARAMS: $now
+-- Refresh step: update the stored insights a candidate maps onto, only when something differs.
+--
 -- Update the references a candidate maps onto — only when something differs (a deliberate improvement over
 -- Robotoff, which rewrites every mapped reference: a new timestamp and zero votes each time). A changed
 -- reference gets the candidate's fields, a new timestamp, its votes reset and process_after recomputed.

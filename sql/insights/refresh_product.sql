@@ -1,4 +1,10 @@
--- refresh_product: the product fields the importers read (spec §9), one row per barcode of the scope, from
+-- MODEL: refresh_product
+-- KIND: TABLE
+-- READS: @refresh_source, refresh_scope
+-- PARAMS: $server_type
+-- Refresh step: one row per product of the scope, the fields the importers read.
+--
+-- refresh_product: the product fields the importers read (robotoff/insights/importer.py), one row per barcode of the scope, from
 -- `refresh_source` (the Parquet snapshot, or a one-row table of the same schema for a per-product refresh).
 -- Image ids are the digit keys of `images`, with their full size for bounding boxes. Codes that normalize to the
 -- same barcode (migration conflicts) keep the first line of the dump.

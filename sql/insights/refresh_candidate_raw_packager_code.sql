@@ -1,6 +1,13 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product
+-- PARAMS: -
+-- Refresh step: the packager code importer's candidates (normalize_emb_code is a Python function).
+--
 -- Packager code importer (importer.py:618-658): a code already on the product (emb_codes_tags, compared
 -- after Robotoff's normalize_emb_code: lowercased, without spaces, dashes and dots, accents stripped,
 -- a trailing "ce" read as "ec") is not suggested again. Automatic as predicted. Conflict: same value.
+INSERT INTO refresh_candidate_raw BY NAME
 SELECT
     p.barcode, p.server_type, p.type, p.value, p.value_tag, p.data, p.source_image, p.image_stem,
     p.automatic_processing, p.predictor, p.predictor_version, p.confidence,
@@ -12,4 +19,4 @@ WHERE p.type = 'packager_code'
   AND NOT list_contains(
       list_transform(coalesce(r.emb_codes_tags, []), lambda pc_code: normalize_emb_code(pc_code)),
       normalize_emb_code(p.value)
-  )
+  );

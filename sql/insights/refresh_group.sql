@@ -1,3 +1,9 @@
+-- MODEL: refresh_group
+-- KIND: TABLE
+-- READS: refresh_prediction
+-- PARAMS: $types
+-- Refresh step: the (product, insight type) pairs whose importer runs.
+--
 -- refresh_group: the (product, insight type) pairs whose importer runs in this refresh — those with at
 -- least one stored prediction of the type, for the importers' types ($types). Insights of other types of the
 -- product are left as they are.

@@ -1,8 +1,15 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product, brand_blacklist, brand_prefix
+-- PARAMS: -
+-- Refresh step: the brand importer's candidates.
+--
 -- Brand importer (importer.py:927-998): nothing when the product already has brands_tags. Predictions of
 -- the keyword lists (taxonomy, curated-list) are dropped when their tag is blacklisted or, for a 13-digit
 -- barcode, when (tag, first 7 digits + "xxxxxx") is not a known brand prefix (brands.py:140-154).
 -- automatic_processing left unset becomes "from the product name" (as Robotoff writes it).
 -- Conflict: same value_tag.
+INSERT INTO refresh_candidate_raw BY NAME
 SELECT
     p.barcode, p.server_type, p.type, p.value, p.value_tag, p.data, p.source_image, p.image_stem,
     coalesce(p.automatic_processing, json_extract_string(p.data, '$.source') IS NOT DISTINCT FROM 'product_name')
@@ -27,4 +34,4 @@ WHERE p.type = 'brand'
               )
           )
       )
-  )
+  );

@@ -1,5 +1,11 @@
+-- MODEL: refresh_prediction
+-- KIND: TABLE
+-- READS: prediction, refresh_product
+-- PARAMS: $server_type
+-- Refresh step: the stored predictions the importers read, with Robotoff's sort keys.
+--
 -- refresh_prediction: the stored predictions of the products being refreshed that are in the product table
--- (refresh_product; spec §4.2: an importer runs for a product only when the product has predictions of its
+-- (refresh_product; robotoff/insights/importer.py: an importer runs for a product only when the product has predictions of its
 -- types). A product absent from the product table is never touched by the importers: only the guarded
 -- missing-product step may delete its data (refresh_missing_products.sql). With the sort keys Robotoff uses
 -- (`sort_predictions`, importer.py:372-399): data.priority (default 1), the newest image first (minus the

@@ -1,3 +1,9 @@
+-- MODEL: product_insight
+-- KIND: INSERT
+-- READS: refresh_row
+-- PARAMS: $now
+-- Refresh step: insert the candidates that map onto no stored insight.
+--
 -- Insert the candidates that map onto no reference, with a fresh UUID, the refresh time and no votes.
 -- Rows go in barcode order (per-product lookups then skip most row groups).
 INSERT INTO product_insight (

@@ -1,3 +1,9 @@
+-- MODEL: product_insight
+-- KIND: DELETE
+-- READS: refresh_missing
+-- PARAMS: -
+-- Refresh step: unannotated insights of products gone from the product table.
+--
 -- Deletes the unannotated insights of the missing products the refresh may delete (refresh_missing.gone);
 -- annotated insights are history and stay. Returns the deleted rows' types for the report.
 DELETE FROM product_insight i

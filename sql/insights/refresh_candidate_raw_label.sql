@@ -1,3 +1,9 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product, taxonomy_node, taxonomy_name, taxonomy_ancestor, label_whitelist
+-- PARAMS: -
+-- Refresh step: the label importer's candidates.
+--
 -- Label importer (importer.py:661-734). In order:
 -- 1. drop en:eu-agriculture and en:non-eu-agriculture (disabled upstream), and tags the product already
 --    has or that are an ancestor of one of its labels (checked on the predicted tag, before step 2);
@@ -9,6 +15,7 @@
 -- Conflict: same tag, or the candidate is an ancestor of the other insight's tag.
 -- The taxonomy tables are first cut down to the tags at hand (semi-joins with the small side as the hash
 -- table), which keeps a one-product refresh from hashing whole taxonomies.
+INSERT INTO refresh_candidate_raw BY NAME
 WITH predicted AS (
     SELECT p.*, r.labels_tags
     FROM refresh_prediction p
@@ -73,4 +80,4 @@ SELECT
     d.predictor, d.predictor_version, d.confidence,
     d.priority, d.image_rank, d.predictor_rank, d.id AS prediction_id,
     d.value_tag AS conflict_key, 'labels' AS taxonomy, NULL::VARCHAR[] AS campaign
-FROM deepest d
+FROM deepest d;

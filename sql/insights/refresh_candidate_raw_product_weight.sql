@@ -1,7 +1,14 @@
+-- MODEL: refresh_candidate_raw
+-- KIND: INSERT
+-- READS: refresh_prediction, refresh_product
+-- PARAMS: -
+-- Refresh step: the product weight importer's candidates.
+--
 -- Product weight importer (importer.py:835-889): nothing when the product has a quantity (any value, even
 -- empty: Robotoff tests `is not None`); otherwise only the first prediction in Robotoff's order. It is not
 -- automatic when its matcher type saw more than one distinct value, or when it comes from the product name.
 -- Conflict: same value.
+INSERT INTO refresh_candidate_raw BY NAME
 WITH ranked AS (
     SELECT
         p.*,
@@ -26,4 +33,4 @@ SELECT
     p.value AS conflict_key, NULL::VARCHAR AS taxonomy, NULL::VARCHAR[] AS campaign
 FROM ranked p
 JOIN refresh_product r ON r.barcode = p.barcode AND r.server_type = p.server_type
-WHERE p.rank = 1 AND r.quantity IS NULL
+WHERE p.rank = 1 AND r.quantity IS NULL;

@@ -1,3 +1,9 @@
+-- MODEL: product_insight
+-- KIND: DELETE
+-- READS: refresh_group, refresh_ref, refresh_row
+-- PARAMS: -
+-- Refresh step: delete the references no candidate keeps (never protected ones).
+--
 -- Delete the references of the refreshed groups (refresh_ref) that are neither protected (annotated, or
 -- automatic) nor updated by a candidate. Returns the deleted rows' types for the counts. The semi-join on the
 -- barcode first lets a one-product refresh skip most of product_insight (2 ms instead of 8 on a 1M store).
