@@ -45,8 +45,8 @@ from pymongo import UpdateOne
 from pipelines.barcodes import InvalidBarcodeError, is_valid_code
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import load_sql
+from pipelines.convert.snapshot import existing_snapshot
 from pipelines.download.meta import write_json_atomic
-from pipelines.predictors.bulk import existing_snapshot
 from pipelines.store.db import open_store
 
 logger = logging.getLogger(__name__)

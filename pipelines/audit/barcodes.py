@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import connect, load_sql
-from pipelines.convert.convert import PRODUCTS_FILE
+from pipelines.convert.snapshot import PRODUCTS_FILE
 from pipelines.download.meta import write_json_atomic
 
 logger = logging.getLogger(__name__)

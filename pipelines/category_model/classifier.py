@@ -33,7 +33,7 @@ from pipelines.category_model.features import DEFAULT_VOCAB_SIZE, FEATURES, MAX_
 from pipelines.category_model.metrics import THRESHOLD
 from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_SCORES
 from pipelines.common.onnx_runtime import ort, ort_state
-from pipelines.predictors.schema import PREDICTION_SCHEMA
+from pipelines.store.schema import PREDICTION_SCHEMA
 
 logger = logging.getLogger(__name__)
 

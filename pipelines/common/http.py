@@ -15,9 +15,6 @@ from collections.abc import Sequence
 
 import requests
 
-from pipelines import barcodes
-from pipelines.common.config import Flavor, Settings
-
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
@@ -125,29 +122,3 @@ def _drain(response: requests.Response, limit: int = 64 * 1024) -> None:
         read += len(chunk)
         if read >= limit:
             return
-
-
-MAX_IMAGE_BYTES = 48 * 1024 * 1024  # full-size product photos weigh up to a few MB
-
-
-def fetch_image(
-    code: str,
-    image_id: str,
-    flavor: Flavor | str,
-    *,
-    settings: Settings | None = None,
-    session: requests.Session | None = None,
-    raw_code: str | None = None,
-) -> bytes:
-    """The full-size image ``image_id`` of product ``code`` from the flavor's image server: the new path
-    layout first, then (on a 404) the legacy path of ``raw_code``. The code and id are checked by the
-    barcode rules before they reach a URL."""
-    urls = [barcodes.image_url(code, image_id, flavor, settings=settings)]
-    if raw_code is not None:
-        urls.append(barcodes.legacy_image_url(raw_code, image_id, flavor, settings=settings))
-    http = session or requests.Session()
-    try:
-        return get_first(http, urls, what="image", max_bytes=MAX_IMAGE_BYTES)[1]
-    finally:
-        if session is None:
-            http.close()

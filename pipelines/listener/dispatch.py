@@ -24,7 +24,6 @@ import requests
 from pipelines.barcodes import image_path
 from pipelines.common.config import Flavor, Settings
 from pipelines.common.http import FetchError
-from pipelines.common.http import fetch_image as fetch_image_bytes
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.listener.apply import ApplyReport, NutriscoreHook, apply_products
 from pipelines.listener.coalesce import ProductWork
@@ -40,6 +39,7 @@ from pipelines.listener.failures import (
 )
 from pipelines.listener.sources import ProductSource, SourceUnavailableError, product_source
 from pipelines.ocr.fetch import OcrNotFoundError, fetch_ocr_table
+from pipelines.ocr.fetch import fetch_image as fetch_image_bytes
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.store.db import KeptWriter, store_writer

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import redis
 
 from pipelines.common.config import Flavor, Settings
+from pipelines.convert.snapshot import products_path
 from pipelines.listener.failures import describe
 from pipelines.listener.sources import ChainSource, MongoSource, SnapshotSource
-from pipelines.predictors.bulk import products_path
 
 logger = logging.getLogger(__name__)
 

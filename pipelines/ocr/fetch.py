@@ -2,7 +2,8 @@
 
 The per-product run (a Redis update event, a new image) needs the same row the nightly ingestion would have
 written for that image: this module only downloads the document and hands it to the ingestion's own row
-builder (:func:`pipelines.ocr.rows.ocr_table_from_json`). The barcode and image id are validated before they
+builder (:func:`pipelines.ocr.rows.ocr_table_from_json`); it also fetches the image itself
+(:func:`fetch_image`, the Nutri-Score detector's input). The barcode and image id are validated before they
 reach the URL, as at every edge of the pipeline.
 """
 
@@ -80,3 +81,29 @@ def _decode(body: bytes, url: str) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise OcrRecordError(NOT_JSON, f"body of {url} is not JSON: {exc}") from exc
+
+
+MAX_IMAGE_BYTES = 48 * 1024 * 1024  # full-size product photos weigh up to a few MB
+
+
+def fetch_image(
+    code: str,
+    image_id: str,
+    flavor: Flavor | str,
+    *,
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    raw_code: str | None = None,
+) -> bytes:
+    """The full-size image ``image_id`` of product ``code`` from the flavor's image server: the new path
+    layout first, then (on a 404) the legacy path of ``raw_code``. The code and id are checked by the
+    barcode rules before they reach a URL."""
+    urls = [barcodes.image_url(code, image_id, flavor, settings=settings)]
+    if raw_code is not None:
+        urls.append(barcodes.legacy_image_url(raw_code, image_id, flavor, settings=settings))
+    http = session or requests.Session()
+    try:
+        return get_first(http, urls, what="image", max_bytes=MAX_IMAGE_BYTES)[1]
+    finally:
+        if session is None:
+            http.close()

@@ -47,7 +47,8 @@ def predict_command(
     """Predict over the flavor's latest Parquet snapshot; import the predictions in one transaction."""
     from pipelines.common.config import Flavor, get_settings
     from pipelines.common.logs import progress_bar
-    from pipelines.predictors.bulk import SnapshotNotFoundError, run_predictions
+    from pipelines.convert.snapshot import SnapshotNotFoundError
+    from pipelines.predictors.bulk import run_predictions
     from pipelines.predictors.registry import UnknownPredictionTypeError
 
     try:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipelines.predictors.schema import empty_predictions, predictions_from_rows
+from pipelines.store.schema import empty_predictions, predictions_from_rows
 
 logger = logging.getLogger(__name__)
 
