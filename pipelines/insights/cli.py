@@ -58,8 +58,7 @@ def refresh_command(after_refresh: AfterRefresh | None) -> Callable[..., None]:
         ),
         store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
     ) -> None:
-        """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the
-        report."""
+        """Predict over the flavor's Parquet snapshot, import and refresh every insight; prints the report."""
         from pipelines.common.logs import progress_bar
         from pipelines.convert.snapshot import SnapshotNotFoundError, products_path
         from pipelines.insights.job import run_refresh

@@ -52,8 +52,7 @@ def listen_command(deployment_dispatcher: Callable[[str], Dispatcher]) -> Callab
             help="Seconds to wait for Redis at startup before giving up (exit 1).",
         ),
     ) -> None:
-        """Listen to Product Opener's Redis streams and apply each product's events with the nightly
-        functions.
+        """Listen to Product Opener's Redis streams, applying each product's events with the nightly steps.
 
         Runs until SIGTERM or Ctrl-C: the batch in hand is finished; events read but not yet applied stay
         pending in the consumer group and are redone by the next listener. At startup the store, Redis and the
