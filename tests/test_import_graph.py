@@ -89,4 +89,3 @@ def test_a_cycle_is_found_and_shown() -> None:
     groups = _groups(imports)
     assert groups == [{"a", "b", "c"}]
     assert _cycle(groups[0], imports) == ["a", "b", "c", "a"]
-
