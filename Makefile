@@ -46,6 +46,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # The package as a user installs it: a wheel in a fresh venv runs synth, convert, audit, refresh, export and
@@ -53,9 +54,12 @@ test: $(STAMP)
 wheel-check:
 	SHARED_DATA="$(SHARED_DATA)" PYTHON="$(PYTHON)" .ci/wheel-check
 
+# The layers (lint-imports, contracts in pyproject.toml), then no import cycle between any two modules.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_graph.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -19,8 +19,7 @@ from pipelines.category_model.train import TrainConfig
 def train_task(flavor: str, min_products: int, max_products: int, epochs: int, seed: int) -> dict:
     from pipelines.category_model.from_snapshot import train_from_snapshot
     from pipelines.common.config import get_settings
-    from pipelines.insights.job import snapshot_etag
-    from pipelines.predictors.bulk import existing_snapshot
+    from pipelines.convert.snapshot import existing_snapshot, snapshot_etag
 
     settings = get_settings()
     config = TrainConfig(min_products=min_products, max_products=max_products, epochs=epochs, seed=seed)

@@ -15,8 +15,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.common.config import Flavor
+from pipelines.convert.snapshot import products_path
 from pipelines.insights.job import predict_step, refresh_markdown, refresh_step, refresh_summary
-from pipelines.predictors.bulk import products_path
+from pipelines.listener.replay import replay_after_refresh
 
 
 @task(cache_policy=NO_CACHE)
@@ -32,7 +33,12 @@ def predict_task(
 def refresh_task(flavor: str, force: bool, started: str | None = None) -> dict:
     """Refresh every insight of the flavor from the stored predictions and the snapshot, then replay the
     listener's newer work."""
-    return refresh_step(flavor, force=force, started=datetime.fromisoformat(started) if started else None)
+    return refresh_step(
+        flavor,
+        after_refresh=replay_after_refresh,
+        force=force,
+        started=datetime.fromisoformat(started) if started else None,
+    )
 
 
 @flow(name="refresh_insights", flow_run_name="refresh-{flavor}")

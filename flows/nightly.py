@@ -31,11 +31,10 @@ def ocr_table_task(flavor: str, ocr: str) -> str:
     path = Path(ocr)
     if path.suffix == ".parquet":
         return str(path)
-    from pipelines.ocr.ingest import ingest_archive
-    from pipelines.predictors.bulk import ocr_table_path
+    from pipelines.ocr.ingest import default_output, ingest_archive
 
     ingest_archive(path, flavor=flavor)
-    return str(ocr_table_path(flavor))
+    return str(default_output(flavor))
 
 
 @flow(name="nightly", flow_run_name="nightly-{flavor}")

@@ -10,7 +10,10 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
@@ -29,6 +32,36 @@ from pipelines.predictors.cli import predict_command
 from pipelines.reference.cli import reference_app
 from pipelines.store.cli import predictions_app
 from pipelines.synth.cli import synth_command
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from pipelines.common.config import Flavor, Settings
+    from pipelines.listener.loop import Dispatcher
+    from pipelines.predictors.resources import Resources
+
+
+def _replay_listener_log(
+    con: duckdb.DuckDBPyConnection,
+    flavor: Flavor,
+    since: datetime,
+    *,
+    settings: Settings,
+    resources: Resources,
+) -> Mapping[str, Any]:
+    """The listener's replay after a bulk refresh (``offpipe refresh``): wired here because the insight stage
+    may not import the listener (docs/listener.md)."""
+    from pipelines.listener.replay import replay_after_refresh
+
+    return replay_after_refresh(con, flavor, since, settings=settings, resources=resources)
+
+
+def _deployment_dispatcher(name: str) -> Dispatcher:
+    """The listener's dispatch to a Prefect deployment: wired here because ``pipelines`` below this module
+    never imports ``flows``."""
+    from flows.listener import deployment_dispatcher
+
+    return deployment_dispatcher(name)
 
 
 class _OffpipeGroup(TyperGroup):
@@ -65,8 +98,8 @@ app.command("convert")(convert_command)
 app.command("audit-barcodes")(audit_barcodes_command)
 app.command("ocr-ingest")(ocr_ingest_command)
 app.command("predict")(predict_command)
-app.command("refresh")(refresh_command)
-app.command("listen")(listen_command)
+app.command("refresh")(refresh_command(after_refresh=_replay_listener_log))
+app.command("listen")(listen_command(deployment_dispatcher=_deployment_dispatcher))
 app.command("facets")(facets_command)
 
 

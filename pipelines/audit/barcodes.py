@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.common import files
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import connect, load_sql
-from pipelines.convert.convert import PRODUCTS_FILE
+from pipelines.convert.snapshot import PRODUCTS_FILE
 
 logger = logging.getLogger(__name__)
 

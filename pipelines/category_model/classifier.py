@@ -36,7 +36,7 @@ from pipelines.category_model.model import INPUT_FEATURES, INPUT_TOKENS, OUTPUT_
 from pipelines.common import files
 from pipelines.common.errors import OffpipeError
 from pipelines.common.onnx_runtime import ort, ort_state
-from pipelines.predictors.schema import PREDICTION_SCHEMA
+from pipelines.store.schema import PREDICTION_SCHEMA
 
 logger = logging.getLogger(__name__)
 

@@ -39,8 +39,7 @@ def train_command(
     from pipelines.category_model.train import TrainConfig
     from pipelines.common.config import get_settings
     from pipelines.common.logs import progress_bar
-    from pipelines.insights.job import snapshot_etag
-    from pipelines.predictors.bulk import existing_snapshot
+    from pipelines.convert.snapshot import existing_snapshot, snapshot_etag
 
     chosen = _flavor(flavor)
     settings = get_settings()
@@ -69,7 +68,7 @@ def evaluate_command(
     from pipelines.category_model.classifier import latest_model
     from pipelines.category_model.from_snapshot import evaluate_model
     from pipelines.common.config import get_settings
-    from pipelines.predictors.bulk import existing_snapshot
+    from pipelines.convert.snapshot import existing_snapshot
 
     chosen = _flavor(flavor)
     settings = get_settings()

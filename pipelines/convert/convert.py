@@ -46,13 +46,12 @@ from pipelines.convert.errors import ConversionError, SnapshotRefusedError
 from pipelines.convert.guard import SnapshotGuard, check_snapshot, previous_rows
 from pipelines.convert.reader import background_prepared
 from pipelines.convert.schema import PRODUCT_SCHEMA
+from pipelines.convert.snapshot import PRODUCTS_FILE, REPORT_FILE
 from pipelines.convert.transform import FAILED_PREFIX, BatchTransformer, prepare_batch
 
 logger = logging.getLogger(__name__)
 
-PRODUCTS_FILE = "products.parquet"
 QUARANTINE_FILE = "products.bad.jsonl.gz"
-REPORT_FILE = "products.report.json"
 ROW_GROUP_ROWS = 100_000  # ~650 MB of Arrow data at real document sizes, held while the group fills
 MAX_LINE_BYTES = 16 * 1024 * 1024  # DuckDB's default maximum JSON object size
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipelines.common import files as atomic_files
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.convert.snapshot import existing_snapshot
 from pipelines.facets.apply import DEFAULT_BATCH_SIZE, BulkWriter, apply_plan, mongo_collection
 from pipelines.facets.plan import facet_flavor, plan_fiber_facets
 from pipelines.facets.report import (
@@ -19,7 +20,6 @@ from pipelines.facets.report import (
     reports_dir,
     write_plan,
 )
-from pipelines.predictors.bulk import existing_snapshot
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from pipelines.common.config import Flavor
+    from pipelines.insights.job import AfterRefresh
 
 insights_app = typer.Typer(help="The insight store ($OFF_DATA_DIR/store.duckdb).", no_args_is_help=True)
 
@@ -28,53 +30,61 @@ def _flavor(value: str) -> Flavor:
         raise typer.BadParameter(f"unknown flavor {value!r}") from exc
 
 
-def refresh_command(
-    flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
-    ocr: Path | None = typer.Option(
-        None,
-        "--ocr",
-        help="OCR texts to predict from: a table from `offpipe ocr-ingest` (.parquet) or an OCR archive "
-        "(.jsonl[.gz], ingested first). Without it only product names are predicted.",
-    ),
-    types: list[str] | None = typer.Option(
-        None, "--type", "-t", help="Prediction types to run (default: all)."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Delete the insights of missing products even below 90% of the last run."
-    ),
-    no_predict: bool = typer.Option(
-        False, "--no-predict", help="Skip predict + import: refresh from the predictions already stored."
-    ),
-    all_images: bool = typer.Option(
-        False,
-        "--all-images",
-        help="Predict every OCR image again, even those already predicted with the same OCR and lists.",
-    ),
-    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
-) -> None:
-    """Predict over the flavor's Parquet snapshot, import, and refresh every insight; prints the report."""
-    from pipelines.common.logs import progress_bar
-    from pipelines.insights.job import run_refresh
-    from pipelines.predictors.bulk import products_path
-    from pipelines.predictors.cli import _ocr_table
+def refresh_command(after_refresh: AfterRefresh | None) -> Callable[..., None]:
+    """The ``offpipe refresh`` command, running ``after_refresh`` under the refresh's writer lock: the root
+    CLI passes the listener's replay, which this stage may not import (docs/listener.md)."""
 
-    chosen = _flavor(flavor)
-    if not products_path(chosen).is_file():  # before ingesting an OCR archive for nothing
-        typer.echo(f"error: no Parquet table at {products_path(chosen)} (run `offpipe convert`)", err=True)
-        sys.exit(1)
-    table = _ocr_table(ocr, chosen) if ocr is not None and not no_predict else None
-    with progress_bar("predicting", None) as advance:
-        report = run_refresh(
-            chosen,
-            ocr_table=table,
-            types=types or None,
-            store=store,
-            force=force,
-            predict=not no_predict,
-            all_images=all_images,
-            progress=advance,
-        )
-    typer.echo(json.dumps(report, indent=2, default=str))
+    def refresh(
+        flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff or opf."),
+        ocr: Path | None = typer.Option(
+            None,
+            "--ocr",
+            help="OCR texts to predict from: a table from `offpipe ocr-ingest` (.parquet) or an OCR archive "
+            "(.jsonl[.gz], ingested first). Without it only product names are predicted.",
+        ),
+        types: list[str] | None = typer.Option(
+            None, "--type", "-t", help="Prediction types to run (default: all)."
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Delete the insights of missing products even below 90% of the last run."
+        ),
+        no_predict: bool = typer.Option(
+            False, "--no-predict", help="Skip predict + import: refresh from the predictions already stored."
+        ),
+        all_images: bool = typer.Option(
+            False,
+            "--all-images",
+            help="Predict every OCR image again, even those already predicted with the same OCR and lists.",
+        ),
+        store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    ) -> None:
+        """Predict over the flavor's Parquet snapshot, import and refresh every insight; prints the report."""
+        from pipelines.common.logs import progress_bar
+        from pipelines.convert.snapshot import products_path
+        from pipelines.insights.job import run_refresh
+        from pipelines.predictors.cli import _ocr_table
+
+        chosen = _flavor(flavor)
+        if not products_path(chosen).is_file():  # before ingesting an OCR archive for nothing
+            missing = products_path(chosen)
+            typer.echo(f"error: no Parquet table at {missing} (run `offpipe convert`)", err=True)
+            sys.exit(1)
+        table = _ocr_table(ocr, chosen) if ocr is not None and not no_predict else None
+        with progress_bar("predicting", None) as advance:
+            report = run_refresh(
+                chosen,
+                after_refresh=after_refresh,
+                ocr_table=table,
+                types=types or None,
+                store=store,
+                force=force,
+                predict=not no_predict,
+                all_images=all_images,
+                progress=advance,
+            )
+        typer.echo(json.dumps(report, indent=2, default=str))
+
+    return refresh
 
 
 def _read_only_store(store: Path | None) -> duckdb.DuckDBPyConnection:

@@ -14,64 +14,37 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.convert.snapshot import convert_report, existing_snapshot, snapshot_etag
 from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
-from pipelines.predictors.bulk import existing_snapshot, run_predictions
+from pipelines.predictors.bulk import run_predictions
 from pipelines.predictors.resources import Resources, default_resources
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
 COUNT_KINDS = ("candidates", "created", "updated", "deleted", "kept_protected")
-CONVERT_REPORT = "products.report.json"  # written beside the snapshot by pipelines.convert
 
 
-def snapshot_etag(flavor: Flavor | str, settings: Settings | None = None) -> str | None:
-    """ETag of the downloaded dump the flavor's snapshot was converted from, when that can be told.
+class AfterRefresh(Protocol):
+    """Work run under the bulk refresh's writer lock once the refresh has committed, given the time from
+    which the listener's work is newer than the snapshot (:func:`replay_start`); what it returns joins the
+    refresh report. The listener's replay is one (``pipelines.listener.replay.replay_after_refresh``): the
+    insight stage may not import the listener, so the callers above both pass it in (docs/listener.md)."""
 
-    The download sidecar holds the ETag of the dump now on disk; it describes the snapshot only if the
-    conversion report names that dump as its source and the conversion came after the download (a dump
-    downloaded but not yet converted, or a snapshot converted from another file, gets None, not a wrong ETag).
-    """
-    from pipelines.download.dump import DUMP_NAME
-    from pipelines.download.meta import read_meta
-
-    settings = settings or get_settings()
-    flavor = Flavor(flavor)
-    dump = settings.dump_dir(flavor) / DUMP_NAME
-    meta = read_meta(dump)
-    if meta is None or not meta.etag:
-        return None
-    converted = _convert_report(settings.parquet_dir(flavor) / CONVERT_REPORT)
-    if converted is None:
-        return None
-    source = Path(str(converted.get("source", ""))).expanduser()
-    if source.resolve() != dump.resolve():
-        logger.info("snapshot of %s converted from %s, not the downloaded dump: no ETag", flavor, source)
-        return None
-    if not _not_before(str(converted.get("converted_at", "")), meta.downloaded_at):
-        logger.warning("%s dump downloaded after its last conversion: the snapshot's ETag is unknown", flavor)
-        return None
-    return meta.etag
-
-
-def _convert_report(path: Path) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _not_before(later: str, earlier: str) -> bool:
-    """``later >= earlier`` for two ISO 8601 times; False when either does not parse."""
-    try:
-        return datetime.fromisoformat(later) >= datetime.fromisoformat(earlier)
-    except (TypeError, ValueError):
-        return False
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        flavor: Flavor,
+        since: datetime,
+        *,
+        settings: Settings,
+        resources: Resources,
+    ) -> Mapping[str, Any]: ...
 
 
 def check_taxonomies(resources: Resources) -> None:
@@ -113,6 +86,7 @@ def predict_step(
 def refresh_step(
     flavor: Flavor | str,
     *,
+    after_refresh: AfterRefresh | None,
     store: Path | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
@@ -120,12 +94,13 @@ def refresh_step(
     started: datetime | None = None,
 ) -> dict[str, Any]:
     """Refresh the insights of every product of the snapshot (one transaction, under the writer lock), then,
-    still under the lock, replay the listener's work newer than the snapshot (``pipelines.listener.replay``):
+    still under the lock, run ``after_refresh`` — the listener's replay of its work newer than the snapshot —
     since the earliest of the dump's export, the conversion and ``started`` (when the bulk run began).
+    ``after_refresh`` has no default so that no caller drops the replay by omission.
 
-    Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row and the replay.
+    Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row and what
+    ``after_refresh`` returned.
     """
-    from pipelines.listener.replay import replay_since
     from pipelines.store.db import store_writer
 
     settings = settings or get_settings()
@@ -143,8 +118,10 @@ def refresh_step(
             force=force,
             dump_etag=etag,
         )
-        replayed = replay_since(con, flavor, since, settings=settings, resources=resources)
-    return report.to_dict() | {"dump_etag": etag, "listener_replay": vars(replayed)}
+        after: Mapping[str, Any] = {}
+        if after_refresh is not None:
+            after = after_refresh(con, flavor, since, settings=settings, resources=resources)
+    return report.to_dict() | {"dump_etag": etag} | dict(after)
 
 
 def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datetime:
@@ -156,7 +133,7 @@ def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datet
     from pipelines.download.meta import read_meta
 
     times = [started]
-    report = _convert_report(settings.parquet_dir(flavor) / "products.report.json") or {}
+    report = convert_report(flavor, settings) or {}
     with contextlib.suppress(KeyError, TypeError, ValueError):
         times.append(datetime.fromisoformat(report["converted_at"]))
     meta = read_meta(settings.dump_dir(flavor) / DUMP_NAME)
@@ -169,6 +146,7 @@ def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datet
 def run_refresh(
     flavor: Flavor | str = Flavor.off,
     *,
+    after_refresh: AfterRefresh | None,
     ocr_table: Path | None = None,
     types: Sequence[str] | None = None,
     store: Path | None = None,
@@ -179,7 +157,8 @@ def run_refresh(
     all_images: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """The nightly job: predict + import (unless ``predict`` is False), then the bulk refresh; the report.
+    """The nightly job: predict + import (unless ``predict`` is False), then the bulk refresh followed by
+    ``after_refresh`` (:func:`refresh_step`); the report.
 
     ``ocr_table`` is an OCR-text Parquet table (``offpipe ocr-ingest``); without it only product names are
     predicted, and the OCR predictions already stored stay as they are (an import never evicts a group it
@@ -207,7 +186,13 @@ def run_refresh(
         else None
     )
     refreshed = refresh_step(
-        flavor, store=store, settings=settings, resources=resources, force=force, started=started
+        flavor,
+        after_refresh=after_refresh,
+        store=store,
+        settings=settings,
+        resources=resources,
+        force=force,
+        started=started,
     )
     return refresh_summary(refreshed, predicted, snapshot=snapshot, ocr_table=ocr_table)
 

@@ -9,8 +9,9 @@ product named as deleted goes that way: an updated product without rows (the sou
 left untouched — absence is not deletion (docs/listener.md, "Failures").
 
 Products come from a product table with the snapshot's columns: the latest Parquet snapshot (the embedded
-default, :func:`snapshot_rows`), or documents fetched from MongoDB or Product Opener's API and converted by
-the conversion's own SQL.
+default), or documents fetched from MongoDB or Product Opener's API and converted by the conversion's own SQL
+(:mod:`pipelines.listener.sources`). Every product applied is logged (:func:`log_applied`) for the bulk
+run's replay (:mod:`pipelines.listener.replay`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -28,19 +28,18 @@ import pyarrow.compute as pc
 from pipelines.barcodes import image_path
 from pipelines.common.config import Flavor
 from pipelines.common.http import FetchError
-from pipelines.common.sql import arrow_table, load_statement, scratch
+from pipelines.common.sql import arrow_table, load_statement
 from pipelines.insights.refresh import RefreshReport, refresh_insights
-from pipelines.listener import replay
 from pipelines.listener.coalesce import ImageOp
 from pipelines.predictors import ocr_ledger
 from pipelines.predictors.bulk import prediction_products
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.rules import nutriscore
-from pipelines.predictors.schema import concat_predictions
 from pipelines.store import images
 from pipelines.store.db import write_transaction
 from pipelines.store.predictions import delete_image_predictions, import_predictions
+from pipelines.store.schema import concat_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +125,30 @@ def _overlay_needed(con: duckdb.DuckDBPyConnection, flavor: Flavor, rows: pa.Tab
     return bool(con.execute(load_statement("listener/overlay_needed"), params).fetchall()[0][0])
 
 
-def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
-    """The snapshot's rows of ``codes`` (normalized, validated), every column, as the bulk run reads them."""
-    con = scratch()
-    con.read_parquet(str(snapshot)).create_view("snapshot_source", replace=True)
-    return arrow_table(con, load_statement("listener/snapshot_rows"), {"codes": sorted(set(codes))})
+def log_applied(
+    con: duckdb.DuckDBPyConnection,
+    flavor: Flavor,
+    updated: list[str],
+    deleted: list[str],
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record that the listener applied work for these products (``deleted``: they are gone)."""
+    if not updated and not deleted:
+        return
+    logged = pa.table(
+        {
+            "barcode": pa.array([*updated, *deleted], pa.string()),
+            "deleted": pa.array([False] * len(updated) + [True] * len(deleted), pa.bool_()),
+        }
+    )
+    params = {"server_type": flavor.value, "now": now or dt.datetime.now(dt.UTC)}
+    con.register("logged", logged)
+    try:
+        with write_transaction(con, purpose="listener log"):
+            con.execute(load_statement("store/listener_log_record"), params)
+    finally:
+        con.unregister("logged")
 
 
 def delete_image(con: duckdb.DuckDBPyConnection, flavor: Flavor, code: str, image_id: str) -> int:
@@ -205,7 +223,7 @@ def apply_products(
                     con, hashed, server_type=flavor.value, fingerprint=fingerprint, now=now
                 )
     scope = sorted(set(updated_codes) | set(deleted_codes))
-    replay.log_applied(
+    log_applied(
         con, flavor, sorted(set(updated_codes) - set(deleted_codes)), sorted(set(deleted_codes)), now=now
     )
     if scope:

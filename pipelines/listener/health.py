@@ -27,9 +27,9 @@ import redis
 
 from pipelines.common.config import Flavor, Settings
 from pipelines.common.errors import OffpipeError
+from pipelines.convert.snapshot import products_path
 from pipelines.listener.failures import describe
 from pipelines.listener.sources import ChainSource, MongoSource, SnapshotSource
-from pipelines.predictors.bulk import products_path
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from pipelines.common.config import Flavor, Settings
 from pipelines.common.sql import load_statement
+from pipelines.listener.apply import apply_products
+from pipelines.listener.sources import product_source
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import write_transaction
 
@@ -39,32 +43,6 @@ class ReplayReport:
     pruned: int = 0
 
 
-def log_applied(
-    con: duckdb.DuckDBPyConnection,
-    flavor: Flavor,
-    updated: list[str],
-    deleted: list[str],
-    *,
-    now: dt.datetime | None = None,
-) -> None:
-    """Record that the listener applied work for these products (``deleted``: they are gone)."""
-    if not updated and not deleted:
-        return
-    logged = pa.table(
-        {
-            "barcode": pa.array([*updated, *deleted], pa.string()),
-            "deleted": pa.array([False] * len(updated) + [True] * len(deleted), pa.bool_()),
-        }
-    )
-    params = {"server_type": flavor.value, "now": now or dt.datetime.now(dt.UTC)}
-    con.register("logged", logged)
-    try:
-        with write_transaction(con, purpose="listener log"):
-            con.execute(load_statement("store/listener_log_record"), params)
-    finally:
-        con.unregister("logged")
-
-
 def replay_since(
     con: duckdb.DuckDBPyConnection,
     flavor: Flavor | str,
@@ -76,9 +54,6 @@ def replay_since(
 ) -> ReplayReport:
     """Apply again the listener's work logged at or after ``since`` (the caller holds the writer lock), then
     forget what is older than ``since``."""
-    from pipelines.listener.apply import apply_products
-    from pipelines.listener.sources import product_source
-
     flavor = Flavor(flavor)
     report = ReplayReport(since=since.isoformat())
     params = {"server_type": flavor.value, "since": since}
@@ -111,6 +86,19 @@ def replay_since(
             "replayed the listener's work on %d %s products since %s", report.products, flavor.value, since
         )
     return report
+
+
+def replay_after_refresh(
+    con: duckdb.DuckDBPyConnection,
+    flavor: Flavor,
+    since: dt.datetime,
+    *,
+    settings: Settings,
+    resources: Resources,
+) -> Mapping[str, Any]:
+    """:func:`replay_since` as the bulk refresh's ``after_refresh`` (``pipelines.insights.job``): its report
+    under ``listener_replay``."""
+    return {"listener_replay": vars(replay_since(con, flavor, since, settings=settings, resources=resources))}
 
 
 def _empty() -> pa.Table:

@@ -31,11 +31,12 @@ from pipelines import barcodes
 from pipelines.common.config import Flavor, Settings
 from pipelines.common.errors import OffpipeError
 from pipelines.common.http import FetchError, FetchNotFoundError, RetryPolicy, get_bytes
+from pipelines.common.sql import arrow_table, load_statement, scratch
 from pipelines.convert.from_documents import documents_to_rows
 from pipelines.convert.schema import LANGUAGE_FAMILIES, PRODUCT_SCHEMA
+from pipelines.convert.snapshot import products_path
 from pipelines.listener.failures import OutageError
 from pipelines.listener.lookup import LookupStaleError, SnapshotLookup
-from pipelines.predictors.bulk import products_path
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,13 @@ def _only(rows: pa.Table, codes: Sequence[str]) -> pa.Table:
     return rows.filter(pc.is_in(rows.column("normalized_code"), pa.array(sorted(set(codes)), pa.string())))
 
 
+def snapshot_rows(snapshot: Path, codes: Sequence[str]) -> pa.Table:
+    """The snapshot's rows of ``codes`` (normalized, validated), every column, as the bulk run reads them."""
+    con = scratch()
+    con.read_parquet(str(snapshot)).create_view("snapshot_source", replace=True)
+    return arrow_table(con, load_statement("listener/snapshot_rows"), {"codes": sorted(set(codes))})
+
+
 @dataclass
 class SnapshotSource:
     """The flavor's latest Parquet snapshot (the embedded default). With ``lookup``, products are read from
@@ -116,8 +124,6 @@ class SnapshotSource:
     _lookups: dict[Path, SnapshotLookup] = field(default_factory=dict)
 
     def rows(self, flavor: Flavor, codes: Sequence[str], raw_codes: Mapping[str, str]) -> pa.Table:
-        from pipelines.listener.apply import snapshot_rows
-
         snapshot = products_path(flavor, self.settings)
         if not snapshot.is_file():
             raise SourceUnavailableError(

@@ -1,7 +1,7 @@
 """What a predictor is, and the pieces every text predictor shares.
 
 A predictor is a function from a text frame (``pipelines.predictors.texts``: product names or OCR'd images,
-4 million rows or one) to prediction rows (``pipelines.predictors.schema``). It declares the prediction
+4 million rows or one) to prediction rows (``pipelines.store.schema``). It declares the prediction
 type it produces, the predictor names and version it stamps, the sources it reads and the columns it needs;
 ``pipelines.predictors.registry`` lists them and ``predict`` runs any subset.
 """

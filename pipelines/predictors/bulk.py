@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.common.config import Flavor, Settings, get_settings
-from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import arrow_table, connect, load_sql, load_statement, scratch
+from pipelines.convert.snapshot import SnapshotNotFoundError, products_path
 from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
-from pipelines.predictors.schema import concat_predictions
+from pipelines.store.schema import concat_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ PRODUCT_COLUMNS = ("code", "normalized_code", "product_name", "product_type")
 CATEGORY_MODEL_COLUMNS = ("ingredients_original_tags", "nutriments")  # read only when a category model is set
 PRODUCT_BATCH_ROWS = 250_000
 OCR_BATCH_ROWS = 5_000
-
-
-class SnapshotNotFoundError(OffpipeError, FileNotFoundError):
-    """The flavor has no Parquet snapshot (or OCR table) to predict from."""
 
 
 @dataclass
@@ -55,22 +51,6 @@ class PredictReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def products_path(flavor: Flavor | str, settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "products.parquet"
-
-
-def existing_snapshot(flavor: Flavor | str, settings: Settings | None = None) -> Path:
-    """The flavor's Parquet snapshot, or :class:`SnapshotNotFoundError` when it has not been converted."""
-    path = products_path(flavor, settings)
-    if not path.is_file():
-        raise SnapshotNotFoundError(f"no Parquet table at {path}")
-    return path
-
-
-def ocr_table_path(flavor: Flavor | str, settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).parquet_dir(Flavor(flavor)) / "ocr_texts.parquet"
 
 
 def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:

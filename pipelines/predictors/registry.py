@@ -33,8 +33,8 @@ from pipelines.predictors.rules import (
     product_weight,
     store,
 )
-from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
 from pipelines.predictors.texts import NAME_SOURCE, name_texts, ocr_texts, products_of_server_type
+from pipelines.store.schema import COLUMNS, PREDICTION_SCHEMA, concat_predictions, empty_predictions
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Robotoff's keyword and regex lists, read from a keywords folder and parsed once per process.
+"""Robotoff's keyword and regex lists and its packaging grammar, read from their folders and parsed once per
+process.
 
 The files are Robotoff's own (``data/ocr/*`` in its repository, read by ``robotoff/prediction/ocr/*.py``).
 In production they are downloaded beside the taxonomies and cached (``$OFF_KEYWORDS_DIR``); tests read
@@ -13,6 +14,7 @@ import gzip
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +24,9 @@ from pipelines.common.errors import OffpipeError
 from pipelines.predictors.keywords import KeywordSet, parse_keyword_lines
 
 if TYPE_CHECKING:
+    from lark import Lark
+
     from pipelines.category_model.classifier import CategoryClassifier
-    from pipelines.predictors.rules.packaging import PackagingGrammar
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,11 @@ class MissingResourceError(OffpipeError, FileNotFoundError):
 
 
 PLAIN_LISTS = ("store_regex.txt", "label_whitelist.txt")  # read through ``lines`` by their users
+# Robotoff's packaging grammar (data/grammars): language, file, element properties in Robotoff's order.
+LANG = "fr"  # Robotoff only has a French grammar
+GRAMMAR_FILE = f"packaging_{LANG}.lark"
+PROPERTIES = ("shape", "material", "recycling")  # Robotoff's PackagingElementProperty, in its order
+SHAPE_TERMINAL = "PACKAGING_SHAPES"  # the packaging grammar's shape terminal
 
 
 def text_lines(path: Path, *, comments: bool = True) -> Iterator[str]:
@@ -60,6 +68,61 @@ def _pairs(lines: Iterator[str], name: str) -> dict[str, str]:
             continue
         pairs[parts[0]] = parts[1]
     return pairs
+
+
+class UnmappedTerminalError(OffpipeError, LookupError):
+    """A lexed shape/material/recycling string has no entry in its terminal map.
+
+    Some terminal names are regexes by accident (``81 c*`` matches ``81 c``), so the matched string can
+    differ from every map key; Robotoff raises there.
+    """
+
+
+@dataclass(frozen=True)
+class PackagingGrammar:
+    """The parser of ``packaging_fr.lark`` and the name → tags maps of its three terminals."""
+
+    parser: Lark
+    tags: dict[str, dict[str, list[str]]]  # property → normalized name → taxonomy ids
+
+    @property
+    def shape_pattern(self) -> str:
+        """The shape terminal's regex: a text without a match of it cannot yield an element.
+
+        Shape names are plain lowercase words (``\\b`` around each); on ASCII text Rust's and Python's
+        ``\\b`` agree, so Polars can run it on normalized texts.
+        """
+        return self.parser.get_terminal(SHAPE_TERMINAL).pattern.to_regexp()
+
+    def tag(self, prop: str, value: str) -> str:
+        """First taxonomy id of a lexed string, as Robotoff (which raises when there is none)."""
+        tags = self.tags[prop].get(value)
+        if not tags:
+            raise UnmappedTerminalError(f"{prop} {value!r} is not in its terminal map")
+        return tags[0]
+
+
+def load_grammar(grammars_dir: Path) -> PackagingGrammar:
+    """Parse ``packaging_fr.lark`` (it imports the terminal files beside it) and read the three maps.
+
+    Same Lark options as Robotoff: Earley with its default dynamic lexer and ambiguity resolution, so that
+    ambiguous texts resolve the same way (which also depends on the Lark version, pinned to Robotoff's).
+    """
+    grammar_path = Path(grammars_dir) / GRAMMAR_FILE
+    map_paths = {
+        prop: grammar_path.parent / f"terminal_packaging_{prop}_{LANG}_map.json" for prop in PROPERTIES
+    }
+    for path in (grammar_path, *map_paths.values()):
+        if not path.is_file():
+            raise MissingResourceError(
+                f"packaging grammar file {path.name} not found in {grammar_path.parent} "
+                "(Robotoff's data/grammars; OFF_GRAMMARS_DIR)"
+            )
+    from lark import Lark
+
+    parser = Lark.open(str(grammar_path), start="value")
+    tags = {prop: json.loads(path.read_text(encoding="utf-8")) for prop, path in map_paths.items()}
+    return PackagingGrammar(parser=parser, tags=tags)
 
 
 class Resources:
@@ -199,8 +262,6 @@ class Resources:
     @cached_property
     def packaging_grammar(self) -> PackagingGrammar:
         """Robotoff's French packaging grammar and its terminal maps (built once per process)."""
-        from pipelines.predictors.rules.packaging import load_grammar
-
         return load_grammar(self.grammars_dir)
 
     @cached_property

@@ -38,9 +38,9 @@ import pyarrow.compute as pc
 from pipelines.common.config import Flavor
 from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import arrow_table, load_sql, load_statement
-from pipelines.predictors.schema import COLUMNS, PREDICTION_SCHEMA
 from pipelines.store.db import write_transaction
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
+from pipelines.store.schema import COLUMNS, PREDICTION_SCHEMA
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,6 @@ taxonomies); the real taxonomies and keyword lists replace it whenever they are 
 
 from __future__ import annotations
 
-from pipelines.synth.vocab import Taxonomy
-
 # node -> (parents, {lang: name})
 _CATEGORIES: dict[str, tuple[list[str], dict[str, str]]] = {
     "en:plant-based-foods-and-beverages": (
@@ -179,19 +177,11 @@ STORES: list[str] = ["Carrefour", "Auchan", "Lidl", "Aldi", "Tesco", "Walmart", 
 FISHING_CODES: list[str] = ["ASC-C-00045", "MSC-C-50012", "MSC-C-51734", "ASC-C-00192"]
 
 
-def _taxonomy(nodes: dict[str, tuple[list[str], dict[str, str]]]) -> Taxonomy:
-    taxonomy = Taxonomy()
-    for node, (parents, names) in nodes.items():
-        taxonomy.names[node] = dict(names)
-        taxonomy.parents[node] = list(parents)
-    return taxonomy
-
-
-def taxonomies() -> dict[str, Taxonomy]:
-    """The embedded taxonomies, built fresh (callers may not share mutable state)."""
+def taxonomies() -> dict[str, dict[str, tuple[list[str], dict[str, str]]]]:
+    """The embedded taxonomies as ``node -> (parents, {lang: name})`` maps (``vocab.Taxonomy.from_nodes``)."""
     return {
-        "categories": _taxonomy(_CATEGORIES),
-        "labels": _taxonomy(_LABELS),
-        "countries": _taxonomy({k: ([], v) for k, v in _COUNTRIES.items()}),
-        "ingredients": _taxonomy({k: ([], v) for k, v in _INGREDIENTS.items()}),
+        "categories": _CATEGORIES,
+        "labels": _LABELS,
+        "countries": {k: ([], v) for k, v in _COUNTRIES.items()},
+        "ingredients": {k: ([], v) for k, v in _INGREDIENTS.items()},
     }

@@ -22,6 +22,8 @@ from pathlib import Path
 import orjson
 from flashtext import KeywordProcessor
 
+from pipelines.synth import embedded
+
 logger = logging.getLogger(__name__)
 
 LANGS = ["fr", "en", "de", "es", "it", "nl", "pt", "pl"]
@@ -41,6 +43,15 @@ class Taxonomy:
 
     names: dict[str, dict[str, str]] = field(default_factory=dict)
     parents: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_nodes(cls, nodes: dict[str, tuple[list[str], dict[str, str]]]) -> Taxonomy:
+        """A taxonomy of its own (copied) from ``node -> (parents, {lang: name})``."""
+        taxonomy = cls()
+        for node, (parents, names) in nodes.items():
+            taxonomy.names[node] = dict(names)
+            taxonomy.parents[node] = list(parents)
+        return taxonomy
 
     def ids(self) -> list[str]:
         return sorted(self.names)
@@ -151,15 +162,13 @@ def vocabulary_source(taxonomy_dir: Path) -> str:
 
 def load_vocabulary(taxonomy_dir: Path, keywords_dir: Path) -> Vocabulary:
     """Build the vocabulary from files, falling back to the embedded one for anything missing."""
-    from pipelines.synth import embedded
-
     taxonomies = {
         n: load_taxonomy(taxonomy_dir, n) for n in ("categories", "labels", "countries", "ingredients")
     }
     missing = sorted(n for n, t in taxonomies.items() if t is None)
     if missing:
         logger.warning("taxonomies %s not found in %s: using the embedded vocabulary", missing, taxonomy_dir)
-    fallback = embedded.taxonomies()
+    fallback = {name: Taxonomy.from_nodes(nodes) for name, nodes in embedded.taxonomies().items()}
     categories = taxonomies["categories"] or fallback["categories"]
     labels = taxonomies["labels"] or fallback["labels"]
     countries = taxonomies["countries"] or fallback["countries"]

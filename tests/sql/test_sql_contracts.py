@@ -34,9 +34,9 @@ from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.insights.refresh import normalize_emb_code
 from pipelines.ocr.schema import OCR_TEXT_SCHEMA
 from pipelines.predictors.ocr_ledger import HASHED_SCHEMA
-from pipelines.predictors.schema import PREDICTION_SCHEMA
 from pipelines.store.images import GONE_SCHEMA, UPLOADS_SCHEMA
 from pipelines.store.predictions import PRODUCTS_SCHEMA
+from pipelines.store.schema import PREDICTION_SCHEMA
 from pipelines.taxonomy import NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.common.errors import OffpipeError
-from pipelines.predictors.schema import empty_predictions, predictions_from_rows
+from pipelines.store.schema import empty_predictions, predictions_from_rows
 
 logger = logging.getLogger(__name__)
 

@@ -22,36 +22,34 @@ neither ``WS`` nor ``OTHER`` accepts, such as ``\\x0b``; a matched material with
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
-from lark import Lark, Token, Tree
+from lark import Token, Tree
 from lark.exceptions import LarkError
 from openfoodfacts.utils.fold_to_ascii import translate_table
 
-from pipelines.common.errors import OffpipeError
 from pipelines.predictors.base import Predictor, Row, rows_to_frame
-from pipelines.predictors.resources import MissingResourceError, Resources
+from pipelines.predictors.resources import (
+    LANG,
+    PROPERTIES,
+    PackagingGrammar,
+    Resources,
+    UnmappedTerminalError,
+)
 from pipelines.predictors.texts import OCR_SOURCE
 
 logger = logging.getLogger(__name__)
 
 TYPE = "packaging"
-LANG = "fr"  # Robotoff only has a French grammar
-GRAMMAR_FILE = f"packaging_{LANG}.lark"
-PROPERTIES = ("shape", "material", "recycling")  # Robotoff's PackagingElementProperty, in its order
 # Grammar terminal → element property.
 TERMINALS = {
     "PACKAGING_SHAPES": "shape",
     "PACKAGING_MATERIALS": "material",
     "PACKAGING_RECYCLING": "recycling",
 }
-SHAPE_TERMINAL = "PACKAGING_SHAPES"
 
 # Shapes Robotoff does not predict without a material or a recycling instruction: alone they are mostly
 # false positives ("coque" in "fruits à coque", "pack", "feuilles"…). None stands for an unmapped shape.
@@ -79,14 +77,6 @@ SHAPE_ONLY_EXCLUDED: frozenset[str | None] = frozenset(
 )
 
 Element = dict[str, dict[str, str]]
-
-
-class UnmappedTerminalError(OffpipeError, LookupError):
-    """A lexed shape/material/recycling string has no entry in its terminal map.
-
-    Some terminal names are regexes by accident (``81 c*`` matches ``81 c``), so the matched string can
-    differ from every map key; Robotoff raises there.
-    """
 
 
 class _Fold(dict[int, str]):
@@ -126,51 +116,6 @@ def normalized_texts(texts: pl.Series) -> pl.Series:
     non_ascii = lowered.str.contains(r"[^\x00-\x7F]")
     result = pl.select(pl.when(non_ascii).then(folded).otherwise(lowered)).to_series()
     return result.str.replace_all(" {2,}", " ").alias(texts.name)
-
-
-@dataclass(frozen=True)
-class PackagingGrammar:
-    """The parser of ``packaging_fr.lark`` and the name → tags maps of its three terminals."""
-
-    parser: Lark
-    tags: dict[str, dict[str, list[str]]]  # property → normalized name → taxonomy ids
-
-    @property
-    def shape_pattern(self) -> str:
-        """The shape terminal's regex: a text without a match of it cannot yield an element.
-
-        Shape names are plain lowercase words (``\\b`` around each); on ASCII text Rust's and Python's
-        ``\\b`` agree, so Polars can run it on normalized texts.
-        """
-        return self.parser.get_terminal(SHAPE_TERMINAL).pattern.to_regexp()
-
-    def tag(self, prop: str, value: str) -> str:
-        """First taxonomy id of a lexed string, as Robotoff (which raises when there is none)."""
-        tags = self.tags[prop].get(value)
-        if not tags:
-            raise UnmappedTerminalError(f"{prop} {value!r} is not in its terminal map")
-        return tags[0]
-
-
-def load_grammar(grammars_dir: Path) -> PackagingGrammar:
-    """Parse ``packaging_fr.lark`` (it imports the terminal files beside it) and read the three maps.
-
-    Same Lark options as Robotoff: Earley with its default dynamic lexer and ambiguity resolution, so that
-    ambiguous texts resolve the same way (which also depends on the Lark version, pinned to Robotoff's).
-    """
-    grammar_path = Path(grammars_dir) / GRAMMAR_FILE
-    map_paths = {
-        prop: grammar_path.parent / f"terminal_packaging_{prop}_{LANG}_map.json" for prop in PROPERTIES
-    }
-    for path in (grammar_path, *map_paths.values()):
-        if not path.is_file():
-            raise MissingResourceError(
-                f"packaging grammar file {path.name} not found in {grammar_path.parent} "
-                "(Robotoff's data/grammars; OFF_GRAMMARS_DIR)"
-            )
-    parser = Lark.open(str(grammar_path), start="value")
-    tags = {prop: json.loads(path.read_text(encoding="utf-8")) for prop, path in map_paths.items()}
-    return PackagingGrammar(parser=parser, tags=tags)
 
 
 def _element(packaging: Tree, grammar: PackagingGrammar) -> Element:

@@ -25,7 +25,7 @@ from pipelines.category_model.model import CategoryModel, to_onnx
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.schema import PREDICTION_SCHEMA
+from pipelines.store.schema import PREDICTION_SCHEMA
 
 LABELS = ["en:spreads", "en:meats-and-their-products", "en:beverages"]
 VOCAB = 1 << 18

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 from pipelines.barcodes import image_path, is_valid_code, normalize_code
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.facets.plan import FIBER_FACET, FIBER_NUTRITION_FACET, is_mongo_code, plan_fiber_facets
-from pipelines.predictors.schema import predictions_from_rows
 from pipelines.store.db import store_writer
 from pipelines.store.predictions import import_predictions
+from pipelines.store.schema import predictions_from_rows
 
 PHOTOS = FIBER_FACET
 NUTRITION = FIBER_NUTRITION_FACET

@@ -16,9 +16,9 @@ import pytest
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.insights.refresh import RefreshReport, refresh_insights
 from pipelines.predictors.resources import Resources
-from pipelines.predictors.schema import predictions_from_rows
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
+from pipelines.store.schema import predictions_from_rows
 
 BARCODE = "3017620422003"
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

@@ -23,10 +23,11 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.convert.convert import convert_dump
+from pipelines.convert.snapshot import snapshot_etag
 from pipelines.download.dump import DUMP_NAME
 from pipelines.download.meta import DumpMeta, write_meta
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
-from pipelines.insights.job import refresh_markdown, snapshot_etag
+from pipelines.insights.job import refresh_markdown
 from pipelines.synth.generator import SynthSpec, generate
 
 runner = CliRunner()

@@ -15,8 +15,9 @@ import pytest
 from pipelines.common.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
-from pipelines.listener.apply import apply_products, snapshot_rows
-from pipelines.listener.replay import log_applied, replay_since
+from pipelines.listener.apply import apply_products, log_applied
+from pipelines.listener.replay import replay_since
+from pipelines.listener.sources import snapshot_rows
 from pipelines.predictors.bulk import prediction_products
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources

@@ -16,6 +16,7 @@ from pipelines.common.config import Settings, get_settings
 from pipelines.insights.job import run_refresh
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
+from pipelines.listener.replay import replay_after_refresh
 from pipelines.predictors.resources import Resources
 from tests.pipelines.listener.conftest import codes_with_insights, publish
 from tests.pipelines.listener.test_crash import _settled, _state
@@ -68,7 +69,9 @@ def test_events_during_a_bulk_run_end_as_events_after_it(world, tmp_path: Path) 
     _wait_processed(client, settings, EARLY)
     bulk: dict = {}
     runner = threading.Thread(
-        target=lambda: bulk.update(run_refresh("off", settings=settings, resources=resources))
+        target=lambda: bulk.update(
+            run_refresh("off", after_refresh=replay_after_refresh, settings=settings, resources=resources)
+        )
     )
     runner.start()
     during = 0  # 600 more, from while it runs (the listener waits for the lock between its steps) to after it
@@ -91,7 +94,8 @@ def test_events_during_a_bulk_run_end_as_events_after_it(world, tmp_path: Path) 
             "OFF_LISTENER_GROUP": settings.listener_group + "-after",
         }
     )
-    run_refresh("off", settings=reference, resources=resources)  # the bulk run first …
+    # the bulk run first …
+    run_refresh("off", after_refresh=replay_after_refresh, settings=reference, resources=resources)
     after = _listener(reference, resources, client, "after")  # … then every event
     after.setup()
     while not _settled(client, reference):

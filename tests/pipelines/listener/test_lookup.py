@@ -16,9 +16,8 @@ import pytest
 from pipelines.common.config import Flavor, get_settings
 from pipelines.convert.convert import convert_dump
 from pipelines.listener import lookup as lookup_module
-from pipelines.listener.apply import snapshot_rows
 from pipelines.listener.lookup import LOOKUP_COLUMNS, LookupStaleError, SnapshotLookup
-from pipelines.listener.sources import SnapshotSource
+from pipelines.listener.sources import SnapshotSource, snapshot_rows
 from tests.conftest import shared_path
 
 

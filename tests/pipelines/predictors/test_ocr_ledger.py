@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.ocr.ingest import ingest_archive
+from pipelines.ocr.ingest import default_output, ingest_archive
 from pipelines.predictors import ocr_ledger
-from pipelines.predictors.bulk import ocr_table_path, run_predictions
+from pipelines.predictors.bulk import run_predictions
 from pipelines.predictors.ocr_ledger import ocr_hashes, predictors_fingerprint
 from pipelines.predictors.resources import Resources
 from tests.conftest import shared_path
@@ -47,7 +47,7 @@ def test_fingerprint_follows_list_contents_not_their_location(
 @pytest.fixture
 def ocr_texts(ocr_archive: Path) -> Path:
     ingest_archive(ocr_archive, flavor="off")
-    return ocr_table_path("off")
+    return default_output("off")
 
 
 def test_ocr_hash_changes_with_the_text_only(ocr_texts: Path) -> None:

@@ -19,9 +19,13 @@ from openfoodfacts.utils.text import strip_accents
 
 from pipelines.ocr.rows import ocr_table_from_json
 from pipelines.predictors.registry import predict
-from pipelines.predictors.resources import MissingResourceError, Resources
+from pipelines.predictors.resources import (
+    MissingResourceError,
+    PackagingGrammar,
+    Resources,
+    UnmappedTerminalError,
+)
 from pipelines.predictors.rules import packaging
-from pipelines.predictors.rules.packaging import PackagingGrammar, UnmappedTerminalError
 from pipelines.predictors.texts import ocr_texts
 from tests.conftest import shared_path
 from tests.pipelines.predictors.conftest import predicted, read_jsonl

@@ -12,8 +12,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from pipelines.predictors.schema import predictions_from_rows
 from pipelines.store.db import open_store
+from pipelines.store.schema import predictions_from_rows
 
 BARCODE = "3017620422003"
 IMAGE_1 = "/301/762/042/2003/1.jpg"

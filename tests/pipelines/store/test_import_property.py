@@ -21,9 +21,9 @@ import hypothesis.strategies as st
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 
-from pipelines.predictors.schema import COLUMNS
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
+from pipelines.store.schema import COLUMNS
 from tests.pipelines.store.conftest import T0, T1, batch, content, stored
 
 KEY = ("type", "server_type", "source_image", "value_tag", "value", "predictor", "automatic_processing")

@@ -17,7 +17,7 @@ from tests.pipelines.store.test_transactions import _lock_is_free, _wait_for_lin
 
 _WRITE_ONCE = """
     import sys
-    from pipelines.predictors.schema import predictions_from_rows
+    from pipelines.store.schema import predictions_from_rows
     from pipelines.store.db import store_writer
     from pipelines.store.predictions import import_predictions
 

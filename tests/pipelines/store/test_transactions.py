@@ -87,7 +87,7 @@ _IMPORT_THEN_HANG = """
     import sys, time
     from pathlib import Path
     import pyarrow as pa
-    from pipelines.predictors.schema import PREDICTION_SCHEMA
+    from pipelines.store.schema import PREDICTION_SCHEMA
     from pipelines.store import predictions
     from pipelines.store.db import store_writer
 
@@ -179,7 +179,7 @@ def test_writer_lock_blocks_a_second_writer(con: duckdb.DuckDBPyConnection, stor
 
 _WRITE_FOR_A_WHILE = """
     import sys, time
-    from pipelines.predictors.schema import predictions_from_rows
+    from pipelines.store.schema import predictions_from_rows
     from pipelines.store.db import store_writer
     from pipelines.store.predictions import import_predictions
 
