@@ -54,12 +54,13 @@ test: $(STAMP)
 wheel-check:
 	SHARED_DATA="$(SHARED_DATA)" PYTHON="$(PYTHON)" .ci/wheel-check
 
-# The layers (lint-imports, contracts in pyproject.toml), then no import cycle between any two modules.
+# Style (ruff), the layers (lint-imports, contracts in pyproject.toml), no import cycle between any two
+# modules, and every SQL file's contract (parses, MODEL header true, used by name).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_graph.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_graph.py tests/sql
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

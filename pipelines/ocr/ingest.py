@@ -15,8 +15,8 @@ Guarantees, as for the dump conversion (``pipelines/convert``):
 - the table and the quarantine are written to temporary names and renamed only when complete: a crash, a
   corrupt archive or a SIGKILL leaves the previous files untouched.
 
-:func:`ocr_table_from_json` (re-exported from ``rows``) and :func:`fetch_ocr_table` (``fetch``) give the same
-rows for one image: the per-image run uses the very functions the nightly run uses.
+``rows.ocr_table_from_json`` and ``fetch.fetch_ocr_table`` build the same row for one image with
+``rows.build_row``: the per-image run uses the very functions the nightly run uses.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from isal import igzip, isal_zlib
 
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.errors import OffpipeError
-from pipelines.ocr.fetch import fetch_ocr_table
 from pipelines.ocr.rows import (
     BAD_RECORD,
     DUPLICATE_IMAGE,
@@ -51,7 +50,6 @@ from pipelines.ocr.rows import (
     PARSE_ERROR,
     OcrRecordError,
     build_row,
-    ocr_table_from_json,
     parse_source,
     rows_to_table,
 )
@@ -62,9 +60,7 @@ __all__ = [
     "OcrIngestError",
     "OcrIngestReport",
     "default_output",
-    "fetch_ocr_table",
     "ingest_archive",
-    "ocr_table_from_json",
     "process_chunk",
     "quarantine_path",
 ]

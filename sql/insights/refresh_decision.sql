@@ -5,7 +5,7 @@
 -- Refresh step: which candidates are created, which update a stored insight, which are discarded.
 --
 -- refresh_decision: what `get_insight_update` (importer.py:424-508) decides, set-based.
--- references: refresh_ref (sql/insights/refresh_refs.sql), the stored insights of the refreshed (product,
+-- references: refresh_ref (sql/insights/refresh_ref.sql), the stored insights of the refreshed (product,
 -- type) groups; protected = annotated, or about to be applied automatically. A candidate conflicting with a
 -- protected reference is discarded; among the rest, the first of each conflict key is selected (taxonomy
 -- candidates are already "deepest only", so two of them can conflict only by having the same tag). A
