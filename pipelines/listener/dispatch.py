@@ -258,7 +258,7 @@ def _ocr(
             except Exception as exc:
                 if is_outage(exc):
                     raise
-                transient = isinstance(exc, FetchError) and (exc.status is None or exc.status >= 500)
+                transient = isinstance(exc, FetchError) and exc.transient  # the shared client's rule
                 failed[unit.code] = UnitFailure(unit.code, OCR_FETCH_FAILED, describe(exc), outage=transient)
                 break
     return tables
