@@ -250,13 +250,18 @@ def show_config() -> None:
         "MONGO_URI": _mask(settings.mongo_uri) if settings.mongo_uri else None,
         "MONGO_DB": settings.mongo_db,
         "MONGO_COLLECTION": settings.mongo_collection,
+        "OFF_STORE_URL": _mask(settings.store_url) if settings.store_url else None,
+        "store": _mask(settings.store_url) if settings.store_url and "://" in settings.store_url
+        else str(settings.store_path),
         "urls": {flavor.value: vars(urls) for flavor, urls in settings.urls.items()},
     }
     typer.echo(json.dumps(out, indent=2))
 
 
 def _mask(url: str) -> str:
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+    from pipelines.store.target import mask_url
+
+    return mask_url(url)
 
 
 def main() -> None:

@@ -165,6 +165,8 @@ class Settings:
     # The category classifier: "latest" (the model LATEST names under models/category, if any), "off", or
     # the path of a model folder (model.onnx, labels.json[, card.json]).
     category_model: str = "latest"
+    # The store: None (the DuckDB file $OFF_DATA_DIR/store.duckdb), a path, or postgresql://… (docs/store.md).
+    store_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -221,11 +223,17 @@ class Settings:
                 for flavor, default in DEFAULT_DUMP_MIN_LINES.items()
             },
             snapshot_min_ratio=_ratio_setting(env, "OFF_SNAPSHOT_MIN_RATIO", DEFAULT_SNAPSHOT_MIN_RATIO),
+            store_url=(env.get("OFF_STORE_URL") or "").strip() or None,
         )
 
     @property
     def store_path(self) -> Path:
-        """The DuckDB store (predictions, insights, runs); its writer lock is ``<store>.lock`` beside it."""
+        """The DuckDB store (predictions, insights, runs); its writer lock is ``<store>.lock`` beside it.
+
+        ``OFF_STORE_URL`` set to a path moves it; set to ``postgresql://…`` the store is PostgreSQL
+        (:func:`pipelines.store.target.store_target`) and this file is not used."""
+        if self.store_url and "://" not in self.store_url:
+            return Path(self.store_url).expanduser().resolve()
         return self.data_dir / "store.duckdb"
 
     @property
