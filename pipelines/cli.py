@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -251,7 +250,8 @@ def show_config() -> None:
         "MONGO_DB": settings.mongo_db,
         "MONGO_COLLECTION": settings.mongo_collection,
         "OFF_STORE_URL": _mask(settings.store_url) if settings.store_url else None,
-        "store": _mask(settings.store_url) if settings.store_url and "://" in settings.store_url
+        "store": _mask(settings.store_url)
+        if settings.store_url and "://" in settings.store_url
         else str(settings.store_path),
         "urls": {flavor.value: vars(urls) for flavor, urls in settings.urls.items()},
     }

@@ -12,18 +12,20 @@ import os
 import re
 import threading
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from pipelines.common.errors import OffpipeError
 
 # The macro files, installed in this order on every connection (later files may use earlier macros).
-MACRO_FILES = ("macros/barcodes", "macros/json_values")
+MACRO_FILES = ("macros/barcodes", "macros/json_values", "macros/store")
 
 # What a SQL file does, as its header's KIND says.
 KINDS = frozenset(
@@ -189,10 +191,27 @@ def macro_names() -> list[str]:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Create (or replace) every macro of ``sql/macros/`` on ``con``."""
+    """Create (or replace) every macro of ``sql/macros/`` on ``con``, and the function ``json_canonical``."""
     for name in macro_names():
         con.execute(load_sql(name))
+    with suppress(duckdb.CatalogException, duckdb.NotImplementedException):  # already on this connection
+        con.create_function(
+            "json_canonical", _json_canonical, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False
+        )
     return con
+
+
+def _json_canonical(values: pa.Array) -> pa.Array:
+    """JSON texts with sorted keys, minified: equal for equal documents whatever their key order.
+
+    Why: PostgreSQL's ``jsonb`` keeps no key order, so a ``data`` read back from the PostgreSQL store is not
+    the text the rule wrote; the rules compare documents with this (docs/store.md, "One rule, two stores").
+    """
+    out = [
+        None if text is None else orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode()
+        for text in values.to_pylist()
+    ]
+    return pa.array(out, pa.string())
 
 
 def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

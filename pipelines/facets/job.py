@@ -20,6 +20,7 @@ from pipelines.facets.report import (
     reports_dir,
     write_plan,
 )
+from pipelines.store.target import StoreTarget, store_target
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def run_fiber_facets(
     *,
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    store: Path | None = None,
+    store: StoreTarget | Path | str | None = None,
     settings: Settings | None = None,
     collection: BulkWriter | None = None,
 ) -> FacetReport:
@@ -45,7 +46,7 @@ def run_fiber_facets(
     chosen = facet_flavor(flavor)
     snapshot = existing_snapshot(chosen, settings)
     out_dir = reports_dir(chosen, settings)
-    plan = plan_fiber_facets(store or settings.store_path, snapshot, server_type=chosen)
+    plan = plan_fiber_facets(store_target(store, settings), snapshot, server_type=chosen)
     files = write_plan(plan, out_dir)
     checkpoint = out_dir / CHECKPOINT_FILE
     if dry_run or (collection is None and not settings.mongo_uri):

@@ -17,7 +17,8 @@ from pipelines.barcodes import InvalidBarcodeError, is_valid_code
 from pipelines.common.config import Flavor
 from pipelines.common.sql import load_sql
 from pipelines.facets.errors import UnsupportedFlavorError
-from pipelines.store.db import open_store
+from pipelines.store.session import store_reader
+from pipelines.store.target import StoreTarget
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +68,22 @@ def mongo_code(raw: object) -> str:
 
 
 def plan_fiber_facets(
-    source: duckdb.DuckDBPyConnection | Path | str,
+    source: duckdb.DuckDBPyConnection | StoreTarget | Path | str | None,
     snapshot: Path | str,
     *,
     server_type: Flavor | str = Flavor.off,
 ) -> pa.Table:
     """The fiber facet changes of every product: a :data:`PLAN_SCHEMA` table, one row per product to change.
 
-    ``source`` is a store connection or the store's path (opened read-only). Products whose ``code`` fails
+    ``source`` is a store connection, or the store (a path, a URL, None: the configured one), read-only.
+    Products whose ``code`` fails
     :func:`is_mongo_code` are left out and counted in the table's metadata (:func:`skipped_invalid_codes`).
     """
     if isinstance(source, duckdb.DuckDBPyConnection):
         return _plan(source, Path(snapshot), Flavor(server_type))
-    con = open_store(source, read_only=True)
-    try:
-        return _plan(con, Path(snapshot), Flavor(server_type))
-    finally:
-        con.close()
+    flavor = Flavor(server_type)
+    with store_reader(source, server_type=flavor.value, tables=("prediction",)) as con:
+        return _plan(con, Path(snapshot), flavor)
 
 
 def _plan(con: duckdb.DuckDBPyConnection, snapshot: Path, server_type: Flavor) -> pa.Table:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 insights_app = typer.Typer(help="The insight store ($OFF_DATA_DIR/store.duckdb).", no_args_is_help=True)
 
-_STORE_HELP = "Store file. Default: $OFF_DATA_DIR/store.duckdb."
+_STORE_HELP = (
+    "Store: a DuckDB file or postgresql://… Default: OFF_STORE_URL, else $OFF_DATA_DIR/store.duckdb."
+)
 
 
 def _flavor(value: str) -> Flavor:
@@ -56,7 +59,7 @@ def refresh_command(after_refresh: AfterRefresh | None) -> Callable[..., None]:
             "--all-images",
             help="Predict every OCR image again, even those already predicted with the same OCR and lists.",
         ),
-        store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+        store: str | None = typer.Option(None, "--store", help=_STORE_HELP),
     ) -> None:
         """Predict over the flavor's Parquet snapshot, import and refresh every insight; prints the report."""
         from pipelines.common.logs import progress_bar
@@ -87,17 +90,23 @@ def refresh_command(after_refresh: AfterRefresh | None) -> Callable[..., None]:
     return refresh
 
 
-def _read_only_store(store: Path | None) -> duckdb.DuckDBPyConnection:
-    """The store opened read-only; a clear error when it is missing or a writer has it open."""
+@contextmanager
+def _read_only_store(
+    store: str | None, *, server_type: str | None = None, barcodes: list[str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store opened for reading (PostgreSQL: the rows of ``barcodes``, or all); a clear error when it is
+    missing or a writer has it open."""
     import duckdb
 
-    from pipelines.store.db import StoreNotFoundError, open_store
+    from pipelines.store.db import StoreNotFoundError
+    from pipelines.store.session import store_reader
 
     try:
-        return open_store(store, read_only=True)
+        with store_reader(store, server_type=server_type, barcodes=barcodes) as con:
+            yield con
     except StoreNotFoundError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    except duckdb.IOException as exc:  # another process has the store open for writing
+    except duckdb.IOException as exc:  # another process has the DuckDB store open for writing
         typer.echo(f"error: cannot open the store: {exc}", err=True)
         sys.exit(1)
 
@@ -108,7 +117,7 @@ def export_command(
     fmt: str = typer.Option(
         "parquet", "--format", "-f", help="parquet (data, bounding_box as JSON text) or jsonl."
     ),
-    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    store: str | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Export every insight, one row each, with Robotoff's column names; prints what was written as JSON."""
     from pipelines.insights.export import export_insights
@@ -118,11 +127,8 @@ def export_command(
         chosen = ExportFormat(fmt)
     except ValueError as exc:
         raise typer.BadParameter(f"unknown format {fmt!r} (parquet or jsonl)") from exc
-    con = _read_only_store(store)
-    try:
+    with _read_only_store(store) as con:
         report = export_insights(con, out, chosen)
-    finally:
-        con.close()
     typer.echo(json.dumps(report.to_dict(), indent=2))
 
 
@@ -130,7 +136,7 @@ def export_command(
 def show_command(
     code: str = typer.Argument(..., help="The product's barcode (normalized as Product Opener does)."),
     flavor: str = typer.Option("off", "--flavor", "-f", help="off, obf, opff, opf or off_pro."),
-    store: Path | None = typer.Option(None, "--store", help=_STORE_HELP),
+    store: str | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Print a product's stored predictions and insights as JSON."""
     from pipelines.barcodes import InvalidBarcodeError, strict_code
@@ -141,9 +147,6 @@ def show_command(
         barcode = strict_code(code)
     except InvalidBarcodeError as exc:
         raise typer.BadParameter(str(exc), param_hint="CODE") from exc
-    con = _read_only_store(store)
-    try:
+    with _read_only_store(store, server_type=chosen.value, barcodes=[barcode]) as con:
         records = product_records(con, barcode, chosen)
-    finally:
-        con.close()
     typer.echo(json.dumps(records, indent=2, ensure_ascii=False, default=str))

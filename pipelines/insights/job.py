@@ -21,6 +21,7 @@ from pipelines.convert.snapshot import convert_report, existing_snapshot, snapsh
 from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
 from pipelines.predictors.bulk import run_predictions
 from pipelines.predictors.resources import Resources, default_resources
+from pipelines.store.target import StoreTarget
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,7 +63,7 @@ def predict_step(
     *,
     ocr_table: Path | None = None,
     types: Sequence[str] | None = None,
-    store: Path | None = None,
+    store: StoreTarget | Path | str | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
     all_images: bool = False,
@@ -87,7 +88,7 @@ def refresh_step(
     flavor: Flavor | str,
     *,
     after_refresh: AfterRefresh | None,
-    store: Path | None = None,
+    store: StoreTarget | Path | str | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
     force: bool = False,
@@ -101,7 +102,7 @@ def refresh_step(
     Returns the refresh report as a dict, with the ``dump_etag`` recorded in the run row and what
     ``after_refresh`` returned.
     """
-    from pipelines.store.db import store_writer
+    from pipelines.store.session import store_session
 
     settings = settings or get_settings()
     resources = resources or default_resources()
@@ -109,7 +110,8 @@ def refresh_step(
     snapshot = existing_snapshot(flavor, settings)
     etag = snapshot_etag(flavor, settings)
     since = replay_start(flavor, settings, started or datetime.now(UTC))
-    with store_writer(store or settings.store_path, purpose=f"refresh {flavor.value}") as con:
+    purpose = f"refresh {flavor.value}"
+    with store_session(store, server_type=flavor.value, purpose=purpose, settings=settings) as con:
         report = refresh_insights(
             con,
             snapshot,
@@ -149,7 +151,7 @@ def run_refresh(
     after_refresh: AfterRefresh | None,
     ocr_table: Path | None = None,
     types: Sequence[str] | None = None,
-    store: Path | None = None,
+    store: StoreTarget | Path | str | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
     force: bool = False,

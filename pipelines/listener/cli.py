@@ -130,9 +130,9 @@ def listen_command(deployment_dispatcher: Callable[[str], Dispatcher]) -> Callab
                 f"dispatching batches to the Prefect deployment {settings.listener_deployment}", err=True
             )
         else:
-            from pipelines.store.db import KeptWriter
+            from pipelines.store.session import kept_store
 
-            writer = KeptWriter(settings.store_path)  # open between batches; let go when anyone else waits
+            writer = kept_store(settings=settings)  # open between batches; let go when anyone else waits
 
             def dispatch(units):
                 return process_units(

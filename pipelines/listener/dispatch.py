@@ -42,7 +42,9 @@ from pipelines.ocr.fetch import fetch_image as fetch_image_bytes
 from pipelines.ocr.fetch import fetch_ocr_table
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
-from pipelines.store.db import KeptWriter, store_writer
+from pipelines.store.db import KeptWriter
+from pipelines.store.session import KeptPostgres, KeptStore, store_session
+from pipelines.store.target import StoreTarget, store_target
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def process_units(
     source: ProductSource | None = None,
     fetch_ocr: OcrFetcher | None = None,
     fetch_image: ImageFetcher | None = None,
-    writer: KeptWriter | None = None,
+    writer: KeptStore | None = None,
 ) -> DispatchReport:
     """Apply a batch of units flavor by flavor; the units that could not be applied are in the report's
     ``failed`` (with their reason), the work of the others is committed.
@@ -181,7 +183,7 @@ def process_units(
         for flavor, flavor_tasks in tasks.items():
             ocr = _ocr(flavor, flavor_tasks, fetchers, report, failed)
             todo = [task for task in flavor_tasks if task.moved_out or task.unit.code not in failed]
-            target = writer or store or settings.store_path
+            target = writer or store_target(store, settings)
             parts = _apply_isolated(flavor, todo, rows[flavor], ocr, resources, target, fetchers, failed)
             if parts:
                 report.flavors[flavor.value] = _merged(parts)
@@ -270,7 +272,7 @@ def _apply_isolated(
     rows: pa.Table,
     ocr: dict[str, list[pa.Table]],
     resources: Resources,
-    store: Path | KeptWriter,
+    store: StoreTarget | KeptStore,
     fetchers: _Fetchers,
     failed: dict[str, UnitFailure],
 ) -> list[ApplyReport]:
@@ -300,7 +302,7 @@ def _apply(
     rows: pa.Table,
     ocr: dict[str, list[pa.Table]],
     resources: Resources,
-    store: Path | KeptWriter,
+    store: StoreTarget | KeptStore,
     fetchers: _Fetchers,
 ) -> ApplyReport:
     """One ``apply_products`` call for ``tasks``, under the store's writer lock."""
@@ -313,7 +315,12 @@ def _apply(
         rows = PRODUCT_SCHEMA.empty_table()
     tables = [table for code in updated for table in ocr.get(code, ())]
     purpose = f"listener {flavor.value}"
-    opened = store.session(purpose) if isinstance(store, KeptWriter) else store_writer(store, purpose=purpose)
+    codes = sorted({task.unit.code for task in tasks})
+    opened = (
+        store.session(purpose, server_type=flavor.value, barcodes=codes)
+        if isinstance(store, KeptWriter | KeptPostgres)
+        else store_session(store, server_type=flavor.value, barcodes=codes, purpose=purpose)
+    )
     with opened as con:
         return apply_products(
             con,

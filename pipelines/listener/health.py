@@ -30,6 +30,7 @@ from pipelines.common.errors import OffpipeError
 from pipelines.convert.snapshot import products_path
 from pipelines.listener.failures import describe
 from pipelines.listener.sources import ChainSource, MongoSource, SnapshotSource
+from pipelines.store.target import PostgresTarget, store_target
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def check_store(settings: Settings, *, lock_wait_s: float = STORE_LOCK_WAIT_S) -
             os.fsync(probe.fileno())
     except OSError as exc:
         raise StartupError(f"the data folder {folder} cannot be written: {describe(exc)}") from exc
+    target = store_target(settings=settings)
+    if isinstance(target, PostgresTarget):
+        return _check_postgres(target)
     try:
         with store_writer(settings.store_path, timeout=lock_wait_s, purpose="listener startup check"):
             pass  # opened read-write, schema created
@@ -64,6 +68,19 @@ def check_store(settings: Settings, *, lock_wait_s: float = STORE_LOCK_WAIT_S) -
         return [f"the store is held by another writer ({exc}): not checked, the batches will wait for it"]
     except (OSError, duckdb.Error) as exc:
         raise StartupError(f"the store {settings.store_path} cannot be written: {describe(exc)}") from exc
+    return []
+
+
+def _check_postgres(target: PostgresTarget) -> list[str]:
+    """The PostgreSQL store answers and holds the tables the listener writes (``offpipe store init``)."""
+    from pipelines.store.postgres.connection import connect
+    from pipelines.store.postgres.schema import check_schema
+
+    conn = connect(target)  # StoreConnectionError: one line, the URL masked
+    try:
+        check_schema(conn)  # StoreSchemaError: names the missing table or column
+    finally:
+        conn.close()
     return []
 
 

@@ -26,6 +26,7 @@ from pipelines.predictors import ocr_ledger
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.store.schema import concat_predictions
+from pipelines.store.target import StoreTarget
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def run_predictions(
     *,
     ocr_table: Path | None = None,
     types: Sequence[str] | None = None,
-    store: Path | None = None,
+    store: StoreTarget | Path | str | None = None,
     settings: Settings | None = None,
     resources: Resources | None = None,
     import_into_store: bool = True,
@@ -136,14 +137,16 @@ def run_predictions(
     skipped unless ``all_images``; they are always all predicted when only some ``types`` are asked for or
     nothing is imported, since the ledger then could not be kept exact.
     """
-    from pipelines.store.db import store_writer, write_transaction
+    from pipelines.store.db import write_transaction
     from pipelines.store.predictions import import_predictions
+    from pipelines.store.session import store_session
+    from pipelines.store.target import store_target
 
     settings = settings or get_settings()
     resources = resources or default_resources()
     flavor = Flavor(flavor)
     snapshot = products_path(flavor, settings)
-    store = store or settings.store_path
+    target = store_target(store, settings)
     report = PredictReport(flavor=flavor.value)
     columns = PRODUCT_COLUMNS
     if resources.category_classifier is not None and (types is None or "category" in types):
@@ -154,7 +157,7 @@ def run_predictions(
     fingerprint = ocr_ledger.predictors_fingerprint(resources) if ledger else ""
     pending = None
     if ledger and ocr is not None and ocr_table is not None:
-        pending = _pending_images(ocr_table, flavor, store, fingerprint, all_images, report)
+        pending = _pending_images(ocr_table, flavor, target, fingerprint, all_images, report)
         keys = ocr_ledger.image_keys(pending)
         ocr = (ocr_ledger.keep_images(batch, keys) for batch in ocr)
     predictions = predict_tables(
@@ -173,7 +176,14 @@ def run_predictions(
         # together (a crash between two commits used to leave the predictions without their ledger
         # entries, and the next run re-predicted every image)
         purpose = f"predict {flavor.value}"
-        with store_writer(store, purpose=purpose) as con, write_transaction(con, purpose=purpose):
+        session = store_session(
+            target,
+            server_type=flavor.value,
+            purpose=purpose,
+            tables=("prediction", "ocr_image"),
+            settings=settings,
+        )
+        with session as con, write_transaction(con, purpose=purpose):
             imported = import_predictions(con, predictions, products=valid)
             if pending is not None:
                 ocr_ledger.record_images(con, pending, server_type=flavor.value, fingerprint=fingerprint)
@@ -182,15 +192,21 @@ def run_predictions(
 
 
 def _pending_images(
-    ocr_table: Path, flavor: Flavor, store: Path, fingerprint: str, all_images: bool, report: PredictReport
+    ocr_table: Path,
+    flavor: Flavor,
+    store: StoreTarget,
+    fingerprint: str,
+    all_images: bool,
+    report: PredictReport,
 ) -> pa.Table:
     """The OCR images to predict: all of them, or those the store's ledger does not cover."""
-    from pipelines.store.db import store_writer
+    from pipelines.store.session import store_session
 
     hashed = ocr_ledger.ocr_hashes(ocr_table)
     if all_images:
         return hashed
-    with store_writer(store, purpose=f"OCR ledger {flavor.value}") as con:
+    purpose = f"OCR ledger {flavor.value}"
+    with store_session(store, server_type=flavor.value, purpose=purpose, tables=("ocr_image",)) as con:
         pending = ocr_ledger.pending_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint)
     report.images_already_predicted = hashed.num_rows - pending.num_rows
     return pending

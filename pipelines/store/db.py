@@ -173,8 +173,11 @@ class KeptWriter:
         return self._con is not None
 
     @contextmanager
-    def session(self, purpose: str = "write") -> Iterator[duckdb.DuckDBPyConnection]:
-        """The kept connection for one job; a job that raises closes it (its state is not trusted)."""
+    def session(
+        self, purpose: str = "write", *, server_type: str | None = None, barcodes: object = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The kept connection for one job; a job that raises closes it (its state is not trusted).
+        ``server_type`` and ``barcodes`` (the products of the job) matter only to the PostgreSQL store."""
         con = self._con if self._con is not None else self._open(purpose)
         try:
             yield con

@@ -56,7 +56,9 @@ class PostgresTarget:
 StoreTarget = DuckDBTarget | PostgresTarget
 
 
-def store_target(value: str | Path | StoreTarget | None = None, settings: Settings | None = None) -> StoreTarget:
+def store_target(
+    value: str | Path | StoreTarget | None = None, settings: Settings | None = None
+) -> StoreTarget:
     """The store named by ``value`` (a path, a URL, a target), else by ``OFF_STORE_URL``, else the default
     DuckDB file."""
     if isinstance(value, DuckDBTarget | PostgresTarget):

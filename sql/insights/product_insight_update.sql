@@ -7,6 +7,8 @@
 -- Update the references a candidate maps onto — only when something differs (a deliberate improvement over
 -- Robotoff, which rewrites every mapped reference: a new timestamp and zero votes each time). A changed
 -- reference gets the candidate's fields, a new timestamp, its votes reset and process_after recomputed.
+-- Documents compare whatever their key order and confidences at `real` precision: what the PostgreSQL store
+-- gives back (docs/store.md, "One rule, two stores").
 UPDATE product_insight i
 SET value = w.value, value_tag = w.value_tag, data = w.data, source_image = w.source_image,
     automatic_processing = w.automatic_processing, predictor = w.predictor,
@@ -18,10 +20,14 @@ FROM refresh_row w
 WHERE w.ref_id = i.id
   AND (
       i.value IS DISTINCT FROM w.value OR i.value_tag IS DISTINCT FROM w.value_tag
-      OR i.data::VARCHAR IS DISTINCT FROM w.data::VARCHAR OR i.source_image IS DISTINCT FROM w.source_image
+      OR (i.data::VARCHAR IS DISTINCT FROM w.data::VARCHAR
+          AND json_canonical(i.data) IS DISTINCT FROM json_canonical(w.data))
+      OR i.source_image IS DISTINCT FROM w.source_image
       OR i.automatic_processing IS DISTINCT FROM w.automatic_processing OR i.predictor IS DISTINCT FROM w.predictor
-      OR i.predictor_version IS DISTINCT FROM w.predictor_version OR i.confidence IS DISTINCT FROM w.confidence
-      OR i.bounding_box::VARCHAR IS DISTINCT FROM w.bounding_box::VARCHAR OR i.campaign IS DISTINCT FROM w.campaign
+      OR i.predictor_version IS DISTINCT FROM w.predictor_version OR i.confidence::FLOAT IS DISTINCT FROM w.confidence::FLOAT
+      OR (i.bounding_box::VARCHAR IS DISTINCT FROM w.bounding_box::VARCHAR
+          AND json_canonical(i.bounding_box) IS DISTINCT FROM json_canonical(w.bounding_box))
+      OR i.campaign IS DISTINCT FROM w.campaign
       OR i.reserved_barcode IS DISTINCT FROM w.reserved_barcode OR i.with_image IS DISTINCT FROM w.with_image
       OR i.countries IS DISTINCT FROM w.countries OR i.brands IS DISTINCT FROM w.brands
       OR i.unique_scans_n IS DISTINCT FROM w.unique_scans_n

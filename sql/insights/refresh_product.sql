@@ -19,7 +19,7 @@ SELECT
     s.quantity,
     s.expiration_date,
     s.countries_tags,
-    s.unique_scans_n,
+    coalesce(s.unique_scans_n, 0) AS unique_scans_n,  -- Robotoff's default (NOT NULL in its table)
     [i.key FOR i IN coalesce(s.images, []) IF regexp_full_match(i.key, '[0-9]+')] AS image_ids,
     [
         {'id': i.key, 'w': i.sizes."full".w, 'h': i.sizes."full".h}

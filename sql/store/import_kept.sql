@@ -9,7 +9,8 @@
 -- same content with a new id and timestamp; keeping it instead makes a re-import a no-op (0 deleted,
 -- 0 inserted) — the deliberate deviation documented in docs/store.md. One stored row per incoming key
 -- (the oldest) is kept, so legacy duplicates still collapse as Robotoff's delete-then-insert would.
--- Comparisons are NULL-safe; `data` compares as minified JSON text.
+-- Comparisons are NULL-safe; `data` compares as a document (key order aside: the PostgreSQL store's jsonb
+-- keeps none), `confidence` at PostgreSQL's `real` precision (docs/store.md, "One rule, two stores").
 CREATE TEMP TABLE store_import_kept AS
 SELECT min(p.id) AS id
 FROM store_import_evicted p
@@ -24,6 +25,6 @@ JOIN store_import_batch b
    AND b.predictor IS NOT DISTINCT FROM p.predictor
    AND b.automatic_processing IS NOT DISTINCT FROM p.automatic_processing
    AND b.predictor_version IS NOT DISTINCT FROM p.predictor_version
-   AND b.confidence IS NOT DISTINCT FROM p.confidence
-   AND json(b.data) = json(p.data)
+   AND b.confidence::FLOAT IS NOT DISTINCT FROM p.confidence::FLOAT
+   AND (json(b.data) = json(p.data) OR json_canonical(b.data) = json_canonical(p.data))
 GROUP BY b._row;

@@ -32,7 +32,9 @@ def connect(target: PostgresTarget) -> psycopg.Connection:
             connect_timeout=CONNECT_TIMEOUT_S,
         )
     except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
-        raise StoreConnectionError(f"invalid PostgreSQL URL {mask_url(target.url)}: {_first_line(exc)}") from None
+        raise StoreConnectionError(
+            f"invalid PostgreSQL URL {mask_url(target.url)}: {_first_line(exc)}"
+        ) from None
     except psycopg.OperationalError as exc:
         raise StoreConnectionError(
             f"cannot connect to the store {target.describe()}: {_first_line(exc)}"

@@ -1,0 +1,488 @@
+"""A unit of work on the PostgreSQL store: read the scope's rows, run the rules in DuckDB, apply the changes.
+
+The rules are DuckDB SQL over tables shaped like the DuckDB store's. A session copies the rows of its scope
+(``prediction``, ``product_insight``, and the project's own tables) from PostgreSQL into such tables — a
+*working copy* — with COPY, yields the working copy's connection to the same functions that write the DuckDB
+store, then takes the difference (rows inserted, updated, deleted; ``sql/store/mirror_changes.sql``) and
+applies it with COPY into staging tables and a few set-based statements (``sql/postgres/apply_*.sql``).
+Only the reading and the applying are PostgreSQL's; every decision is the rules' (docs/store.md).
+
+Two shapes (docs/store.md, "Concurrency"):
+
+- **per product** (the listener, a refresh of some barcodes): one transaction holding the advisory locks of
+  the products' buckets from the read to the commit, so nothing changes them in between; the products'
+  versions move (``offpipe.product_version``) so a bulk session knows they changed;
+- **bulk** (every product of a flavor): the read is one snapshot (REPEATABLE READ) without locks; the apply
+  goes bucket range by bucket range, one short transaction each under its buckets' locks, leaving out the
+  products whose version moved since the read. One bulk session per flavor at a time (a session lock).
+
+Each product's changes land in one transaction: a crash leaves every product fully before or fully after,
+and a rerun decides again from what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+
+from pipelines.common.errors import OffpipeError
+from pipelines.common.sql import connect as duck_connect
+from pipelines.common.sql import load_sql, load_statement
+from pipelines.store.postgres import mirror
+from pipelines.store.postgres.connection import connect
+from pipelines.store.postgres.mirror import MIRRORED, Mirrored
+from pipelines.store.target import PostgresTarget
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 50_000  # changed rows per bulk transaction (about): short transactions, few of them
+CHUNK_BUCKETS = 256  # at most this many bucket locks per transaction (PostgreSQL's lock table is shared)
+_COPY_BLOCK = 1 << 20
+_FLAVOR_POLL_S = 0.5
+# Deletes first (a key deleted and inserted again in one session never collides), then updates, then inserts.
+_APPLY_STEPS = (
+    ("d", "postgres/apply_delete", "deleted"),
+    ("u", "postgres/apply_update", "updated"),
+    ("i", "postgres/apply_insert", "inserted"),
+)
+_SKIPPED_SCHEMA = pa.schema([pa.field("server_type", pa.string()), pa.field("barcode", pa.string())])
+
+
+class StoreBusyError(OffpipeError, TimeoutError):
+    """Another bulk session of the same flavor held the PostgreSQL store for longer than the timeout."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a session reads: the products of ``barcodes`` (normalized), or every product (``None``), of one
+    server type (``None``: all, for readers)."""
+
+    server_type: str | None
+    barcodes: tuple[str, ...] | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.barcodes is None
+
+
+@dataclass
+class ApplyReport:
+    """What a session wrote: rows per table and operation, chunks, products left to a concurrent writer."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    chunks: int = 0
+    skipped_products: int = 0
+    seconds: float = 0.0
+
+    def add(self, table: str, op: str, count: int) -> None:
+        if count:
+            ops = self.rows.setdefault(table, {})
+            ops[op] = ops.get(op, 0) + count
+
+
+def _slots(table: Mirrored) -> dict[str, str]:
+    """Every template slot of the mirror SQL for ``table`` (built from constants only)."""
+    return {
+        "table": table.name,
+        "relation": table.relation,
+        "stage": f"stage_{table.name}",
+        "columns": mirror.pg_read_columns(table),
+        "csv_columns": mirror.duck_csv_columns(table),
+        "load_columns": mirror.duck_load_columns(table),
+        "export_columns": mirror.duck_export_columns(table),
+        "key": mirror.duck_key(table, "c"),
+        "bucket": mirror.duck_bucket(table),
+        "stage_columns": mirror.pg_stage_columns(table),
+        "key_match": mirror.pg_key_match(table),
+        "guard": table.guard,
+        "assignments": mirror.pg_assignments(table),
+        "insert_columns": mirror.pg_insert_columns(table),
+        "insert_values": mirror.pg_insert_values(table),
+        "insert_order": mirror.pg_insert_order(table),
+    }
+
+
+def _duck(name: str, table: Mirrored, **extra: str) -> str:
+    """A DuckDB mirror statement with its slots filled."""
+    return load_sql(name).format_map(_slots(table) | extra)
+
+
+def _pg(name: str, table: Mirrored | None = None) -> pgsql.Composed:
+    """A PostgreSQL statement, slots filled, header dropped (psycopg would read its ``%`` as placeholders)."""
+    text = "\n".join(line for line in load_sql(name).splitlines() if not line.startswith("--"))
+    slots = {k: pgsql.SQL(v) for k, v in _slots(table).items()} if table is not None else {}
+    return pgsql.SQL(text).format(**slots)  # type: ignore[arg-type]  # our own files: literal text
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class WorkingCopy:
+    """A DuckDB database shaped like the DuckDB store (its DDL), for one session or kept for many."""
+
+    def __init__(self, path: Path | None = None, temp_dir: Path | None = None) -> None:
+        from pipelines.store.db import ensure_schema
+
+        self.con = duck_connect(path if path is not None else ":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if temp_dir is not None:
+            self.con.execute(f"SET temp_directory = {_quoted(temp_dir)}")
+        self.con.execute(load_sql("store/mirror_sequence"))
+        ensure_schema(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class PostgresStore:
+    """Sessions on one PostgreSQL store; keeps its connection (and, with ``keep_copy``, its in-memory working
+    copy) between sessions, as the listener does between batches."""
+
+    def __init__(
+        self, target: PostgresTarget, *, work_dir: Path | None = None, keep_copy: bool = False
+    ) -> None:
+        self.target = target
+        self.work_dir = work_dir
+        self.keep_copy = keep_copy
+        self._conn: psycopg.Connection | None = None
+        self._copy: WorkingCopy | None = None
+        self.last_report = ApplyReport()
+
+    # -- connections ---------------------------------------------------------------------------------------
+
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.target)
+        return self._conn
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _drop_connection(self) -> None:
+        """After a failure the connection's state is not trusted: the next session opens a new one."""
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    # -- sessions ------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def reader(
+        self, scope: Scope, tables: Sequence[Mirrored] = MIRRORED
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A working copy holding the scope's rows, for reading (nothing is written back)."""
+        conn = self.connection()
+        with self._scratch_dir() as tmp:
+            copy = WorkingCopy(temp_dir=tmp)
+            try:
+                with conn.transaction():
+                    conn.execute(_pg("postgres/snapshot_read"))
+                    _read(conn, copy.con, scope, tables, tmp)
+                yield copy.con
+            finally:
+                copy.close()
+
+    @contextmanager
+    def writer(
+        self,
+        scope: Scope,
+        *,
+        purpose: str = "write",
+        timeout: float = 300.0,
+        tables: Sequence[Mirrored] = MIRRORED,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A working copy of the scope for the rules to change; its changes are applied when the block ends
+        without an error (nothing is applied otherwise)."""
+        if scope.server_type is None:
+            raise ValueError("a writing session needs a server type")
+        started = time.perf_counter()
+        try:
+            if scope.everything:
+                with self._bulk(scope, purpose, timeout, tables) as con:
+                    yield con
+            else:
+                with self._per_product(scope, tables) as con:
+                    yield con
+        except BaseException:
+            self._drop_connection()
+            raise
+        self.last_report.seconds = round(time.perf_counter() - started, 3)
+        logger.info(
+            "%s: applied %s to PostgreSQL in %d chunks (%d products left to a concurrent writer, %.2f s)",
+            purpose,
+            self.last_report.rows or "nothing",
+            self.last_report.chunks,
+            self.last_report.skipped_products,
+            self.last_report.seconds,
+        )
+
+    @contextmanager
+    def _per_product(self, scope: Scope, tables: Sequence[Mirrored]) -> Iterator[duckdb.DuckDBPyConnection]:
+        assert scope.barcodes is not None and scope.server_type is not None
+        conn = self.connection()
+        report = self.last_report = ApplyReport()
+        codes = sorted(set(scope.barcodes))
+        buckets = [mirror.bucket(scope.server_type, code) for code in codes]
+        with self._scratch_dir() as tmp, self._working(tmp) as work, conn.transaction():
+            conn.execute(_pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets})
+            _read(conn, work, scope, tables, tmp)
+            yield work
+            _diff(work, tables)
+            _register_skipped(work, [])
+            _apply_range(conn, work, tables, 0, mirror.BUCKETS - 1, tmp, report)
+            _apply_unscoped(conn, work, tables, tmp, report)
+            if codes:
+                params = {"server_type": scope.server_type, "barcodes": codes, "buckets": buckets}
+                conn.execute(_pg("postgres/product_version_bump"), params)
+            report.chunks = 1
+
+    @contextmanager
+    def _bulk(
+        self, scope: Scope, purpose: str, timeout: float, tables: Sequence[Mirrored]
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        assert scope.server_type is not None
+        conn = self.connection()
+        report = self.last_report = ApplyReport()
+        key = {"space": mirror.BULK_LOCK_SPACE, "key": mirror.flavor_lock_key(scope.server_type)}
+        self._lock_flavor(conn, key, scope.server_type, purpose, timeout)
+        try:
+            with self._scratch_dir() as tmp:
+                copy = WorkingCopy(tmp / "work.duckdb", temp_dir=tmp)
+                try:
+                    with conn.transaction():
+                        conn.execute(_pg("postgres/snapshot_read"))
+                        _read(conn, copy.con, scope, tables, tmp)
+                        _read_versions(conn, copy.con, scope.server_type, None, tmp, "mirror_versions")
+                    yield copy.con
+                    _diff(copy.con, tables)
+                    for low, high, buckets in _chunks(copy.con, tables):
+                        with conn.transaction():
+                            conn.execute(
+                                _pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets}
+                            )
+                            skipped = _moved_products(conn, copy.con, scope.server_type, buckets, tmp)
+                            report.skipped_products += len(skipped)
+                            _register_skipped(copy.con, skipped)
+                            _apply_range(conn, copy.con, tables, low, high, tmp, report)
+                        report.chunks += 1
+                    with conn.transaction():
+                        _apply_unscoped(conn, copy.con, tables, tmp, report)
+                finally:
+                    copy.close()
+        finally:
+            with suppress(psycopg.Error):
+                conn.execute(_pg("postgres/unlock_flavor"), key)
+
+    def _lock_flavor(
+        self, conn: psycopg.Connection, key: dict[str, int], flavor: str, purpose: str, timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not conn.execute(_pg("postgres/lock_flavor"), key).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{purpose}: another bulk run of {flavor} is writing to {self.target.describe()}; "
+                    f"gave up after {timeout:g} s"
+                )
+            time.sleep(_FLAVOR_POLL_S)
+
+    @contextmanager
+    def _working(self, tmp: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The in-memory working copy of a per-product session: kept between sessions with ``keep_copy``."""
+        if not self.keep_copy:
+            copy = WorkingCopy(temp_dir=tmp)
+            try:
+                yield copy.con
+            finally:
+                copy.close()
+            return
+        if self._copy is None:
+            self._copy = WorkingCopy()
+        try:
+            yield self._copy.con
+        except BaseException:
+            self._copy.close()  # its state is not trusted after a failure
+            self._copy = None
+            raise
+
+    @contextmanager
+    def _scratch_dir(self) -> Iterator[Path]:
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="offpipe-pg-", dir=self.work_dir))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+
+def _read(
+    conn: psycopg.Connection,
+    work: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    tables: Sequence[Mirrored],
+    tmp: Path,
+) -> None:
+    """Load the scope's rows of ``tables`` into the working copy (emptied first) and keep them as "before"."""
+    params: dict[str, Any] = {
+        "server_type": scope.server_type,
+        "everything": scope.everything,
+        "barcodes": list(scope.barcodes or ()),
+    }
+    for table in MIRRORED:
+        work.execute(_duck("store/mirror_clear", table))
+    for table in tables:
+        path = tmp / f"read_{table.name}.csv"
+        query = _pg("postgres/scope_read" if table.by_product else "postgres/scope_read_run", table)
+        _copy_out(conn, query, params, path)
+        work.execute(_duck("store/mirror_load", table, path=_quoted(path)))
+        path.unlink()
+    for table in MIRRORED:
+        work.execute(_duck("store/mirror_before", table))
+
+
+def _copy_out(conn: psycopg.Connection, query: pgsql.Composed, params: dict[str, Any], path: Path) -> None:
+    with conn.cursor() as cur, cur.copy(query, params) as copy, path.open("wb") as out:
+        for block in copy:
+            out.write(block)
+
+
+def _copy_in(conn: psycopg.Connection, query: pgsql.Composed, path: Path) -> None:
+    with conn.cursor() as cur, cur.copy(query) as copy, path.open("rb") as source:
+        while block := source.read(_COPY_BLOCK):
+            copy.write(block)
+
+
+def _read_versions(
+    conn: psycopg.Connection,
+    work: duckdb.DuckDBPyConnection,
+    server_type: str,
+    buckets: list[int] | None,
+    tmp: Path,
+    into: str,
+) -> None:
+    path = tmp / f"{into}.csv"
+    params = {"server_type": server_type, "everything": buckets is None, "buckets": buckets or []}
+    _copy_out(conn, _pg("postgres/product_version_read"), params, path)
+    work.execute(load_sql("store/mirror_versions_load").format(into=into, path=_quoted(path)))
+    path.unlink()
+
+
+def _moved_products(
+    conn: psycopg.Connection, work: duckdb.DuckDBPyConnection, server_type: str, buckets: list[int], tmp: Path
+) -> list[tuple[str, str]]:
+    """Products of ``buckets`` whose version moved since the session read them (under the buckets' locks)."""
+    _read_versions(conn, work, server_type, buckets, tmp, "mirror_versions_now")
+    return [tuple(row) for row in work.execute(load_statement("store/mirror_moved")).fetchall()]  # type: ignore[misc]
+
+
+# -- deciding what changed -----------------------------------------------------------------------------------
+
+
+def _diff(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> None:
+    for table in MIRRORED:
+        work.execute(_duck("store/mirror_changes", table))
+
+
+def _chunks(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> list[tuple[int, int, list[int]]]:
+    """Bucket ranges of about :data:`CHUNK_ROWS` changed rows (at most :data:`CHUNK_BUCKETS` buckets each),
+    with the buckets in them that have changes."""
+    counts: dict[int, int] = {}
+    for table in MIRRORED:
+        if not table.by_product:
+            continue
+        for bucket, n in work.execute(_duck("store/mirror_bucket_counts", table)).fetchall():
+            counts[bucket] = counts.get(bucket, 0) + n
+    chunks: list[tuple[int, int, list[int]]] = []
+    current: list[int] = []
+    rows = 0
+    for bucket in sorted(counts):
+        current.append(bucket)
+        rows += counts[bucket]
+        if rows >= CHUNK_ROWS or len(current) >= CHUNK_BUCKETS:
+            chunks.append((current[0], current[-1], current))
+            current, rows = [], 0
+    if current:
+        chunks.append((current[0], current[-1], current))
+    return chunks
+
+
+def _register_skipped(work: duckdb.DuckDBPyConnection, skipped: list[tuple[str, str]]) -> None:
+    rows = {"server_type": [s for s, _ in skipped], "barcode": [b for _, b in skipped]}
+    work.register("mirror_skipped", pa.table(rows, schema=_SKIPPED_SCHEMA))
+
+
+# -- applying ------------------------------------------------------------------------------------------------
+
+
+def _apply_range(
+    conn: psycopg.Connection,
+    work: duckdb.DuckDBPyConnection,
+    tables: Sequence[Mirrored],
+    low: int,
+    high: int,
+    tmp: Path,
+    report: ApplyReport,
+) -> None:
+    """Apply the product tables' changes in buckets ``low``…``high`` (inside the caller's transaction)."""
+    for table in MIRRORED:
+        if table.by_product:
+            work.execute(_duck("store/mirror_chunk", table), {"low": low, "high": high})
+            _apply_chunk(conn, work, table, tmp, report)
+
+
+def _apply_unscoped(
+    conn: psycopg.Connection,
+    work: duckdb.DuckDBPyConnection,
+    tables: Sequence[Mirrored],
+    tmp: Path,
+    report: ApplyReport,
+) -> None:
+    for table in MIRRORED:
+        if not table.by_product:
+            work.execute(_duck("store/mirror_chunk_run", table))
+            _apply_chunk(conn, work, table, tmp, report)
+
+
+def _apply_chunk(
+    conn: psycopg.Connection, work: duckdb.DuckDBPyConnection, table: Mirrored, tmp: Path, report: ApplyReport
+) -> None:
+    """COPY ``mirror_chunk`` into a staging table, then delete, update and insert, set-based."""
+    ops = dict(work.execute(load_statement("store/mirror_chunk_ops")).fetchall())
+    if not ops:
+        return
+    path = tmp / f"apply_{table.name}.csv"
+    work.table("mirror_chunk").write_csv(str(path), header=False)
+    conn.execute(_pg("postgres/stage_create", table))
+    _copy_in(conn, _pg("postgres/stage_copy", table), path)
+    path.unlink()
+    for op, name in (
+        ("d", "postgres/apply_delete"),
+        ("u", "postgres/apply_update"),
+        ("i", "postgres/apply_insert"),
+    ):
+        if ops.get(op):
+            done = conn.execute(_pg(name, table)).rowcount
+            report.add(table.name, {"d": "deleted", "u": "updated", "i": "inserted"}[op], done)
+    conn.execute(_pg("postgres/stage_drop", table))

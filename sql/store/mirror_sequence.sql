@@ -1,0 +1,12 @@
+-- MODEL: prediction_id_seq
+-- KIND: SEQUENCE
+-- READS: -
+-- PARAMS: -
+-- The working copy's prediction ids start far above PostgreSQL's: rows the rules insert never collide.
+--
+-- A PostgreSQL session's DuckDB working copy holds rows read from PostgreSQL with their ids (a serial
+-- `integer`, below 2^31); the predictions the rules insert there take ids from this sequence, created
+-- before the store's DDL so that its `CREATE SEQUENCE IF NOT EXISTS` keeps it. Starting at 2^40 keeps the new
+-- ids apart and after every stored one; PostgreSQL gives them their own ids when they are applied, in
+-- this order (docs/store.md).
+CREATE SEQUENCE IF NOT EXISTS prediction_id_seq START 1099511627776;
