@@ -17,6 +17,7 @@ import logging
 import time
 import unicodedata
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
@@ -150,6 +151,8 @@ def _register_static(con: duckdb.DuckDBPyConnection, resources: Resources) -> No
 
 # (database file, taxonomy folder) → the taxonomy files' (size, mtime) when last ensured in this process.
 _ENSURED: dict[tuple[str, str], tuple] = {}
+# The same for in-memory databases, per connection: the listener's kept working copy of the PostgreSQL store.
+_ENSURED_IN_MEMORY: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple] = weakref.WeakKeyDictionary()
 
 
 def _ensure_taxonomies(con: duckdb.DuckDBPyConnection, resources: Resources) -> None:
@@ -168,12 +171,17 @@ def _ensure_taxonomies(con: duckdb.DuckDBPyConnection, resources: Resources) -> 
         (path.stat().st_size, path.stat().st_mtime_ns)
         for path in (taxonomy_path(resources.taxonomy_dir, name) for name in TAXONOMIES)
     )
+    if database is None:  # an in-memory database (the PostgreSQL store's working copy): per connection
+        if _ENSURED_IN_MEMORY.get(con) == (str(resources.taxonomy_dir), stamp):
+            return
+        ensure_taxonomies(con, list(TAXONOMIES), resources.taxonomy_dir)
+        _ENSURED_IN_MEMORY[con] = (str(resources.taxonomy_dir), stamp)
+        return
     key = (str(database), str(resources.taxonomy_dir))
-    if database is not None and _ENSURED.get(key) == stamp:
+    if _ENSURED.get(key) == stamp:
         return
     ensure_taxonomies(con, list(TAXONOMIES), resources.taxonomy_dir)
-    if database is not None:
-        _ENSURED[key] = stamp
+    _ENSURED[key] = stamp
 
 
 def _counts(rows: list[tuple]) -> dict[str, int]:
