@@ -1,4 +1,5 @@
-"""Every SQL file keeps its contract: it parses, its header is well-formed and true, and code uses it by name.
+"""Every DuckDB SQL file keeps its contract: it parses, its header is well-formed and true, and code uses it
+by name (sql/postgres/'s PostgreSQL files have their own test: test_postgres_sql_contracts.py).
 
 The header (``pipelines.common.sql.parse_header``) names what a file produces (MODEL), what it does (KIND),
 what it reads (READS: tables, ``@inputs`` registered from Python) and its parameters (PARAMS). Each file is
@@ -40,7 +41,12 @@ from pipelines.store.schema import PREDICTION_SCHEMA
 from pipelines.taxonomy import NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = sorted(p.relative_to(sql_dir()).with_suffix("").as_posix() for p in sql_dir().rglob("*.sql"))
+# sql/postgres/ holds PostgreSQL files, run by psycopg: tests/sql/test_postgres_sql_contracts.py checks them.
+NAMES = sorted(
+    name
+    for name in (p.relative_to(sql_dir()).with_suffix("").as_posix() for p in sql_dir().rglob("*.sql"))
+    if not name.startswith("postgres/")
+)
 _BARCODE = pa.schema([pa.field("barcode", pa.string())])
 
 # The relations the pipeline registers before running a file (READS: @name), with the schemas it gives them.
