@@ -29,7 +29,7 @@ from pipelines.listener.cli import listen_command
 from pipelines.ocr.cli import ocr_ingest_command
 from pipelines.predictors.cli import predict_command
 from pipelines.reference.cli import reference_app
-from pipelines.store.cli import predictions_app
+from pipelines.store.cli import predictions_app, store_app
 from pipelines.synth.cli import synth_command
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ app = typer.Typer(
 barcode_app = typer.Typer(help="Product Opener barcode rules (normalization, validation, image paths).")
 app.add_typer(barcode_app, name="barcode")
 app.add_typer(predictions_app, name="predictions")
+app.add_typer(store_app, name="store")
 app.add_typer(insights_app, name="insights")
 app.add_typer(reference_app, name="reference")
 app.add_typer(category_app, name="category")

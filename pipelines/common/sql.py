@@ -32,8 +32,11 @@ KINDS = frozenset(
     {"TABLE", "VIEW", "QUERY", "INSERT", "UPDATE", "DELETE", "MACRO", "INDEX", "SEQUENCE", "SCHEMA"}
 )
 _HEADER_KEYS = ("MODEL", "KIND", "READS", "PARAMS")
-_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-_PARAM = re.compile(r"\$[a-z_][a-z0-9_]*|\{[a-z_][a-z0-9_]*\}|getvariable\('[a-z_][a-z0-9_]*'\)")
+# A name: a table, view, macro…; `{slot}` parts for files templated per table, a schema prefix for PostgreSQL.
+_NAME = re.compile(r"[a-z_{][a-z0-9_{}]*(\.[a-z_{][a-z0-9_{}]*)?")
+_PARAM = re.compile(
+    r"\$[a-z_][a-z0-9_]*|%\([a-z_][a-z0-9_]*\)s|\{[a-z_][a-z0-9_]*\}|getvariable\('[a-z_][a-z0-9_]*'\)"
+)
 
 
 class SqlNotFoundError(OffpipeError, FileNotFoundError):
@@ -48,8 +51,9 @@ class SqlHeaderError(OffpipeError, ValueError):
 class SqlHeader:
     """A SQL file's contract: what it produces (``models``: a table, view, macro… or, for a query, a name
     for its rows), what it does (``kind``), the tables and views it reads (``reads``; registered inputs
-    in ``inputs``, written ``@name``) and its parameters (``$name``; ``{name}`` for a template slot filled
-    from names the caller validated; ``getvariable('name')`` for a DuckDB variable a view reads)."""
+    in ``inputs``, written ``@name``) and its parameters (``$name``, or ``%(name)s`` in a PostgreSQL file run
+    by psycopg; ``{name}`` for a template slot filled from names the caller validated; ``getvariable('name')``
+    for a DuckDB variable a view reads)."""
 
     models: tuple[str, ...]
     kind: str
@@ -62,6 +66,16 @@ class SqlHeader:
     def named_params(self) -> tuple[str, ...]:
         """The ``$name`` parameters, without the ``$``."""
         return tuple(p[1:] for p in self.params if p.startswith("$"))
+
+    @property
+    def pg_params(self) -> tuple[str, ...]:
+        """The ``%(name)s`` parameters of a PostgreSQL file, without ``%(`` and ``)s``."""
+        return tuple(p[2:-2] for p in self.params if p.startswith("%("))
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """The ``{name}`` template slots, without the braces."""
+        return tuple(p[1:-1] for p in self.params if p.startswith("{"))
 
 
 def parse_header(text: str) -> SqlHeader:
@@ -94,7 +108,9 @@ def parse_header(text: str) -> SqlHeader:
         raise SqlHeaderError(f"READS must list table names or @inputs: {values['READS']!r}")
     params = _items(values["PARAMS"], "PARAMS")
     if not all(_PARAM.fullmatch(p) for p in params):
-        raise SqlHeaderError(f"PARAMS must list $name, {{name}} or getvariable('name'): {values['PARAMS']!r}")
+        raise SqlHeaderError(
+            f"PARAMS must list $name, %(name)s, {{name}} or getvariable('name'): {values['PARAMS']!r}"
+        )
     return SqlHeader(
         models=models,
         kind=kind,

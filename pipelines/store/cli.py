@@ -1,4 +1,5 @@
-"""``offpipe predictions …``: commands on the prediction store."""
+"""``offpipe predictions …`` (commands on the prediction store) and ``offpipe store …`` (the PostgreSQL
+store's tables)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 import typer
 
 predictions_app = typer.Typer(help="The prediction store ($OFF_DATA_DIR/store.duckdb).", no_args_is_help=True)
+store_app = typer.Typer(
+    help="The PostgreSQL store: Robotoff's tables and offpipe's own (schema offpipe).", no_args_is_help=True
+)
+_URL_HELP = "PostgreSQL URL (postgresql://user:password@host:port/database). Default: $OFF_STORE_URL."
 
 
 @predictions_app.command("export")
@@ -41,3 +46,37 @@ def export_command(
         typer.echo(f"error: cannot open the store: {exc}", err=True)
         sys.exit(1)
     typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+@store_app.command("init")
+def store_init_command(url: str | None = typer.Option(None, "--url", help=_URL_HELP)) -> None:
+    """Create Robotoff's tables on a database that has none (as Robotoff's migrations would) and offpipe's
+    own in the schema offpipe, then check them; one transaction. Prints what was done as JSON."""
+    from pipelines.store.postgres.connection import connect
+    from pipelines.store.postgres.schema import init_schema
+    from pipelines.store.target import postgres_target
+
+    target = postgres_target(url, command="offpipe store init")
+    conn = connect(target)
+    try:
+        report = init_schema(conn)
+    finally:
+        conn.close()
+    typer.echo(json.dumps({"store": target.describe(), **report.to_dict()}, indent=2))
+
+
+@store_app.command("check")
+def store_check_command(url: str | None = typer.Option(None, "--url", help=_URL_HELP)) -> None:
+    """Check, without changing anything, that the database has every table and column offpipe uses, with
+    types it can use. Prints the tables checked as JSON; a mismatch is one line `error: …`, exit code 1."""
+    from pipelines.store.postgres.connection import connect
+    from pipelines.store.postgres.schema import check_schema
+    from pipelines.store.target import postgres_target
+
+    target = postgres_target(url, command="offpipe store check")
+    conn = connect(target)
+    try:
+        checked = check_schema(conn)
+    finally:
+        conn.close()
+    typer.echo(json.dumps({"store": target.describe(), "ok": True, "checked": checked}, indent=2))

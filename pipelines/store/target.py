@@ -77,3 +77,18 @@ def store_target(
             f"unsupported store URL scheme {scheme!r} in {mask_url(raw)}: use a DuckDB file path or postgresql://…"
         )
     return DuckDBTarget(Path(raw).expanduser().resolve())
+
+
+def postgres_target(
+    value: str | None = None, *, command: str, settings: Settings | None = None
+) -> PostgresTarget:
+    """The PostgreSQL store named by ``value`` or ``OFF_STORE_URL``, for a ``command`` that only has a
+    meaning there; :class:`StoreUrlError` when they name the DuckDB store instead (or nothing)."""
+    target = store_target(value, settings)
+    if isinstance(target, PostgresTarget):
+        return target
+    given = "" if (value or (settings or get_settings()).store_url) else " (none given)"
+    raise StoreUrlError(
+        f"{command} needs a PostgreSQL store: pass --url postgresql://… or set OFF_STORE_URL; "
+        f"the store named is the DuckDB file {target.describe()}{given}, which creates its tables itself"
+    )

@@ -1,5 +1,5 @@
--- MODEL: {stage}
--- KIND: TABLE
+-- MODEL: dropped_stage
+-- KIND: QUERY
 -- READS: -
 -- PARAMS: {stage}
 -- Drop a staging table once its statements ran (the next table or chunk of the transaction makes its own).

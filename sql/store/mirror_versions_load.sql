@@ -9,6 +9,6 @@
 CREATE OR REPLACE TEMP TABLE {into} AS
 SELECT *
 FROM read_csv(
-    {path}, header = false, columns = {{'server_type': 'VARCHAR', 'barcode': 'VARCHAR', 'version': 'BIGINT'}},
+    {path}, header = false, columns = {'server_type': 'VARCHAR', 'barcode': 'VARCHAR', 'version': 'BIGINT'},
     auto_detect = false
 );

@@ -385,7 +385,8 @@ def _read_versions(
     path = tmp / f"{into}.csv"
     params = {"server_type": server_type, "everything": buckets is None, "buckets": buckets or []}
     _copy_out(conn, _pg("postgres/product_version_read"), params, path)
-    work.execute(load_sql("store/mirror_versions_load").format(into=into, path=_quoted(path)))
+    text = load_sql("store/mirror_versions_load")  # literal braces: filled by replace, not format
+    work.execute(text.replace("{into}", into).replace("{path}", _quoted(path)))
     path.unlink()
 
 
