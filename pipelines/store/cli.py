@@ -80,3 +80,32 @@ def store_check_command(url: str | None = typer.Option(None, "--url", help=_URL_
     finally:
         conn.close()
     typer.echo(json.dumps({"store": target.describe(), "ok": True, "checked": checked}, indent=2))
+
+
+_FROM_HELP = "The DuckDB store to copy (default: $OFF_DATA_DIR/store.duckdb)."
+_TO_HELP = "The PostgreSQL store, postgresql://… (default: $OFF_STORE_URL); masked in the output."
+_TIMEOUT_HELP = (
+    "Seconds to wait for a writer holding the DuckDB store, or a bulk run of a flavor on PostgreSQL."
+)
+
+
+@store_app.command("copy")
+def store_copy_command(
+    source: Path | None = typer.Option(None, "--from", help=_FROM_HELP),
+    to: str | None = typer.Option(None, "--to", help=_TO_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=_TIMEOUT_HELP),
+) -> None:
+    """Copy a DuckDB store into PostgreSQL: PostgreSQL's rows of each of its server types become the store's
+    (annotated insights are kept), its runs are added; prints the rows per table on both sides as JSON.
+    Copying again writes only what changed in the DuckDB store since (docs/store.md)."""
+    from pipelines.common.config import get_settings
+    from pipelines.store.postgres.copy import CopyMismatchError, copy_store
+    from pipelines.store.target import postgres_target
+
+    settings = get_settings()
+    target = postgres_target(to, command="offpipe store copy", settings=settings)
+    report = copy_store(source or settings.store_path, target, timeout=timeout, settings=settings)
+    typer.echo(json.dumps(report.to_dict(), indent=2))
+    mismatches = report.mismatches()
+    if mismatches:
+        raise CopyMismatchError(mismatches)  # the root CLI: one line, exit code 1

@@ -12,10 +12,10 @@ connection in both cases: a rule is written once (docs/store.md, "One rule, two 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 
@@ -23,6 +23,9 @@ from pipelines.common.config import Settings, get_settings
 from pipelines.store.db import KeptWriter, open_store, store_writer
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
 from pipelines.store.target import DuckDBTarget, PostgresTarget, StoreTarget, store_target
+
+if TYPE_CHECKING:
+    from pipelines.store.postgres.session import ApplyReport
 
 StoreRef = StoreTarget | Path | str | None
 
@@ -49,11 +52,14 @@ def store_session(
     timeout: float = DEFAULT_LOCK_TIMEOUT,
     tables: Sequence[str] | None = None,
     settings: Settings | None = None,
+    applied: Callable[[ApplyReport], None] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection on which the rules write the products ``barcodes`` of ``server_type`` (None: all).
 
     PostgreSQL: ``tables`` (names of :mod:`pipelines.store.postgres.mirror` tables, default all) are the ones
-    read; the changes are applied when the block ends without error, nothing otherwise.
+    read; the changes are applied when the block ends without error, nothing otherwise; ``applied`` is then
+    given what was written (rows per table and operation), for callers that report it (``store copy``). The
+    DuckDB store writes in place and never calls it.
     """
     settings = settings or get_settings()
     target = store_target(store, settings)
@@ -68,6 +74,8 @@ def store_session(
         scope = Scope(server_type, None if barcodes is None else tuple(barcodes))
         with pg.writer(scope, purpose=purpose, timeout=timeout, tables=_tables(tables)) as con:
             yield con
+        if applied is not None:
+            applied(pg.last_report)
     finally:
         pg.close()
 

@@ -46,13 +46,17 @@ PARAMS: dict[str, object] = {
     "buckets": [1],
     "space": 4080,
     "key": 7,
+    "server_types": ["off", "obf"],
 }
 # A trusted SQL fragment for each {name} template slot, as the code would fill it.
 # The mirror files are templated per mirrored table: product_insight stands for all of them here (the
 # session tests run them for every table).
 TEMPLATES: dict[str, str] = dict(_mirror_slots(PRODUCT_INSIGHT))
 # Files whose slots stand for another mirrored table than product_insight.
-FILE_TEMPLATES: dict[str, dict[str, str]] = {"postgres/scope_read_run": dict(_mirror_slots(RUN))}
+FILE_TEMPLATES: dict[str, dict[str, str]] = {
+    name: dict(_mirror_slots(RUN))
+    for name in ("postgres/scope_read_run", "postgres/copy_run_insert", "postgres/copy_run_present")
+}
 
 
 def _templates(name: str) -> dict[str, str]:
@@ -60,9 +64,7 @@ def _templates(name: str) -> dict[str, str]:
 
 
 # Statements run before a file whose slots include the key: the staging table the apply files read.
-SLOT_PRELUDES: dict[str, str] = {
-    "stage": "CREATE TEMP TABLE stage_product_insight ({}) ON COMMIT DROP".format(TEMPLATES["stage_columns"])
-}
+SLOT_PRELUDES: dict[str, str] = {"stage": "CREATE TEMP TABLE {stage} ({stage_columns}) ON COMMIT DROP"}
 # For each @input a file reads: the statement creating it (a temporary table, empty).
 INPUTS: dict[str, str] = {}
 # What the file's MODEL must name after it ran, per KIND (a relation of any schema, temporary ones too).
@@ -106,7 +108,11 @@ def _needed(head: SqlHeader, name: str) -> tuple[dict[str, object], dict[str, st
         {p: PARAMS[p] for p in head.pg_params},
         {s: _templates(name)[s] for s in head.slots},
         [INPUTS[i] for i in head.inputs]
-        + [SLOT_PRELUDES[s] for s in head.slots if s in SLOT_PRELUDES and "stage_create" not in name],
+        + [
+            SLOT_PRELUDES[s].format_map(_templates(name))
+            for s in head.slots
+            if s in SLOT_PRELUDES and "stage_create" not in name
+        ],
     )
 
 

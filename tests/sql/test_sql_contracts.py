@@ -36,6 +36,8 @@ from pipelines.insights.refresh import normalize_emb_code
 from pipelines.ocr.schema import OCR_TEXT_SCHEMA
 from pipelines.predictors.ocr_ledger import HASHED_SCHEMA
 from pipelines.store.images import GONE_SCHEMA, UPLOADS_SCHEMA
+from pipelines.store.postgres.copy import _slots as _copy_slots
+from pipelines.store.postgres.mirror import PREDICTION
 from pipelines.store.predictions import PRODUCTS_SCHEMA
 from pipelines.store.schema import PREDICTION_SCHEMA
 from pipelines.taxonomy import NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
@@ -135,6 +137,9 @@ TEMPLATES = {
     "bucket": "-1",
     "export_columns": "c.id",
     "into": "mirror_versions",
+    # the copy files (store copy: templated per mirrored table too)
+    "relation": "prediction",
+    **{slot: value for slot, value in _copy_slots(PREDICTION).items() if slot != "table"},
     "columns": '"code", "normalized_code", "dump_line"',
     "language_keys": ', "product_name_fr": "VARCHAR"',
     "nutriment_structure": '{"fat_100g": "DOUBLE", "fiber": "DOUBLE", "fiber_prepared": "DOUBLE"}',
@@ -308,10 +313,10 @@ def test_used_by_name(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_header_is_true_on_empty_inputs(name: str, harness: Harness) -> None:
     """Run on a connection holding only the declared READS and inputs; the declared MODEL must then exist."""
-    if name.startswith("store/mirror_"):
+    if name.startswith(("store/mirror_", "store/copy_")):
         pytest.skip(
-            "templated per mirrored table (pipelines/store/postgres/mirror.py): run for every table by the "
-            "PostgreSQL store's session tests (tests/pipelines/store/postgres)"
+            "templated per mirrored table (pipelines/store/postgres/mirror.py) and run inside a PostgreSQL "
+            "session's working copy: run for every table by tests/pipelines/store/postgres"
         )
     con = harness.connection()
     try:
