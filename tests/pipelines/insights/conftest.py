@@ -1,24 +1,40 @@
-"""Insight-refresh fixtures: a real store file, products and predictions written by hand."""
+"""Insight-refresh fixtures: a real store — a DuckDB file or a PostgreSQL database — with products and
+predictions written by hand.
+
+The ``store`` fixture runs each test on both backends with the same assertions: ``DuckStore`` works on a
+store file, ``PgStore`` writes only through the seam the pipeline uses (``store_session``: a bulk session
+without barcodes, a per-product one with them) and reads through ``store_reader``; its ``annotate`` and
+``sql`` go to PostgreSQL directly, as Robotoff's API and its voters do.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
+import psycopg
 import pyarrow as pa
 import pytest
 
+from pipelines.common.config import Settings, get_settings
 from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.insights.refresh import RefreshReport, refresh_insights
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from pipelines.store.schema import predictions_from_rows
+from pipelines.store.session import store_reader, store_session
+from pipelines.store.target import PostgresTarget
+from tests.pipelines.insights.pg_schema import create_store_schema, truncate_store
 
 BARCODE = "3017620422003"
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -38,6 +54,9 @@ PRODUCT_COLUMNS = (
     "unique_scans_n",
     "images",
 )
+BACKENDS = ["duckdb", "postgresql"]
+# The server the PostgreSQL tests create their databases on (trust auth on these machines and in CI).
+POSTGRES_ADMIN_URL = os.environ.get("OFF_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def product(code: str = BARCODE, images: tuple[int, ...] = (1, 2), **fields: Any) -> dict[str, Any]:
@@ -73,8 +92,31 @@ def prediction(type: str, code: str = BARCODE, **fields: Any) -> dict[str, Any]:
     return row
 
 
-class Store:
+def real(value: float | None) -> float | None:
+    """A confidence at PostgreSQL's ``real`` precision (Robotoff's column type), the same on both backends."""
+    return None if value is None else float(np.float32(value))
+
+
+def insight_rows(con: duckdb.DuckDBPyConnection, type: str | None = None) -> list[dict[str, Any]]:
+    """The insights of a DuckDB connection (the store file or a PostgreSQL working copy) as dicts: ``data``
+    parsed, timestamps aware, lists as lists, confidences at ``real`` precision."""
+    where = " WHERE type = ?" if type else ""
+    query = f"SELECT * FROM product_insight{where} ORDER BY type, value_tag, value"
+    rows = con.execute(query, [type] if type else []).fetchall()
+    names = [d[0] for d in con.description]
+    out = []
+    for row in rows:
+        item = dict(zip(names, row, strict=True))
+        item["data"] = orjson.loads(item["data"]) if item["data"] else None
+        item["confidence"] = real(item["confidence"])
+        out.append(item)
+    return out
+
+
+class DuckStore:
     """A store file with helpers to load predictions, refresh, and read insights back."""
+
+    backend = "duckdb"
 
     def __init__(self, path: Path, resources: Resources) -> None:
         self.path = path
@@ -82,7 +124,10 @@ class Store:
         self.con = open_store(path)
 
     def predict(self, *rows: dict[str, Any]) -> None:
-        import_predictions(self.con, predictions_from_rows(rows), now=NOW)
+        self.import_table(predictions_from_rows(rows))
+
+    def import_table(self, predictions: pa.Table) -> None:
+        import_predictions(self.con, predictions, now=NOW)
 
     def refresh(
         self, *products: dict[str, Any], barcodes: list[str] | None = None, **kwargs: Any
@@ -93,22 +138,76 @@ class Store:
         )
 
     def insights(self, type: str | None = None) -> list[dict[str, Any]]:
-        query = (
-            "SELECT * FROM product_insight"
-            + (" WHERE type = ?" if type else "")
-            + " ORDER BY type, value_tag, value"
-        )
-        rows = self.con.execute(query, [type] if type else []).fetchall()
-        names = [d[0] for d in self.con.description]
-        out = []
-        for row in rows:
-            item = dict(zip(names, row, strict=True))
-            item["data"] = orjson.loads(item["data"]) if item["data"] else None
-            out.append(item)
-        return out
+        return insight_rows(self.con, type)
 
     def annotate(self, insight_id: Any, annotation: int = 1) -> None:
         self.con.execute("UPDATE product_insight SET annotation = ? WHERE id = ?", [annotation, insight_id])
+
+    def sql(self, query: str, *params: Any) -> list[tuple]:
+        """Run ``query`` (``?`` placeholders) on the store itself."""
+        return self.con.execute(query, list(params)).fetchall()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class PgStore:
+    """The same helpers on a PostgreSQL store: writes through ``store_session``, reads through
+    ``store_reader``; ``annotate`` and ``sql`` act on PostgreSQL directly (another client's edits)."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, settings: Settings, resources: Resources) -> None:
+        self.url = url
+        self.target = PostgresTarget(url)
+        self.settings = settings
+        self.resources = resources
+        self.conn = psycopg.connect(url, autocommit=True, options="-c search_path=public,offpipe")
+
+    @contextmanager
+    def session(self, barcodes: list[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writing session of flavor off: bulk (``barcodes`` None) or per product."""
+        with store_session(self.target, server_type="off", barcodes=barcodes, settings=self.settings) as con:
+            yield con
+
+    def predict(self, *rows: dict[str, Any]) -> None:
+        self.import_table(predictions_from_rows(rows))
+
+    def import_table(self, predictions: pa.Table) -> None:
+        with self.session() as con:
+            import_predictions(con, predictions, now=NOW)
+
+    def refresh(
+        self, *products: dict[str, Any], barcodes: list[str] | None = None, **kwargs: Any
+    ) -> RefreshReport:
+        kwargs.setdefault("now", NOW)
+        with self.session(barcodes) as con:
+            return refresh_insights(
+                con, products_table(*products), barcodes=barcodes, resources=self.resources, **kwargs
+            )
+
+    def insights(self, type: str | None = None) -> list[dict[str, Any]]:
+        reader = store_reader(
+            self.target, server_type="off", tables=["product_insight"], settings=self.settings
+        )
+        with reader as con:
+            return insight_rows(con, type)
+
+    def annotate(self, insight_id: Any, annotation: int = 1) -> None:
+        self.conn.execute(
+            "UPDATE product_insight SET annotation = %s WHERE id = %s", [annotation, insight_id]
+        )
+
+    def sql(self, query: str, *params: Any) -> list[tuple]:
+        """Run ``query`` (``?`` placeholders) on PostgreSQL, as another client would."""
+        cur = self.conn.execute(query.replace("?", "%s"), list(params))
+        return cur.fetchall() if cur.description else []
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+Store = DuckStore | PgStore
 
 
 @pytest.fixture(scope="session")
@@ -125,17 +224,135 @@ def template_store(tmp_path_factory: pytest.TempPathFactory, resources: Resource
 
 
 @pytest.fixture
-def store(tmp_path: Path, template_store: Path, resources: Resources) -> Iterator[Store]:
+def duckdb_store(tmp_path: Path, template_store: Path, resources: Resources) -> Iterator[DuckStore]:
+    """The DuckDB store only: for tests of its file, its writer lock or its transaction."""
     path = tmp_path / "store.duckdb"
     shutil.copyfile(template_store, path)
-    s = Store(path, resources)
+    s = DuckStore(path, resources)
     yield s
-    s.con.close()
+    s.close()
+
+
+@pytest.fixture
+def empty_postgres_store(postgres_store_url: str, pg_taxonomy_cache: None) -> str:
+    """The session's PostgreSQL store, emptied for this test: its URL."""
+    with psycopg.connect(postgres_store_url, autocommit=True) as conn:
+        truncate_store(conn)
+    return postgres_store_url
+
+
+@pytest.fixture
+def pg_store(empty_postgres_store: str, tmp_path: Path, resources: Resources) -> Iterator[PgStore]:
+    """The PostgreSQL store only, emptied: for tests of PostgreSQL's own behaviour."""
+    s = PgStore(empty_postgres_store, pg_settings(tmp_path), resources)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> Store:
+    """Every insight test on both stores, with the same assertions."""
+    return request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'duckdb'}_store")
 
 
 @pytest.fixture(scope="session")
 def resources(keywords_dir: Path, taxonomy_dir: Path) -> Resources:
     return Resources(keywords_dir, taxonomy_dir)
+
+
+def pg_settings(tmp_path: Path) -> Settings:
+    """Settings whose data folder is the test's: the PostgreSQL sessions' working copies go to its tmp/."""
+    return get_settings({"OFF_DATA_DIR": str(tmp_path / "data")})
+
+
+# --- PostgreSQL databases ---------------------------------------------------------------------------------
+
+
+def database_url(name: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+class PostgresServer:
+    """Creates databases with random names on the test server and drops them all at the end."""
+
+    def __init__(self, admin: psycopg.Connection) -> None:
+        self.admin = admin
+        self.names: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        """A new database — with the store's tables, or a copy of ``template``'s — and its URL."""
+        name = f"offpipe_test_{uuid.uuid4().hex[:12]}"
+        if template is None:
+            self.admin.execute(f"CREATE DATABASE {name}")
+        else:
+            self.admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        self.names.append(name)
+        # commits need not wait for the disk: a test database does not outlive a server crash
+        self.admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+        url = database_url(name)
+        if template is None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                create_store_schema(conn)
+        return url
+
+    def drop_all(self) -> None:
+        for name in self.names:
+            self.admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The test PostgreSQL server; skipped when unreachable, except in CI where it must be there."""
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("OFF_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    server = PostgresServer(admin)
+    try:
+        yield server
+    finally:
+        server.drop_all()
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_store_url(postgres_server: PostgresServer) -> str:
+    """One database with the store's tables for the session's insight tests (emptied before each)."""
+    return postgres_server.create()
+
+
+_PARSED: dict[bytes, Any] = {}
+_TABLES: dict[int, dict[str, pa.Table]] = {}
+
+
+@pytest.fixture
+def pg_taxonomy_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse each taxonomy file once per test session (only during the tests that ask for it).
+
+    A PostgreSQL session's working copy is a new DuckDB database: the refresh loads the label and category
+    taxonomies into it, and parsing their JSON costs ~1.5 s each time. The parse is a pure function of the
+    file's bytes, so the tests keep its result; loading into the working copy still happens every time.
+    """
+    import pipelines.taxonomy as taxonomy
+
+    parse, tables = taxonomy.parse_taxonomy, taxonomy.taxonomy_tables
+
+    def cached_parse(content: bytes) -> Any:
+        if content not in _PARSED:
+            _PARSED[content] = parse(content)
+        return _PARSED[content]
+
+    def cached_tables(tree: Any) -> dict[str, pa.Table]:
+        if not any(tree is kept for kept in _PARSED.values()):  # only trees kept alive have stable ids
+            return tables(tree)
+        if id(tree) not in _TABLES:
+            _TABLES[id(tree)] = tables(tree)
+        return _TABLES[id(tree)]
+
+    monkeypatch.setattr(taxonomy, "parse_taxonomy", cached_parse)
+    monkeypatch.setattr(taxonomy, "taxonomy_tables", cached_tables)
 
 
 def duck(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:

@@ -9,9 +9,8 @@ from pipelines.category_model.classifier import PREDICTOR, CategoryClassifier
 from pipelines.category_model.model import to_onnx
 from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
-from pipelines.store.predictions import import_predictions
 from tests.pipelines.category_model.test_classifier import LABELS, _bring_your_own, _hand_model
-from tests.pipelines.insights.conftest import NOW, Store, product, products_table
+from tests.pipelines.insights.conftest import Store, product, products_table
 
 
 def _predict_and_import(store: Store, folder: Path, *rows: dict) -> None:
@@ -20,7 +19,7 @@ def _predict_and_import(store: Store, folder: Path, *rows: dict) -> None:
     table = table.append_column("product_name", [[names] * table.num_rows])
     resources = Resources(store.resources.keywords_dir, store.resources.taxonomy_dir, category_model=folder)
     predictions = predict(table, types=["category"], resources=resources)
-    import_predictions(store.con, predictions, now=NOW)
+    store.import_table(predictions)
 
 
 def test_a_new_category_becomes_an_insight_and_an_ancestor_of_the_products_does_not(

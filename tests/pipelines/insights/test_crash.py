@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from pipelines.insights.refresh import refresh_insights
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import store_writer
-from tests.pipelines.insights.conftest import NOW, Store, prediction, product, products_table
+from tests.pipelines.insights.conftest import NOW, DuckStore, prediction, product, products_table
 
 _REFRESH_THEN_HANG = """
     import sys, time
@@ -47,8 +47,11 @@ def _state(con) -> list[tuple]:
 
 
 def test_sigkill_before_commit_leaves_the_previous_insights(
-    store: Store, tmp_path: Path, resources: Resources, keywords_dir: Path, taxonomy_dir: Path
+    duckdb_store: DuckStore, tmp_path: Path, resources: Resources, keywords_dir: Path, taxonomy_dir: Path
 ) -> None:
+    """DuckDB only: the child holds the store file's single transaction open; the PostgreSQL store's bulk
+    apply is chunked and has its own crash test (test_postgres_crash.py)."""
+    store = duckdb_store
     codes = [f"30000000{i:05d}" for i in range(2_000)]
     store.predict(*[prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes])
     store.predict(

@@ -1,11 +1,25 @@
 """One code path: insight rows after a bulk refresh equal those after per-product refreshes
 (``docs/insights.md``: 300 products of a 50k synthetic dump, every product of the real sample, and OCR-based
-insights)."""
+insights) — and, one rule for two stores, the PostgreSQL store's rows equal the DuckDB store's
+(docs/store.md).
+
+Each data set is predicted, imported into a DuckDB store and bulk-refreshed once (the reference), for both
+variants:
+
+- DuckDB: one refresh per sampled product, each on its one-row product table, in a copy of the store as it
+  was before the bulk refresh;
+- PostgreSQL: the predictions go in through a bulk session; part of the sample is refreshed one product per
+  session, as the listener does (one kept working copy), then a bulk session refreshes everything. The
+  sample's rows after the per-product sessions, and every product's rows after the bulk refresh, equal the
+  reference's.
+"""
 
 from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.common.config import Settings
 from pipelines.convert.convert import convert_dump
 from pipelines.insights.refresh import refresh_insights
 from pipelines.predictors.bulk import PRODUCT_COLUMNS
@@ -20,7 +35,9 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
-from tests.pipelines.insights.conftest import NOW
+from pipelines.store.session import kept_store, store_reader, store_session
+from pipelines.store.target import PostgresTarget
+from tests.pipelines.insights.conftest import BACKENDS, NOW, pg_settings
 
 # Everything an insight row holds except what a refresh draws fresh each time (id, timestamp).
 COMPARED = (
@@ -28,13 +45,26 @@ COMPARED = (
     "process_after value_tag value source_image automatic_processing server_type unique_scans_n "
     "reserved_barcode predictor predictor_version campaign confidence bounding_box lc with_image"
 ).split()
+# PostgreSQL keeps confidences as `real` and JSON as `jsonb` (no key order): both stores' values are compared
+# at that precision, and documents with sorted keys.
+_AS_STORED = {
+    "confidence": "confidence::FLOAT::VARCHAR",
+    "data": "json_canonical(data)",
+    "bounding_box": "json_canonical(bounding_box)",
+}
+_COLUMNS = ", ".join(_AS_STORED.get(c, f"{c}::VARCHAR") for c in COMPARED)
+# Products refreshed one session each in the PostgreSQL variant (~0.2 s a session): most hold insights, a
+# few none. The bulk refresh that follows compares every product.
+PG_SAMPLE, PG_SAMPLE_WITHOUT = 40, 8
 
 
-def _insights(con, barcodes: list[str]) -> list[tuple]:
+def _insights(con, barcodes: list[str] | None = None) -> list[tuple]:
+    """The compared columns of the insights of ``barcodes`` (None: all), as text, sorted."""
+    if barcodes is None:
+        return sorted(con.execute(f"SELECT {_COLUMNS} FROM product_insight").fetchall())
     con.register("wanted", pa.table({"barcode": barcodes}))
-    columns = ", ".join(f"{c}::VARCHAR" for c in COMPARED)
     rows = con.execute(
-        f"SELECT {columns} FROM product_insight WHERE barcode IN (SELECT barcode FROM wanted)"
+        f"SELECT {_COLUMNS} FROM product_insight WHERE barcode IN (SELECT barcode FROM wanted)"
     ).fetchall()
     con.unregister("wanted")
     return sorted(rows)
@@ -48,52 +78,158 @@ def _unique_codes(products: pa.Table) -> list[str]:
     return [c for c in codes if seen[c] == 1]
 
 
+@dataclass
+class Reference:
+    """A data set predicted once: its products, its predictions, a DuckDB store holding them (not refreshed)
+    and the insight rows of a bulk refresh of that store."""
+
+    products: pa.Table
+    predictions: pa.Table
+    imported: Path
+    insights: list[tuple]
+
+    def of(self, barcodes: list[str]) -> list[tuple]:
+        wanted = set(barcodes)
+        return [row for row in self.insights if row[0] in wanted]
+
+
+@pytest.fixture(scope="module")
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, keywords_dir: Path, taxonomy_dir: Path
+) -> Callable[[Path, pa.Table | None], Reference]:
+    """The :class:`Reference` of a snapshot, made once for the module (both variants use it)."""
+    resources = Resources(keywords_dir, taxonomy_dir)
+    made: dict[Path, Reference] = {}
+
+    def make(snapshot: Path, ocr: pa.Table | None) -> Reference:
+        if snapshot not in made:
+            products = pq.read_table(snapshot)
+            columns = [c for c in PRODUCT_COLUMNS if c in products.column_names]
+            predictions = predict(products.select(columns), ocr, resources=resources)
+            folder = tmp_path_factory.mktemp("reference")
+            imported, bulk = folder / "imported.duckdb", folder / "bulk.duckdb"
+            con = open_store(imported)
+            import_predictions(con, predictions, now=NOW)
+            con.close()
+            shutil.copyfile(imported, bulk)
+            con = open_store(bulk)
+            try:
+                refresh_insights(con, snapshot, resources=resources, now=NOW)
+                rows = _insights(con)
+            finally:
+                con.close()
+            made[snapshot] = Reference(products, predictions, imported, rows)
+        return made[snapshot]
+
+    return make
+
+
 def _compare(
-    tmp_path: Path, snapshot: Path, ocr: pa.Table | None, sample: list[str], resources: Resources
+    backend: str,
+    ref: Reference,
+    sample: list[str],
+    tmp_path: Path,
+    resources: Resources,
+    request: pytest.FixtureRequest,
 ) -> None:
-    """Store A: bulk refresh. Store B: one refresh per sampled product, each on its one-row product table."""
-    products = pq.read_table(snapshot)
-    predictions = predict(
-        products.select([c for c in PRODUCT_COLUMNS if c in products.column_names]), ocr, resources=resources
-    )
-    bulk, single = tmp_path / "bulk.duckdb", tmp_path / "single.duckdb"
-    con = open_store(bulk)
-    import_predictions(con, predictions, now=NOW)
-    con.close()
-    shutil.copyfile(bulk, single)
-    con_bulk, con_single = open_store(bulk), open_store(single)
+    expected = ref.of(sample)
+    assert expected, "the sample should hold insights"
+    if backend == "postgresql":
+        target = PostgresTarget(request.getfixturevalue("empty_postgres_store"))
+        _compare_postgres(target, pg_settings(tmp_path), ref, sample, resources)
+        return
+    single = tmp_path / "single.duckdb"
+    shutil.copyfile(ref.imported, single)
+    con = open_store(single)
     try:
-        refresh_insights(con_bulk, snapshot, resources=resources, now=NOW)
         for code in sample:
-            one = products.filter(pc.equal(products["normalized_code"], code))
-            refresh_insights(con_single, one, barcodes=[code], resources=resources, now=NOW)
-        expected = _insights(con_bulk, sample)
-        assert expected, "the sample should hold insights"
-        assert _insights(con_single, sample) == expected
+            refresh_insights(con, _one(ref, code), barcodes=[code], resources=resources, now=NOW)
+        assert _insights(con, sample) == expected
     finally:
-        con_bulk.close()
-        con_single.close()
+        con.close()
 
 
-def test_300_synthetic_products(tmp_path: Path, synthetic_50k: dict[str, Path], resources: Resources) -> None:
+def _one(ref: Reference, code: str) -> pa.Table:
+    return ref.products.filter(pc.equal(ref.products["normalized_code"], code))
+
+
+def _compare_postgres(
+    target: PostgresTarget, settings: Settings, ref: Reference, sample: list[str], resources: Resources
+) -> None:
+    holding = {row[0] for row in ref.insights}
+    with_insights = [c for c in sample if c in holding][: PG_SAMPLE - PG_SAMPLE_WITHOUT]
+    sample = with_insights + [c for c in sample if c not in holding][:PG_SAMPLE_WITHOUT]
+    with store_session(target, server_type="off", settings=settings) as con:
+        import_predictions(con, ref.predictions, now=NOW)
+    kept = kept_store(target, settings)  # the listener's: one working copy, one session per product
+    try:
+        for code in sample:
+            with kept.session("equivalence", server_type="off", barcodes=[code]) as con:
+                refresh_insights(con, _one(ref, code), barcodes=[code], resources=resources, now=NOW)
+    finally:
+        kept.close()
+    assert _stored(target, settings, sample) == ref.of(sample)
+    with store_session(target, server_type="off", settings=settings) as con:
+        refresh_insights(con, ref.products, resources=resources, now=NOW)
+    assert _stored(target, settings) == ref.insights
+
+
+def _stored(target: PostgresTarget, settings: Settings, barcodes: list[str] | None = None) -> list[tuple]:
+    with store_reader(target, server_type="off", tables=["product_insight"], settings=settings) as con:
+        return _insights(con, barcodes)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_300_synthetic_products(
+    backend: str,
+    reference: Callable[[Path, pa.Table | None], Reference],
+    synthetic_50k: dict[str, Path],
+    tmp_path: Path,
+    resources: Resources,
+    request: pytest.FixtureRequest,
+) -> None:
     snapshot = synthetic_50k["products"]
     codes = _unique_codes(pq.read_table(snapshot, columns=["normalized_code"]))
-    _compare(tmp_path, snapshot, None, random.Random(7).sample(codes, 300), resources)
+    sample = random.Random(7).sample(codes, 300)
+    _compare(backend, reference(snapshot, None), sample, tmp_path, resources, request)
 
 
-def test_every_real_product(tmp_path: Path, real_off_sample: Path, resources: Resources) -> None:
-    convert_dump(real_off_sample, "off", out_dir=tmp_path / "real")
-    snapshot = tmp_path / "real" / "products.parquet"
-    codes = _unique_codes(pq.read_table(snapshot, columns=["normalized_code"]))
+@pytest.fixture(scope="module")
+def real_snapshot(tmp_path_factory: pytest.TempPathFactory, real_off_sample: Path) -> Path:
+    folder = tmp_path_factory.mktemp("real")
+    convert_dump(real_off_sample, "off", out_dir=folder)
+    return folder / "products.parquet"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_real_product(
+    backend: str,
+    reference: Callable[[Path, pa.Table | None], Reference],
+    real_snapshot: Path,
+    tmp_path: Path,
+    resources: Resources,
+    request: pytest.FixtureRequest,
+) -> None:
+    codes = _unique_codes(pq.read_table(real_snapshot, columns=["normalized_code"]))
     assert len(codes) > 700
-    _compare(tmp_path, snapshot, None, codes, resources)
+    _compare(backend, reference(real_snapshot, None), codes, tmp_path, resources, request)
 
 
-def test_ocr_based_insights(tmp_path: Path, synthetic_50k: dict[str, Path], resources: Resources) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ocr_based_insights(
+    backend: str,
+    reference: Callable[[Path, pa.Table | None], Reference],
+    synthetic_50k: dict[str, Path],
+    tmp_path: Path,
+    resources: Resources,
+    request: pytest.FixtureRequest,
+) -> None:
     snapshot = synthetic_50k["small_products"]
     codes = _unique_codes(pq.read_table(snapshot, columns=["normalized_code"]))
     ocr = pq.read_table(synthetic_50k["ocr"])
-    _compare(tmp_path, snapshot, ocr, random.Random(8).sample(codes, 150), resources)
+    _compare(
+        backend, reference(snapshot, ocr), random.Random(8).sample(codes, 150), tmp_path, resources, request
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Robotoff's importer rules (``robotoff/insights/importer.py``), one behaviour per test, on a real store
-file."""
+"""Robotoff's importer rules (``robotoff/insights/importer.py``), one behaviour per test, on a real store:
+a DuckDB file and a PostgreSQL database (the ``store`` fixture), with the same assertions."""
 
 from __future__ import annotations
 
@@ -266,7 +266,7 @@ def test_unannotated_reference_is_updated_in_place(store: Store) -> None:
     store.predict(weight("500 g", "with_mention", 1))
     store.refresh(product())
     [first] = store.insights("product_weight")
-    store.con.execute("UPDATE product_insight SET n_votes = 2")
+    store.sql("UPDATE product_insight SET n_votes = 2")
     store.refresh(product(unique_scans_n=10))
     [again] = store.insights("product_weight")
     assert again["id"] == first["id"]
@@ -284,7 +284,7 @@ def test_unmatched_unannotated_reference_is_deleted(store: Store) -> None:
         )
     )
     store.refresh(product())
-    store.con.execute("DELETE FROM prediction")
+    store.sql("DELETE FROM prediction")
     store.predict(
         prediction(
             "brand",
@@ -302,7 +302,7 @@ def test_unmatched_unannotated_reference_is_deleted(store: Store) -> None:
 def test_automatic_reference_is_protected(store: Store) -> None:
     store.predict(prediction("store", value="Auchan", value_tag="auchan"))
     store.refresh(product())
-    store.con.execute("DELETE FROM prediction")
+    store.sql("DELETE FROM prediction")
     store.predict(prediction("store", value="Lidl", value_tag="lidl"))
     report = store.refresh(product())
     assert values(store, "store") == ["auchan", "lidl"]  # the automatic one is about to be applied: kept
@@ -313,7 +313,7 @@ def test_automatic_reference_is_protected(store: Store) -> None:
 def test_types_without_predictions_are_left_alone(store: Store) -> None:
     store.predict(prediction("store", value="Auchan", value_tag="auchan"))
     store.refresh(product())
-    store.con.execute("DELETE FROM prediction")
+    store.sql("DELETE FROM prediction")
     store.predict(label("en:vegan"))
     store.refresh(product())
     assert values(store, "store") == ["auchan"]
@@ -327,9 +327,7 @@ def test_missing_product_loses_predictions_and_unannotated_insights(store: Store
     report = store.refresh(product(code="3000000000001"), force=True)
     assert report.missing_products == 1
     assert [i["value_tag"] for i in store.insights() if i["barcode"] == BARCODE] == ["en:vegan"]
-    assert store.con.execute("SELECT count(*) FROM prediction WHERE barcode = ?", [BARCODE]).fetchall() == [
-        (0,)
-    ]
+    assert store.sql("SELECT count(*) FROM prediction WHERE barcode = ?", BARCODE) == [(0,)]
 
 
 def test_safety_stop_on_a_shrunken_product_table(store: Store) -> None:
@@ -353,7 +351,7 @@ def _unannotated_labels(store: Store) -> None:
 
 
 def _rows(store: Store) -> list[tuple]:
-    return store.con.execute("SELECT * FROM product_insight ORDER BY id").fetchall()
+    return store.sql("SELECT * FROM product_insight ORDER BY id")
 
 
 @pytest.mark.parametrize("kept", [5, 0], ids=["half", "empty"])
@@ -362,12 +360,12 @@ def test_safety_stop_keeps_every_insight_of_the_missing_products(store: Store, k
     and delete their unprotected insights, although the safety stop had skipped the deletion."""
     _unannotated_labels(store)
     before = _rows(store)
-    predictions = store.con.execute("SELECT count(*) FROM prediction").fetchall()
+    predictions = store.sql("SELECT count(*) FROM prediction")
     report = store.refresh(*[product(code=c) for c in CODES[:kept]])
     assert report.missing_deletion_skipped and report.missing_products == 10 - kept
     assert report.deleted == {} and report.deleted_missing == {} and report.missing_deleted_products == 0
     assert _rows(store) == before  # same rows, same ids, timestamps and votes
-    assert store.con.execute("SELECT count(*) FROM prediction").fetchall() == predictions
+    assert store.sql("SELECT count(*) FROM prediction") == predictions
     forced = store.refresh(*[product(code=c) for c in CODES[:kept]], force=True)
     assert forced.deleted_missing == {"label": 10 - kept} == forced.deleted
     assert forced.missing_deleted_products == 10 - kept and len(store.insights("label")) == kept
