@@ -16,7 +16,7 @@ from pipelines.insights.refresh import refresh_insights
 from pipelines.store.postgres.session import ApplyReport, PostgresStore, Scope
 from pipelines.store.predictions import import_predictions
 from pipelines.store.schema import predictions_from_rows
-from tests.pipelines.insights.conftest import NOW, PgStore, prediction, product, products_table
+from tests.pipelines.insights.conftest import NOW, DuckStore, PgStore, prediction, product, products_table
 
 CODES = [f"30000000000{i:02d}" for i in range(5)]
 
@@ -167,3 +167,31 @@ def test_a_rerun_with_nothing_changed_applies_nothing(pg_store: PgStore) -> None
     assert again_import.rows == {}
     assert again_refresh.rows == {"run": {"inserted": 1}}
     assert again_import.chunks == again_refresh.chunks == 0
+
+
+def test_rows_read_back_equal_the_duckdb_stores(duckdb_store: DuckStore, pg_store: PgStore) -> None:
+    """The same predictions and products give the same insight rows, value for value (ids aside): aware
+    UTC timestamps, documents, lists, confidences at ``real`` precision, booleans and NULLs."""
+    image = "/301/762/042/2003/1.jpg"
+    rows = [
+        prediction(
+            "store",
+            value="Auchan",
+            value_tag="auchan",
+            source_image=image,
+            data={"text": "Auchan", "bounding_box_absolute": [200, 100, 400, 1500]},
+        ),
+        prediction(
+            "category", value_tag="en:cheeses", predictor="neural", confidence=0.9, data={"lang": "fr"}
+        ),
+        prediction("label", value_tag="en:vegan", predictor="flashtext", source_image=image),
+        brand(CODES[0]),
+    ]
+    products = [product(), product(code=CODES[0], brands_tags=[], countries_tags=["en:france", "en:belgium"])]
+    for store in (duckdb_store, pg_store):
+        store.predict(*rows)
+        store.refresh(*products)
+    expected = [{k: v for k, v in i.items() if k != "id"} for i in duckdb_store.insights()]
+    assert {i["type"] for i in expected} == {"store", "category", "label", "brand"}
+    assert any(i["confidence"] is not None for i in expected)
+    assert [{k: v for k, v in i.items() if k != "id"} for i in pg_store.insights()] == expected
