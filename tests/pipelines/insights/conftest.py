@@ -327,9 +327,9 @@ _PARSED: dict[bytes, Any] = {}
 _TABLES: dict[int, dict[str, pa.Table]] = {}
 
 
-@pytest.fixture
-def pg_taxonomy_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parse each taxonomy file once per test session (only during the tests that ask for it).
+@contextmanager
+def cached_taxonomy_parsing() -> Iterator[None]:
+    """Within the block, each taxonomy file is parsed once per test session.
 
     A PostgreSQL session's working copy is a new DuckDB database: the refresh loads the label and category
     taxonomies into it, and parsing their JSON costs ~1.5 s each time. The parse is a pure function of the
@@ -351,8 +351,17 @@ def pg_taxonomy_cache(monkeypatch: pytest.MonkeyPatch) -> None:
             _TABLES[id(tree)] = tables(tree)
         return _TABLES[id(tree)]
 
-    monkeypatch.setattr(taxonomy, "parse_taxonomy", cached_parse)
-    monkeypatch.setattr(taxonomy, "taxonomy_tables", cached_tables)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(taxonomy, "parse_taxonomy", cached_parse)
+        patch.setattr(taxonomy, "taxonomy_tables", cached_tables)
+        yield
+
+
+@pytest.fixture
+def pg_taxonomy_cache() -> Iterator[None]:
+    """:func:`cached_taxonomy_parsing` for one test (only the PostgreSQL tests ask for it)."""
+    with cached_taxonomy_parsing():
+        yield
 
 
 def duck(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
