@@ -90,8 +90,9 @@ def test_insights_annotated_or_voted_in_postgresql_survive_the_next_refresh(pg_s
     assert (annotated_code, "panzani") in after
     assert after[(kept_code, "materne")] == before[kept_code] | {"n_votes": 1}  # untouched, vote counted
     assert votes_of(store, kept) == 1
-    # An updated insight keeps its id, so its annotation_vote rows stay; the rule resets its n_votes, as
-    # Robotoff does for every reference it maps a candidate onto (sql/insights/product_insight_update.sql).
+    # An updated insight keeps its id, so its annotation_vote rows stay; the rule resets its n_votes when it
+    # changes an insight (sql/insights/product_insight_update.sql) — Robotoff's importer does so for every
+    # reference it maps a candidate onto, changed or not, and the kept one above shows we do not.
     assert after[(updated_code, "materne")]["id"] == updated
     assert after[(updated_code, "materne")]["unique_scans_n"] == 42
     assert after[(updated_code, "materne")]["n_votes"] == 0
