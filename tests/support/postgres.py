@@ -81,3 +81,44 @@ def drop_store_template() -> None:
     with _template_lock:
         while _template:
             drop_database(_template.pop())
+
+
+# Every table of the store a test may fill, emptied between tests (annotation_vote goes with its insight).
+STORE_TABLES = (
+    "public.annotation_vote",
+    "public.product_insight",
+    "public.prediction",
+    "offpipe.run",
+    "offpipe.ocr_image",
+    "offpipe.listener_log",
+    "offpipe.image",
+    "offpipe.product_version",
+)
+
+
+def truncate_store(conn: psycopg.Connection) -> None:
+    """Empty every table of the store and restart its sequences: a clean store for the next test."""
+    conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY")
+    conn.execute("ALTER SEQUENCE offpipe.product_version_seq RESTART")
+
+
+class PostgresServer:
+    """Databases for one test session: initialized stores (copies of the session's template) or copies of
+    a given database, all dropped by :meth:`drop_all`."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        """A new database — an initialized store, or a copy of database ``template`` — and its URL."""
+        name = create_database(template=template or store_template())
+        self.names.append(name)
+        with _admin() as admin:  # commits need not wait for the disk: a test database dies with its test
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name))
+            )
+        return database_url(name)
+
+    def drop_all(self) -> None:
+        while self.names:
+            drop_database(self.names.pop())

@@ -10,9 +10,7 @@ without barcodes, a per-product one with them) and reads through ``store_reader`
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +32,7 @@ from pipelines.store.predictions import import_predictions
 from pipelines.store.schema import predictions_from_rows
 from pipelines.store.session import store_reader, store_session
 from pipelines.store.target import PostgresTarget
-from tests.pipelines.insights.pg_schema import create_store_schema, truncate_store
+from tests.support.postgres import PostgresServer, drop_store_template, truncate_store
 
 BARCODE = "3017620422003"
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -55,8 +53,6 @@ PRODUCT_COLUMNS = (
     "images",
 )
 BACKENDS = ["duckdb", "postgresql"]
-# The server the PostgreSQL tests create their databases on (trust auth on these machines and in CI).
-POSTGRES_ADMIN_URL = os.environ.get("OFF_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def product(code: str = BARCODE, images: tuple[int, ...] = (1, 2), **fields: Any) -> dict[str, Any]:
@@ -268,53 +264,15 @@ def pg_settings(tmp_path: Path) -> Settings:
 # --- PostgreSQL databases ---------------------------------------------------------------------------------
 
 
-def database_url(name: str) -> str:
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-class PostgresServer:
-    """Creates databases with random names on the test server and drops them all at the end."""
-
-    def __init__(self, admin: psycopg.Connection) -> None:
-        self.admin = admin
-        self.names: list[str] = []
-
-    def create(self, template: str | None = None) -> str:
-        """A new database — with the store's tables, or a copy of ``template``'s — and its URL."""
-        name = f"offpipe_test_{uuid.uuid4().hex[:12]}"
-        if template is None:
-            self.admin.execute(f"CREATE DATABASE {name}")
-        else:
-            self.admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-        self.names.append(name)
-        # commits need not wait for the disk: a test database does not outlive a server crash
-        self.admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
-        url = database_url(name)
-        if template is None:
-            with psycopg.connect(url, autocommit=True) as conn:
-                create_store_schema(conn)
-        return url
-
-    def drop_all(self) -> None:
-        for name in self.names:
-            self.admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """The test PostgreSQL server; skipped when unreachable, except in CI where it must be there."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("OFF_REQUIRE_SHARED_DATA"):
-            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    server = PostgresServer(admin)
+    """Databases on the test server (tests/support/postgres.py), dropped at the end of the session."""
+    server = PostgresServer()
     try:
         yield server
     finally:
         server.drop_all()
-        admin.close()
+        drop_store_template()
 
 
 @pytest.fixture(scope="session")

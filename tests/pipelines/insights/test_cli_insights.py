@@ -32,8 +32,8 @@ from pipelines.download.meta import DumpMeta, write_meta
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
 from pipelines.insights.job import refresh_markdown
 from pipelines.synth.generator import SynthSpec, generate
-from tests.pipelines.insights.conftest import BACKENDS, PostgresServer, cached_taxonomy_parsing
-from tests.pipelines.insights.pg_schema import TABLES, truncate_store
+from tests.pipelines.insights.conftest import BACKENDS, cached_taxonomy_parsing
+from tests.support.postgres import STORE_TABLES, PostgresServer, truncate_store
 
 runner = CliRunner()
 ETAG = '"synth-dump-1"'
@@ -143,8 +143,8 @@ def _nothing_written(data: Path, url: str | None) -> bool:
     """No store file was created (DuckDB), or every table of the PostgreSQL store is still empty."""
     if url is None:
         return not (data / "store.duckdb").exists()
-    counts = [_query(data, f"SELECT count(*) FROM {table}", url=url)[0][0] for table in TABLES]
-    return counts == [0] * len(TABLES)
+    counts = [_query(data, f"SELECT count(*) FROM {table}", url=url)[0][0] for table in STORE_TABLES]
+    return counts == [0] * len(STORE_TABLES)
 
 
 def test_refresh_creates_insights_then_changes_nothing(refreshed: Refreshed) -> None:

@@ -31,12 +31,12 @@ from pipelines.store.target import PostgresTarget
 from tests.pipelines.insights.conftest import (
     NOW,
     DuckStore,
-    PostgresServer,
     pg_settings,
     prediction,
     product,
     products_table,
 )
+from tests.support.postgres import PostgresServer
 
 _REFRESH_THEN_HANG = """
     import sys, time
