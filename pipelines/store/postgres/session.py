@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from psycopg import sql as pgsql
 
 from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import connect as duck_connect
-from pipelines.common.sql import load_sql, load_statement
+from pipelines.common.sql import load_sql, load_statement, parsed
 from pipelines.store.postgres import mirror
 from pipelines.store.postgres.connection import connect
 from pipelines.store.postgres.mirror import MIRRORED, Mirrored
@@ -92,6 +93,7 @@ class ApplyReport:
             ops[op] = ops.get(op, 0) + count
 
 
+@cache
 def _slots(table: Mirrored) -> dict[str, str]:
     """Every template slot of the mirror SQL for ``table`` (built from constants only)."""
     return {
@@ -117,6 +119,12 @@ def _slots(table: Mirrored) -> dict[str, str]:
 def _duck(name: str, table: Mirrored, **extra: str) -> str:
     """A DuckDB mirror statement with its slots filled."""
     return load_sql(name).format_map(_slots(table) | extra)
+
+
+def _duck_parsed(name: str, table: Mirrored) -> duckdb.Statement:
+    """A DuckDB mirror statement without per-session slots, parsed once (a one-product session runs ~30 of
+    them; DuckDB's parser is a large share of a small statement's time)."""
+    return parsed(_duck(name, table))
 
 
 def _pg(name: str, table: Mirrored | None = None) -> pgsql.Composed:
@@ -246,10 +254,10 @@ class PostgresStore:
             conn.execute(_pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets})
             _read(conn, work, scope, tables, tmp)
             yield work
-            _diff(work, tables)
+            changed = _diff(work, tables)
             _register_skipped(work, [])
-            _apply_range(conn, work, tables, 0, mirror.BUCKETS - 1, tmp, report)
-            _apply_unscoped(conn, work, tables, tmp, report)
+            _apply_range(conn, work, changed, 0, mirror.BUCKETS - 1, tmp, report)
+            _apply_unscoped(conn, work, changed, tmp, report)
             if codes:
                 params = {"server_type": scope.server_type, "barcodes": codes, "buckets": buckets}
                 conn.execute(_pg("postgres/product_version_bump"), params)
@@ -273,7 +281,7 @@ class PostgresStore:
                         _read(conn, copy.con, scope, tables, tmp)
                         _read_versions(conn, copy.con, scope.server_type, None, tmp, "mirror_versions")
                     yield copy.con
-                    _diff(copy.con, tables)
+                    changed = _diff(copy.con, tables)
                     for low, high, buckets in _chunks(copy.con, tables):
                         with conn.transaction():
                             conn.execute(
@@ -282,10 +290,10 @@ class PostgresStore:
                             skipped = _moved_products(conn, copy.con, scope.server_type, buckets, tmp)
                             report.skipped_products += len(skipped)
                             _register_skipped(copy.con, skipped)
-                            _apply_range(conn, copy.con, tables, low, high, tmp, report)
+                            _apply_range(conn, copy.con, changed, low, high, tmp, report)
                         report.chunks += 1
                     with conn.transaction():
-                        _apply_unscoped(conn, copy.con, tables, tmp, report)
+                        _apply_unscoped(conn, copy.con, changed, tmp, report)
                 finally:
                     copy.close()
         finally:
@@ -351,15 +359,16 @@ def _read(
         "barcodes": list(scope.barcodes or ()),
     }
     for table in MIRRORED:
-        work.execute(_duck("store/mirror_clear", table))
+        work.execute(_duck_parsed("store/mirror_clear", table))
     for table in tables:
         path = tmp / f"read_{table.name}.csv"
         query = _pg("postgres/scope_read" if table.by_product else "postgres/scope_read_run", table)
         _copy_out(conn, query, params, path)
-        work.execute(_duck("store/mirror_load", table, path=_quoted(path)))
+        if path.stat().st_size:  # nothing stored for the scope: the cleared table is already right
+            work.execute(_duck("store/mirror_load", table, path=_quoted(path)))
         path.unlink()
     for table in MIRRORED:
-        work.execute(_duck("store/mirror_before", table))
+        work.execute(_duck_parsed("store/mirror_before", table))
 
 
 def _copy_out(conn: psycopg.Connection, query: pgsql.Composed, params: dict[str, Any], path: Path) -> None:
@@ -401,9 +410,14 @@ def _moved_products(
 # -- deciding what changed -----------------------------------------------------------------------------------
 
 
-def _diff(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> None:
+def _diff(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> tuple[Mirrored, ...]:
+    """Take every table's changes; the tables that have some (the apply skips the others)."""
+    changed = []
     for table in MIRRORED:
-        work.execute(_duck("store/mirror_changes", table))
+        work.execute(_duck_parsed("store/mirror_changes", table))
+        if work.execute(_duck_parsed("store/mirror_bucket_counts", table)).fetchall():
+            changed.append(table)
+    return tuple(changed)
 
 
 def _chunks(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> list[tuple[int, int, list[int]]]:
@@ -446,10 +460,11 @@ def _apply_range(
     tmp: Path,
     report: ApplyReport,
 ) -> None:
-    """Apply the product tables' changes in buckets ``low``…``high`` (inside the caller's transaction)."""
-    for table in MIRRORED:
+    """Apply the product tables' changes in buckets ``low``…``high`` (inside the caller's transaction);
+    ``tables``: those with changes."""
+    for table in tables:
         if table.by_product:
-            work.execute(_duck("store/mirror_chunk", table), {"low": low, "high": high})
+            work.execute(_duck_parsed("store/mirror_chunk", table), {"low": low, "high": high})
             _apply_chunk(conn, work, table, tmp, report)
 
 
@@ -460,9 +475,9 @@ def _apply_unscoped(
     tmp: Path,
     report: ApplyReport,
 ) -> None:
-    for table in MIRRORED:
+    for table in tables:
         if not table.by_product:
-            work.execute(_duck("store/mirror_chunk_run", table))
+            work.execute(_duck_parsed("store/mirror_chunk_run", table))
             _apply_chunk(conn, work, table, tmp, report)
 
 
