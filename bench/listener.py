@@ -229,6 +229,18 @@ def run_phase(label, delay, rate, seconds, bulk=False):
             "overlap_s": round(max(0.0, until - max(begin, session["began_at"])), 1),
             "apply_overlap_s": round(max(0.0, until - max(begin, apply_from)), 1),
         }
+        # the events published while the bulk refresh ran (the phase also holds events before and after it)
+        during = sorted(
+            (committed[i] - at) * 1000
+            for i, at in sent.items()
+            if i in committed and bulk_figures["began_at"] <= at <= bulk_figures["ended_at"]
+        )
+        if len(during) > 1:
+            q = statistics.quantiles(during, n=100)
+            out[label]["latency_ms_while_bulk_ran"] = {
+                "events": len(during), "p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1),
+                "max": round(during[-1], 1),
+            }
 
 
 run_phase("latency", 0.0, args["rate"], args["latency_seconds"])
