@@ -256,7 +256,7 @@ print(json.dumps(out))
 """
 
 BULK = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 job = json.loads(sys.argv[1])
 sys.path.insert(0, job["bench_dir"])
 os.environ["OFF_DATA_DIR"] = job["data"]
@@ -266,11 +266,19 @@ recorder = SessionRecorder().install()
 began = time.time()
 report = refresh_step("off", after_refresh=None, store=job["store"])
 session = rounded_session(recorder.sessions[-1])
+
+
+def peak_rss_mb():
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would be the listener process's peak
+    status = open("/proc/self/status").read().splitlines()
+    return round(int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024)
+
+
 session["began_at"] = began
 print(json.dumps({
     "began_at": began, "ended_at": time.time(), "seconds": round(time.time() - began, 1),
     "products": report["products"], "created": sum(report["created"].values()), "session": session,
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "peak_rss_mb": peak_rss_mb(),
 }))
 """
 
