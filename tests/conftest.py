@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,9 @@ if _PREFECT_HOME is not None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _PREFECT_HOME is not None:
         shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    support = sys.modules.get("tests.support.postgres")
+    if support is not None:  # the session's initialized PostgreSQL template, if a test made one
+        support.drop_store_template()
 
 
 # The production plausibility floors (docs/dumps.md, "Snapshot guard"), kept for the tests of the guard.

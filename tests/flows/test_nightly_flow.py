@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
 from pipelines.synth.generator import SynthSpec, generate
 from tests.flows.artifacts import artifact
+from tests.support.postgres import create_database, database_url, drop_database, store_template
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -80,6 +83,46 @@ def test_nightly_runs_every_step_then_skips_an_unchanged_dump(dump: Path, data_d
     assert all(again["steps"][step] is None for step in ("convert", "audit", "refresh", "facets"))
     rerun = _counts("nightly-off-counts")
     assert {step for step, _ in rerun} == {"download"} and rerun[("download", "status")] == "unchanged"
+
+
+@pytest.fixture
+def postgres_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``OFF_STORE_URL`` naming a fresh PostgreSQL store (as ``offpipe store init`` leaves it); dropped."""
+    name = create_database(template=store_template())
+    try:
+        monkeypatch.setenv("OFF_STORE_URL", database_url(name))
+        yield database_url(name)
+    finally:
+        drop_database(name)
+
+
+def test_nightly_into_postgresql(dump: Path, data_dir: Path, postgres_store: str) -> None:
+    """With ``OFF_STORE_URL`` set the same flow writes Robotoff's tables: insights, predictions and the run
+    in PostgreSQL, no DuckDB store file; the facet plan is made from PostgreSQL's insights; a forced rerun
+    of an unchanged snapshot writes no insight."""
+    from flows.nightly import nightly
+
+    ocr = str(dump.with_name("ocr.jsonl.gz"))
+    first = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr)
+    assert first["outcome"] == "completed"
+    refresh = first["steps"]["refresh"]
+    assert refresh["totals"]["created"] > 0
+    assert Path(first["steps"]["facets"]["plan"]).is_file()
+    assert not (data_dir / "store.duckdb").exists()
+    with psycopg.connect(postgres_store) as conn:
+        insights, servers = conn.execute(
+            "SELECT count(*), array_agg(DISTINCT server_type) FROM product_insight"
+        ).fetchone()  # type: ignore[misc]
+        predictions = conn.execute("SELECT count(*) FROM prediction").fetchone()[0]  # type: ignore[index]
+        runs = conn.execute("SELECT count(*) FROM offpipe.run WHERE flavor = 'off'").fetchone()[0]  # type: ignore[index]
+    assert insights == refresh["totals"]["created"] and servers == ["off"]
+    assert predictions > 0 and runs >= 1
+
+    again = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr, force=True)
+    assert again["outcome"] == "completed"
+    assert sum(again["steps"]["refresh"]["refresh"]["created"].values()) == 0
+    with psycopg.connect(postgres_store) as conn:
+        assert conn.execute("SELECT count(*) FROM product_insight").fetchone()[0] == insights  # type: ignore[index]
 
 
 def test_a_failed_step_fails_the_run_with_its_reason(data_dir: Path) -> None:
