@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -28,6 +27,7 @@ from pipelines.store.postgres.schema import init_schema
 from pipelines.store.postgres.session import _slots as _mirror_slots
 from pipelines.store.target import PostgresTarget
 from tests.support.postgres import create_database, database_url, drop_database
+from tests.support.sql_files import sql_body, used_by_name
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "postgres"
@@ -74,27 +74,6 @@ _COPY_IN = re.compile(r"\bCOPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 _USED = re.compile(r"%\([a-z_][a-z0-9_]*\)s|\{[a-z_][a-z0-9_]*\}")
 
 
-def _body(name: str) -> str:
-    """The file's SQL without its comments (string literals kept)."""
-    return "\n".join(_code_part(line) for line in load_sql(name).splitlines())
-
-
-def _code_part(line: str) -> str:
-    quoted = False
-    for i, char in enumerate(line):
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and line.startswith("--", i):
-            return line[:i]
-    return line
-
-
-@cache
-def _code_text() -> str:
-    files = [*(ROOT / "pipelines").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
-
-
 def _needed(head: SqlHeader, name: str) -> tuple[dict[str, object], dict[str, str], list[str]]:
     """The example params, template fragments and input statements ``name`` needs; fails naming a lack."""
     lacking = [
@@ -131,7 +110,7 @@ def run_file(conn: psycopg.Connection, name: str) -> SqlHeader:
         if slots
         else text
     )
-    body = _body(name)
+    body = sql_body(name)
     with conn.cursor() as cur:
         if _COPY_OUT.search(body):
             with cur.copy(query, params or None) as copy:
@@ -175,7 +154,7 @@ def test_there_are_postgres_files() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_header_is_well_formed(name: str) -> None:
     head = header(name)
-    body = _body(name)
+    body = sql_body(name)
     used = set(_USED.findall(body))
     declared = {p for p in head.params if p.startswith(("%(", "{"))}
     assert declared == used, f"{name}: PARAMS {sorted(head.params)}, the SQL uses {sorted(used)}"
@@ -191,7 +170,7 @@ def test_header_is_well_formed(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_used_by_name(name: str) -> None:
-    assert re.search(rf"[\"']{re.escape(name)}[\"']", _code_text()), (
+    assert used_by_name(name), (
         f'sql/{name}.sql: no literal "{name}" under pipelines/ or flows/ (a file nobody runs, or a caller '
         "that builds the name)"
     )

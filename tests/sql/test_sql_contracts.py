@@ -41,6 +41,7 @@ from pipelines.store.postgres.mirror import PREDICTION
 from pipelines.store.predictions import PRODUCTS_SCHEMA
 from pipelines.store.schema import PREDICTION_SCHEMA
 from pipelines.taxonomy import NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
+from tests.support.sql_files import sql_body, used_by_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # sql/postgres/ holds PostgreSQL files, run by psycopg: tests/sql/test_postgres_sql_contracts.py checks them.
@@ -159,22 +160,6 @@ _CHECKS = {
 }
 
 
-def _body(name: str) -> str:
-    """The file's SQL without its comments (string literals kept: templates may sit inside them)."""
-    return "\n".join(_code_part(line) for line in load_sql(name).splitlines())
-
-
-def _code_part(line: str) -> str:
-    """``line`` up to a ``--`` comment that is outside string literals."""
-    quoted = False
-    for i, char in enumerate(line):
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and line.startswith("--", i):
-            return line[:i]
-    return line
-
-
 def _filled(name: str) -> str:
     text = load_sql(name)
     for slot, value in TEMPLATES.items():
@@ -282,7 +267,7 @@ def test_parses(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_header_is_well_formed(name: str) -> None:
     head = header(name)
-    body = _body(name)
+    body = sql_body(name)
     used = set(re.findall(r"\$[a-z_][a-z0-9_]*", body))
     used |= set(re.findall(r"\{[a-z_][a-z0-9_]*\}", body))
     used |= set(re.findall(r"getvariable\('[a-z_][a-z0-9_]*'\)", body))
@@ -296,15 +281,9 @@ def test_header_is_well_formed(name: str) -> None:
         assert not missing, f"{name}: MODEL {missing} does not appear in the SQL"
 
 
-@cache
-def _code_text() -> str:
-    files = [*(ROOT / "pipelines").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_used_by_name(name: str) -> None:
-    assert re.search(rf"[\"']{re.escape(name)}[\"']", _code_text()), (
+    assert used_by_name(name), (
         f'sql/{name}.sql: no literal "{name}" under pipelines/ or flows/ (a file nobody runs, or a caller '
         "that builds the name)"
     )
