@@ -29,7 +29,6 @@ from pipelines.store.target import PostgresTarget
 from tests.support.postgres import create_database, database_url, drop_database
 from tests.support.sql_files import sql_body, used_by_name
 
-ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "postgres"
 NAMES = sorted(
     p.relative_to(sql_dir()).with_suffix("").as_posix() for p in (sql_dir() / FOLDER).rglob("*.sql")
