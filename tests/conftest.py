@@ -124,3 +124,50 @@ def synthetic_50k(
         "small_products": base / "small" / "products.parquet",
         "ocr": base / "ocr_texts.parquet",
     }
+
+
+# --- PostgreSQL (the server of these machines and of CI; tests/support/postgres.py) -------------------------
+
+
+@pytest.fixture(scope="session")
+def _pg_store_template() -> str:
+    """This session's initialized store database, copied by ``pg_store_url`` (dropped at session end)."""
+    from tests.support.postgres import store_template
+
+    return store_template()
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """An empty database's URL (no tables), shared by a module's tests."""
+    from tests.support.postgres import create_database, database_url, drop_database
+
+    name = create_database()
+    try:
+        yield database_url(name)
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """An empty database's URL (``offpipe store init`` not run) for one test."""
+    from tests.support.postgres import create_database, database_url, drop_database
+
+    name = create_database()
+    try:
+        yield database_url(name)
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def pg_store_url(_pg_store_template: str) -> Iterator[str]:
+    """A database as ``offpipe store init`` leaves a fresh one, for one test: its URL."""
+    from tests.support.postgres import create_database, database_url, drop_database
+
+    name = create_database(template=_pg_store_template)
+    try:
+        yield database_url(name)
+    finally:
+        drop_database(name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -13,7 +12,6 @@ import pytest
 
 from pipelines.synth.generator import SynthSpec, generate
 from tests.flows.artifacts import artifact
-from tests.support.postgres import create_database, database_url, drop_database, store_template
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -85,23 +83,15 @@ def test_nightly_runs_every_step_then_skips_an_unchanged_dump(dump: Path, data_d
     assert {step for step, _ in rerun} == {"download"} and rerun[("download", "status")] == "unchanged"
 
 
-@pytest.fixture
-def postgres_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``OFF_STORE_URL`` naming a fresh PostgreSQL store (as ``offpipe store init`` leaves it); dropped."""
-    name = create_database(template=store_template())
-    try:
-        monkeypatch.setenv("OFF_STORE_URL", database_url(name))
-        yield database_url(name)
-    finally:
-        drop_database(name)
-
-
-def test_nightly_into_postgresql(dump: Path, data_dir: Path, postgres_store: str) -> None:
+def test_nightly_into_postgresql(
+    dump: Path, data_dir: Path, pg_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With ``OFF_STORE_URL`` set the same flow writes Robotoff's tables: insights, predictions and the run
     in PostgreSQL, no DuckDB store file; the facet plan is made from PostgreSQL's insights; a forced rerun
     of an unchanged snapshot writes no insight."""
     from flows.nightly import nightly
 
+    monkeypatch.setenv("OFF_STORE_URL", pg_store_url)
     ocr = str(dump.with_name("ocr.jsonl.gz"))
     first = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr)
     assert first["outcome"] == "completed"
@@ -109,7 +99,7 @@ def test_nightly_into_postgresql(dump: Path, data_dir: Path, postgres_store: str
     assert refresh["totals"]["created"] > 0
     assert Path(first["steps"]["facets"]["plan"]).is_file()
     assert not (data_dir / "store.duckdb").exists()
-    with psycopg.connect(postgres_store) as conn:
+    with psycopg.connect(pg_store_url) as conn:
         insights, servers = conn.execute(
             "SELECT count(*), array_agg(DISTINCT server_type) FROM product_insight"
         ).fetchone()  # type: ignore[misc]
@@ -121,7 +111,7 @@ def test_nightly_into_postgresql(dump: Path, data_dir: Path, postgres_store: str
     again = nightly(flavor="off", url=str(dump), min_lines=0, ocr=ocr, force=True)
     assert again["outcome"] == "completed"
     assert sum(again["steps"]["refresh"]["refresh"]["created"].values()) == 0
-    with psycopg.connect(postgres_store) as conn:
+    with psycopg.connect(pg_store_url) as conn:
         assert conn.execute("SELECT count(*) FROM product_insight").fetchone()[0] == insights  # type: ignore[index]
 
 

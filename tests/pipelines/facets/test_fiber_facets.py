@@ -17,8 +17,15 @@ import pyarrow as pa
 import pytest
 from pymongo.errors import AutoReconnect
 
+from pipelines.common.config import get_settings
 from pipelines.facets.apply import apply_plan
-from pipelines.facets.plan import PLAN_SCHEMA, plan_digest, skipped_invalid_codes, with_skipped_invalid_codes
+from pipelines.facets.plan import (
+    PLAN_SCHEMA,
+    plan_digest,
+    plan_fiber_facets,
+    skipped_invalid_codes,
+    with_skipped_invalid_codes,
+)
 from pipelines.facets.report import (
     CHECKPOINT_FILE,
     PLAN_FILE,
@@ -28,7 +35,11 @@ from pipelines.facets.report import (
     read_plan,
     write_plan,
 )
-from tests.pipelines.facets.conftest import NUTRITION, PHOTOS, World, mention, product
+from pipelines.store.predictions import import_predictions
+from pipelines.store.schema import predictions_from_rows
+from pipelines.store.session import store_session
+from pipelines.store.target import PostgresTarget
+from tests.pipelines.facets.conftest import NOW, NUTRITION, PHOTOS, World, mention, product
 from tests.support.mongo import FlakyCollection, MongoLikeCollection, mongo_like
 
 OTHER_TAG = "en:nutrition-value-very-high-for-category-sugars"
@@ -127,6 +138,20 @@ def test_plan_follows_the_rule(world: World) -> None:
     assert plan.schema.remove_metadata() == PLAN_SCHEMA
     assert rows(plan) == EXPECTED_PLAN
     assert skipped_invalid_codes(plan) == 1  # "12": its mention qualifies, its code cannot reach a filter
+
+
+def test_plan_from_a_postgresql_store_is_the_same(world: World, pg_store_url: str) -> None:
+    """The planner reads predictions through the store seam: the same predictions in PostgreSQL (one
+    session per server type, as the pipeline writes them) give the same plan."""
+    target = PostgresTarget(pg_store_url)
+    settings = get_settings({"OFF_DATA_DIR": str(world.root / "data")})
+    for server_type in ("off", "obf"):
+        mine = [p for p in world.predictions if p["server_type"] == server_type]
+        with store_session(target, server_type=server_type, settings=settings) as con:
+            import_predictions(con, predictions_from_rows(mine), now=NOW)
+    plan = plan_fiber_facets(target, world.snapshot)
+    assert rows(plan) == EXPECTED_PLAN
+    assert skipped_invalid_codes(plan) == 1
 
 
 def test_no_facet_for_products_outside_the_rule(world: World) -> None:

@@ -32,7 +32,7 @@ from pipelines.store.predictions import import_predictions
 from pipelines.store.schema import predictions_from_rows
 from pipelines.store.session import store_reader, store_session
 from pipelines.store.target import PostgresTarget
-from tests.support.postgres import PostgresServer, drop_store_template, truncate_store
+from tests.support.postgres import PostgresServer, truncate_store
 
 BARCODE = "3017620422003"
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -272,7 +272,6 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.drop_all()
-        drop_store_template()
 
 
 @pytest.fixture(scope="session")
