@@ -77,6 +77,9 @@ _DEEPEST_INPUT = "taxonomy_deepest_input"
 # A taxonomy name becomes part of a file name: keep it to the characters OFF uses (packaging_shapes…).
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _GZIP_MAGIC = b"\x1f\x8b"
+# Parsed files kept in this process: sha256 → their Arrow tables (a few taxonomies, a few MB each).
+_PARSED: dict[str, dict[str, pa.Table]] = {}
+_PARSED_MAX = 8
 
 NODE_SCHEMA = pa.schema(
     [
@@ -213,6 +216,23 @@ def taxonomy_tables(taxonomy: Taxonomy) -> dict[str, pa.Table]:
     return dict(zip(_LOAD_VIEWS, (node_table, parent_table, name_table), strict=True))
 
 
+def _parsed_tables(source: SourceFile) -> dict[str, pa.Table]:
+    """:func:`taxonomy_tables` of a file's content, kept in this process by the content's hash.
+
+    A PostgreSQL session's working copy is a new DuckDB database each time, so it loads the label and
+    category taxonomies every session; parsing their JSON costs ~1.5 s each, the insert a fraction of it.
+    The tables are a pure function of the bytes (Arrow tables are immutable, shared safely); a changed file
+    has another hash and is parsed again. Few entries are kept: the oldest goes first.
+    """
+    tables = _PARSED.get(source.sha256)
+    if tables is None:
+        tables = taxonomy_tables(parse_taxonomy(source.content))
+        while len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[source.sha256] = tables
+    return tables
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the taxonomy macros (temporary) on ``con``, whose database must already have the tables.
 
@@ -246,7 +266,7 @@ def load_taxonomy(con: duckdb.DuckDBPyConnection, name: str, path: Path | str) -
 def _load(con: duckdb.DuckDBPyConnection, name: str, source: SourceFile) -> LoadStats:
     """Parse outside the transaction (the writer lock is held only while DuckDB writes), then replace."""
     started = time.perf_counter()
-    tables = taxonomy_tables(parse_taxonomy(source.content))
+    tables = _parsed_tables(source)
     params = {"taxonomy": name}
     for view, table in tables.items():
         con.register(view, table)
