@@ -135,6 +135,7 @@ TEMPLATES = {
     "load_columns": "c.id",
     "key_join": 'b."id" = c."id"',
     "before_columns": 'c."id"',
+    "memory_limit": "1GB",
     "bucket": "-1",
     "export_columns": "c.id",
     "into": "mirror_versions",
