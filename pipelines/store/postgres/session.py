@@ -28,6 +28,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -267,9 +268,9 @@ class PostgresStore:
         buckets = [mirror.bucket(scope.server_type, code) for code in codes]
         with self._scratch_dir(keep=self.keep_copy) as tmp, self._working(tmp) as work, conn.transaction():
             conn.execute(_pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets})
-            _read(conn, work, scope, tables, tmp)
+            empty = _read(conn, work, scope, tables, tmp)
             yield work
-            changed = _diff(work, tables)
+            changed = _diff(work, empty)
             _register_skipped(work, [])
             _apply_range(conn, work, changed, 0, mirror.BUCKETS - 1, tmp, report)
             _apply_unscoped(conn, work, changed, tmp, report)
@@ -293,11 +294,11 @@ class PostgresStore:
                 try:
                     with conn.transaction():
                         conn.execute(_pg("postgres/snapshot_read"))
-                        _read(conn, copy.con, scope, tables, tmp)
+                        empty = _read(conn, copy.con, scope, tables, tmp)
                         _read_versions(conn, copy.con, scope.server_type, None, tmp, "mirror_versions")
                     yield copy.con
-                    changed = _diff(copy.con, tables)
-                    for low, high, buckets in _chunks(copy.con, tables):
+                    changed = _diff(copy.con, empty)
+                    for low, high, buckets in _chunks(copy.con, changed):
                         with conn.transaction():
                             conn.execute(
                                 _pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets}
@@ -375,8 +376,15 @@ def _read(
     scope: Scope,
     tables: Sequence[Mirrored],
     tmp: Path,
-) -> None:
-    """Load the scope's rows of ``tables`` into the working copy (emptied first) and keep them as "before"."""
+) -> frozenset[str]:
+    """Load the scope's rows of ``tables`` into the working copy (emptied first) and keep them as "before";
+    the names of the tables left empty (no "before" kept: :func:`_diff` makes it if the rules add rows).
+
+    PostgreSQL writes the rows (COPY) while DuckDB loads the previous part of them: each table's CSV is cut
+    into parts of about :data:`_READ_PART_BYTES`, loaded in order by one thread while the next part arrives
+    (measured at 100k products: the read of a bulk session ~25 % faster). A scope whose tables each fit in
+    one part (a listener batch) is loaded without a thread.
+    """
     params: dict[str, Any] = {
         "server_type": scope.server_type,
         "everything": scope.everything,
@@ -384,15 +392,93 @@ def _read(
     }
     for table in MIRRORED:
         work.execute(_duck_parsed("store/mirror_clear", table))
-    for table in tables:
-        path = tmp / f"read_{table.name}.csv"
-        query = _pg("postgres/scope_read" if table.by_product else "postgres/scope_read_run", table)
-        _copy_out(conn, query, params, path)
-        if path.stat().st_size:  # nothing stored for the scope: the cleared table is already right
-            work.execute(_duck("store/mirror_load", table, path=_quoted(path)))
-        path.unlink()
+    with _Loader(work) as loader:
+        for table in tables:
+            query = _pg("postgres/scope_read" if table.by_product else "postgres/scope_read_run", table)
+            _copy_out_parts(conn, query, params, tmp / f"read_{table.name}", table, loader)
+    empty = frozenset(table.name for table in MIRRORED if table.name not in loader.loaded)
     for table in MIRRORED:
-        work.execute(_duck_parsed("store/mirror_before", table))
+        if table.name not in empty:
+            work.execute(_duck_parsed("store/mirror_before", table), {"empty": False})
+    return empty
+
+
+class _Loader:
+    """Loads CSV parts into the working copy in the order given: in one worker thread once a table comes in
+    several parts (DuckDB runs the load without Python's lock, so PostgreSQL's COPY goes on meanwhile), at
+    once while every table has fit in one part (a listener batch: no thread)."""
+
+    def __init__(self, work: duckdb.DuckDBPyConnection) -> None:
+        self.work = work
+        self._pool: ThreadPoolExecutor | None = None
+        self._done: list[Future[None]] = []
+        self.loaded: set[str] = set()  # tables given at least one part
+
+    def __enter__(self) -> _Loader:
+        return self
+
+    def add(self, table: Mirrored, path: Path, *, whole: bool) -> None:
+        """Load ``path`` (``whole``: the table's only part); the working copy is the thread's from the
+        first part sent there on, until the block ends."""
+        self.loaded.add(table.name)
+        if whole and self._pool is None:
+            self._load(table, path)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offpipe-pg-load")
+        self._done.append(self._pool.submit(self._load, table, path))
+
+    def _load(self, table: Mirrored, path: Path) -> None:
+        try:
+            self.work.execute(_duck("store/mirror_load", table, path=_quoted(path)))
+        finally:
+            path.unlink()
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self._pool is None:
+            return
+        try:
+            if error is None:
+                for future in self._done:
+                    future.result()  # the first failure is raised
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_READ_PART_BYTES = 8 << 20
+
+
+def _copy_out_parts(
+    conn: psycopg.Connection,
+    query: pgsql.Composed,
+    params: dict[str, Any],
+    stem: Path,
+    table: Mirrored,
+    loader: _Loader,
+) -> None:
+    """COPY ``query``'s rows into CSV parts of about :data:`_READ_PART_BYTES` given to ``loader`` as each
+    is complete (PostgreSQL sends one row per message: a part never cuts a row). No rows: no part (the
+    cleared table is already right)."""
+    part, size = 0, 0
+    out = None
+    try:
+        with conn.cursor() as cur, cur.copy(query, params) as copy:
+            for row in copy:
+                if out is None:
+                    out = stem.with_name(f"{stem.name}_{part}.csv").open("wb")
+                out.write(row)
+                size += len(row)
+                if size >= _READ_PART_BYTES:
+                    out.close()
+                    loader.add(table, Path(out.name), whole=False)
+                    out, size, part = None, 0, part + 1
+        if out is not None:
+            out.close()
+            loader.add(table, Path(out.name), whole=part == 0)
+            out = None
+    finally:
+        if out is not None:
+            out.close()
 
 
 def _copy_out(conn: psycopg.Connection, query: pgsql.Composed, params: dict[str, Any], path: Path) -> None:
@@ -434,21 +520,32 @@ def _moved_products(
 # -- deciding what changed -----------------------------------------------------------------------------------
 
 
-def _diff(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> tuple[Mirrored, ...]:
-    """Take every table's changes; the tables that have some (the apply skips the others)."""
+def _diff(work: duckdb.DuckDBPyConnection, empty: frozenset[str]) -> tuple[Mirrored, ...]:
+    """Take every table's changes; the tables that have some (the apply skips the others). A table read
+    empty (``empty``) that the rules left empty has none, without a statement more than its count (most
+    tables of a listener batch: a product without OCR'd images, without a listener log yet)."""
     changed = []
     for table in MIRRORED:
+        if table.name in empty:
+            if not _count(work, table):
+                continue
+            work.execute(_duck_parsed("store/mirror_before", table), {"empty": True})
         rows = work.execute(_duck_parsed("store/mirror_changes", table)).fetchone()  # CREATE … AS: its count
         if rows and rows[0]:
             changed.append(table)
     return tuple(changed)
 
 
+def _count(work: duckdb.DuckDBPyConnection, table: Mirrored) -> int:
+    rows = work.execute(_duck_parsed("store/mirror_count", table)).fetchone()
+    return rows[0] if rows else 0
+
+
 def _chunks(work: duckdb.DuckDBPyConnection, tables: Sequence[Mirrored]) -> list[tuple[int, int, list[int]]]:
     """Bucket ranges of about :data:`CHUNK_ROWS` changed rows (at most :data:`CHUNK_BUCKETS` buckets each),
-    with the buckets in them that have changes."""
+    with the buckets in them that have changes; ``tables``: those with changes (:func:`_diff`)."""
     counts: dict[int, int] = {}
-    for table in MIRRORED:
+    for table in tables:
         if not table.by_product:
             continue
         for bucket, n in work.execute(_duck("store/mirror_bucket_counts", table)).fetchall():
