@@ -55,6 +55,7 @@ args = json.loads(sys.argv[1])
 sys.path.insert(0, args["bench_dir"])
 from pgstore import SessionRecorder, rounded_session, session_summary
 from pipelines.common.config import get_settings
+from pipelines.insights.job import REFRESH_TABLES, REPLAY_TABLES
 from pipelines.insights.refresh import refresh_insights
 from pipelines.predictors.resources import default_resources
 from pipelines.predictors.bulk import run_predictions
@@ -79,7 +80,9 @@ def nightly(label):
     report = run_predictions("off", ocr_table=ocr, store=target, settings=settings, resources=resources)
     predict_import = time.perf_counter() - started
     started = time.perf_counter()
-    with store_session(target, server_type="off", purpose="refresh off", settings=settings) as con:
+    # the tables of the job's refresh session (refresh_step with the listener's replay)
+    with store_session(target, server_type="off", purpose="refresh off", settings=settings,
+                       tables=REFRESH_TABLES + REPLAY_TABLES) as con:
         entered = time.perf_counter()
         refreshed = refresh_insights(con, snapshot, resources=resources)
         decided = time.perf_counter()

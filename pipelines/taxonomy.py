@@ -77,6 +77,18 @@ _DEEPEST_INPUT = "taxonomy_deepest_input"
 # A taxonomy name becomes part of a file name: keep it to the characters OFF uses (packaging_shapes…).
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _GZIP_MAGIC = b"\x1f\x8b"
+# Parsed files kept in this process: sha256 → their Arrow tables (a few taxonomies, a few MB each), and the
+# closure computed from them once (under _ANCESTOR_VIEW).
+_PARSED: dict[str, dict[str, pa.Table]] = {}
+_PARSED_MAX = 8
+_ANCESTOR_VIEW = "taxonomy_load_ancestor"
+ANCESTOR_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("ancestor", pa.string(), nullable=False),
+        pa.field("depth", pa.int32(), nullable=False),
+    ]
+)
 
 NODE_SCHEMA = pa.schema(
     [
@@ -213,6 +225,25 @@ def taxonomy_tables(taxonomy: Taxonomy) -> dict[str, pa.Table]:
     return dict(zip(_LOAD_VIEWS, (node_table, parent_table, name_table), strict=True))
 
 
+def _parsed_tables(source: SourceFile) -> dict[str, pa.Table]:
+    """:func:`taxonomy_tables` of a file's content, kept in this process by the content's hash (with, after
+    the first load, the closure computed from them: :func:`_load` adds it).
+
+    A PostgreSQL session's working copy is a new DuckDB database each time, so it loads the label and
+    category taxonomies every session; parsing their JSON costs ~1.5 s each, the closure ~0.1 s, the
+    inserts a fraction of that. The rows are a pure function of the bytes (Arrow tables are immutable,
+    shared safely); a changed file has another hash and is parsed again. Few entries are kept: the oldest
+    goes first.
+    """
+    tables = _PARSED.get(source.sha256)
+    if tables is None:
+        tables = taxonomy_tables(parse_taxonomy(source.content))
+        while len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[source.sha256] = tables
+    return tables
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the taxonomy macros (temporary) on ``con``, whose database must already have the tables.
 
@@ -246,15 +277,20 @@ def load_taxonomy(con: duckdb.DuckDBPyConnection, name: str, path: Path | str) -
 def _load(con: duckdb.DuckDBPyConnection, name: str, source: SourceFile) -> LoadStats:
     """Parse outside the transaction (the writer lock is held only while DuckDB writes), then replace."""
     started = time.perf_counter()
-    tables = taxonomy_tables(parse_taxonomy(source.content))
+    tables = _parsed_tables(source)
     params = {"taxonomy": name}
+    closure_known = _ANCESTOR_VIEW in tables
+    inserts = (*_INSERT_ROWS[:-1], "taxonomy/insert_ancestor_rows") if closure_known else _INSERT_ROWS
     for view, table in tables.items():
         con.register(view, table)
     try:
         with write_transaction(con, purpose=f"taxonomy {name}"):
             _create_tables(con)
-            for statement in (*_DELETE_ROWS, *_INSERT_ROWS):
+            for statement in (*_DELETE_ROWS, *inserts):
                 con.execute(load_sql(statement), params)
+            if not closure_known:
+                closure = con.sql(load_sql("taxonomy/ancestor_rows"), params=params).to_arrow_table()
+                tables[_ANCESTOR_VIEW] = closure.cast(ANCESTOR_SCHEMA)
             con.execute(
                 load_sql("taxonomy/upsert_source"),
                 {
@@ -268,7 +304,7 @@ def _load(con: duckdb.DuckDBPyConnection, name: str, source: SourceFile) -> Load
                 },
             )
     finally:
-        for view in tables:
+        for view in (*_LOAD_VIEWS, _ANCESTOR_VIEW):
             with suppress(duckdb.Error):
                 con.unregister(view)
     install_macros(con)

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 COUNT_KINDS = ("candidates", "created", "updated", "deleted", "kept_protected")
+# The store tables a bulk refresh session reads (PostgreSQL reads only these into its working copy): what
+# refresh_insights reads and writes, and what the listener's replay adds (its apply_products without OCR
+# texts: images and the listener log; never the OCR ledger, which at 4M products is millions of rows).
+REFRESH_TABLES = ("prediction", "product_insight", "run")
+REPLAY_TABLES = ("image", "listener_log")
 
 
 class AfterRefresh(Protocol):
@@ -111,7 +116,10 @@ def refresh_step(
     etag = snapshot_etag(flavor, settings)
     since = replay_start(flavor, settings, started or datetime.now(UTC))
     purpose = f"refresh {flavor.value}"
-    with store_session(store, server_type=flavor.value, purpose=purpose, settings=settings) as con:
+    tables = REFRESH_TABLES + (REPLAY_TABLES if after_refresh is not None else ())
+    with store_session(
+        store, server_type=flavor.value, purpose=purpose, tables=tables, settings=settings
+    ) as con:
         report = refresh_insights(
             con,
             snapshot,

@@ -176,16 +176,19 @@ def run_predictions(
         # together (a crash between two commits used to leave the predictions without their ledger
         # entries, and the next run re-predicted every image)
         purpose = f"predict {flavor.value}"
+        # the OCR ledger is read only when images are recorded in it (a PostgreSQL store reads the tables
+        # asked for: a nightly rerun that predicted no new image skips the whole ledger)
+        recording = pending is not None and pending.num_rows > 0
         session = store_session(
             target,
             server_type=flavor.value,
             purpose=purpose,
-            tables=("prediction", "ocr_image"),
+            tables=("prediction", "ocr_image") if recording else ("prediction",),
             settings=settings,
         )
         with session as con, write_transaction(con, purpose=purpose):
             imported = import_predictions(con, predictions, products=valid)
-            if pending is not None:
+            if recording:
                 ocr_ledger.record_images(con, pending, server_type=flavor.value, fingerprint=fingerprint)
         report.store_import = imported.to_dict()
     return report

@@ -359,6 +359,35 @@ def test_new_loader_version_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert ensure_taxonomies(con, ["tiny"], tmp_path) == []
 
 
+def test_a_file_is_parsed_once_per_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new database (a PostgreSQL session's working copy) loads the rows again, without parsing again
+    unless the content changed (contents no other test uses: the cache is the process's)."""
+    parents = {"en:a": [], "en:parsed-once": ["en:a"], "en:c": ["en:parsed-once"], "en:d": ["en:c", "en:a"]}
+    path = write_taxonomy(tmp_path / "tiny.full.json.gz", tiny(parents))
+    parsed: list[bytes] = []
+    real_parse = taxonomy_module.parse_taxonomy
+    monkeypatch.setattr(
+        taxonomy_module, "parse_taxonomy", lambda content: parsed.append(content) or real_parse(content)
+    )
+    closures = []
+    for _ in range(2):  # the second database gets the closure the first computed
+        con = connect()
+        assert ensure_taxonomies(con, ["tiny"], tmp_path) == ["tiny"]
+        assert con.execute("SELECT is_ancestor('tiny', 'en:a', 'en:parsed-once')").fetchall() == [(True,)]
+        closures.append(
+            con.execute("SELECT id, ancestor, depth FROM taxonomy_ancestor ORDER BY ALL").fetchall()
+        )
+        con.close()
+    assert len(parsed) == 1
+    assert closures[0] == closures[1]
+    assert ("en:d", "en:a", 1) in closures[1] and ("en:d", "en:parsed-once", 2) in closures[1]
+    write_taxonomy(path, tiny({"en:a": [], "en:parsed-twice": ["en:a"]}))
+    con = connect()
+    assert ensure_taxonomies(con, ["tiny"], tmp_path) == ["tiny"]
+    assert con.execute("SELECT is_ancestor('tiny', 'en:a', 'en:parsed-twice')").fetchall() == [(True,)]
+    assert len(parsed) == 2
+
+
 def test_failed_load_keeps_the_previous_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_taxonomy(tmp_path / "tiny.full.json", tiny({"en:a": [], "en:b": ["en:a"]}))
     con = connect()

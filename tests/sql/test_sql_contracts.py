@@ -40,7 +40,7 @@ from pipelines.store.postgres.copy import _slots as _copy_slots
 from pipelines.store.postgres.mirror import PREDICTION
 from pipelines.store.predictions import PRODUCTS_SCHEMA
 from pipelines.store.schema import PREDICTION_SCHEMA
-from pipelines.taxonomy import NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
+from pipelines.taxonomy import ANCESTOR_SCHEMA, NAME_SCHEMA, NODE_SCHEMA, PARENT_SCHEMA
 from tests.support.sql_files import sql_body, used_by_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +87,7 @@ INPUTS: dict[str, pa.Schema] = {
     "store_import_arrow": PREDICTION_SCHEMA.append(pa.field("_row", pa.int64())),
     "store_import_products": PRODUCTS_SCHEMA,
     "taxonomy_deepest_input": pa.schema([pa.field("grp", pa.string()), pa.field("tag", pa.string())]),
+    "taxonomy_load_ancestor": ANCESTOR_SCHEMA,
     "taxonomy_load_name": NAME_SCHEMA,
     "taxonomy_load_node": NODE_SCHEMA,
     "taxonomy_load_parent": PARENT_SCHEMA,
@@ -134,7 +135,9 @@ TEMPLATES = {
     "path": "'mirror.csv'",
     "csv_columns": "{'id': 'BIGINT'}",
     "load_columns": "c.id",
-    "key": "CAST(c.id AS VARCHAR)",
+    "key_join": 'b."id" = c."id"',
+    "before_columns": 'c."id"',
+    "memory_limit": "1GB",
     "bucket": "-1",
     "export_columns": "c.id",
     "into": "mirror_versions",

@@ -263,11 +263,15 @@ def duck_export_columns(table: Mirrored) -> str:
     return ", ".join(exprs)
 
 
-def duck_key(table: Mirrored, alias: str = "") -> str:
-    """One text value identifying a row (the diff joins on it)."""
-    prefix = f"{alias}." if alias else ""
-    parts = [f'CAST({prefix}"{name}" AS VARCHAR)' for name in table.key]
-    return parts[0] if len(parts) == 1 else "concat_ws(chr(31), " + ", ".join(parts) + ")"
+def duck_before_columns(table: Mirrored, alias: str = "c") -> str:
+    """What the diff keeps of a row as read: its key, and its product (to apply a delete under its bucket)."""
+    names = dict.fromkeys((*table.key, *(("server_type", "barcode") if table.by_product else ())))
+    return ", ".join(f'{alias}."{name}"' for name in names)
+
+
+def duck_key_join(table: Mirrored, left: str = "b", right: str = "c") -> str:
+    """Equality of two rows' keys (key columns are never NULL: the working tables' primary keys)."""
+    return " AND ".join(f'{left}."{name}" = {right}."{name}"' for name in table.key)
 
 
 def duck_bucket(table: Mirrored) -> str:

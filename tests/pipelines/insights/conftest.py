@@ -230,7 +230,7 @@ def duckdb_store(tmp_path: Path, template_store: Path, resources: Resources) -> 
 
 
 @pytest.fixture
-def empty_postgres_store(postgres_store_url: str, pg_taxonomy_cache: None) -> str:
+def empty_postgres_store(postgres_store_url: str) -> str:
     """The session's PostgreSQL store, emptied for this test: its URL."""
     with psycopg.connect(postgres_store_url, autocommit=True) as conn:
         truncate_store(conn)
@@ -278,47 +278,6 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_store_url(postgres_server: PostgresServer) -> str:
     """One database with the store's tables for the session's insight tests (emptied before each)."""
     return postgres_server.create()
-
-
-_PARSED: dict[bytes, Any] = {}
-_TABLES: dict[int, dict[str, pa.Table]] = {}
-
-
-@contextmanager
-def cached_taxonomy_parsing() -> Iterator[None]:
-    """Within the block, each taxonomy file is parsed once per test session.
-
-    A PostgreSQL session's working copy is a new DuckDB database: the refresh loads the label and category
-    taxonomies into it, and parsing their JSON costs ~1.5 s each time. The parse is a pure function of the
-    file's bytes, so the tests keep its result; loading into the working copy still happens every time.
-    """
-    import pipelines.taxonomy as taxonomy
-
-    parse, tables = taxonomy.parse_taxonomy, taxonomy.taxonomy_tables
-
-    def cached_parse(content: bytes) -> Any:
-        if content not in _PARSED:
-            _PARSED[content] = parse(content)
-        return _PARSED[content]
-
-    def cached_tables(tree: Any) -> dict[str, pa.Table]:
-        if not any(tree is kept for kept in _PARSED.values()):  # only trees kept alive have stable ids
-            return tables(tree)
-        if id(tree) not in _TABLES:
-            _TABLES[id(tree)] = tables(tree)
-        return _TABLES[id(tree)]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(taxonomy, "parse_taxonomy", cached_parse)
-        patch.setattr(taxonomy, "taxonomy_tables", cached_tables)
-        yield
-
-
-@pytest.fixture
-def pg_taxonomy_cache() -> Iterator[None]:
-    """:func:`cached_taxonomy_parsing` for one test (only the PostgreSQL tests ask for it)."""
-    with cached_taxonomy_parsing():
-        yield
 
 
 def duck(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:

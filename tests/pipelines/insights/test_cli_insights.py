@@ -32,7 +32,7 @@ from pipelines.download.meta import DumpMeta, write_meta
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
 from pipelines.insights.job import refresh_markdown
 from pipelines.synth.generator import SynthSpec, generate
-from tests.pipelines.insights.conftest import BACKENDS, cached_taxonomy_parsing
+from tests.pipelines.insights.conftest import BACKENDS
 from tests.support.postgres import STORE_TABLES, PostgresServer, truncate_store
 
 runner = CliRunner()
@@ -108,7 +108,7 @@ def refreshed(
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.create()
-    with pytest.MonkeyPatch.context() as patch, cached_taxonomy_parsing():
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OFF_DATA_DIR", str(data))
         patch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
         patch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))

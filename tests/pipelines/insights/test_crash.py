@@ -183,7 +183,6 @@ def _bulk_refresh(target: PostgresTarget, settings: Settings, products: Path, re
 
 def test_sigkill_during_a_postgresql_bulk_apply_leaves_each_product_before_or_after(
     postgres_server: PostgresServer,
-    pg_taxonomy_cache: None,
     tmp_path: Path,
     resources: Resources,
     keywords_dir: Path,

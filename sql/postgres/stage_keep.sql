@@ -1,0 +1,11 @@
+-- MODEL: {stage}
+-- KIND: TABLE
+-- READS: -
+-- PARAMS: {stage}, {stage_columns}
+-- A session's staging table for one table's changes, made once per connection and emptied after each use.
+--
+-- Changes reach PostgreSQL by COPY into this table, then a few set-based statements (apply_*.sql): no
+-- row-by-row INSERT in any path (docs/store.md, "Apply"). Kept for the connection's life (the listener's
+-- batches, a bulk session's chunks): creating and dropping a temporary table per chunk writes and deletes
+-- a catalog row per column every time. stage_clear.sql empties it in the transaction that used it.
+CREATE TEMP TABLE IF NOT EXISTS {stage} ({stage_columns})
