@@ -5,20 +5,20 @@ listener's newer work once it has committed."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
-from pipelines.common.config import Settings, get_settings
+from pipelines.common.config import Settings
 from pipelines.insights.job import run_refresh
 from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.listener.replay import replay_after_refresh
 from pipelines.predictors.resources import Resources
-from tests.pipelines.listener.conftest import codes_with_insights, publish
+from tests.pipelines.listener.conftest import codes_with_insights, fork_world, publish
 from tests.pipelines.listener.test_crash import _settled, _state
 
 EVENTS = 1_000
@@ -52,12 +52,17 @@ def _listener(settings: Settings, resources: Resources, client: redis.Redis, con
     )
 
 
-def test_events_during_a_bulk_run_end_as_events_after_it(world, tmp_path: Path) -> None:
+def test_events_during_a_bulk_run_end_as_events_after_it(
+    world, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     settings, resources, client = world
     codes = codes_with_insights(settings)
     early, late = codes[: len(codes) // 2], codes[len(codes) // 2 :]
-    reference_data = tmp_path / "reference-data"
-    shutil.copytree(settings.data_dir, reference_data)
+    # the reference: a copy of the world (data folder and store) to which the same events come after the bulk
+    # run, through its own group
+    reference = fork_world(
+        request, settings, tmp_path / "reference-data", OFF_LISTENER_GROUP=settings.listener_group + "-after"
+    )
 
     listener = _listener(settings, resources, client, "live")
     thread = threading.Thread(target=listener.run, daemon=True)
@@ -86,21 +91,13 @@ def test_events_during_a_bulk_run_end_as_events_after_it(world, tmp_path: Path) 
     assert during > 50  # events kept coming while the bulk run ran
     assert bulk["refresh"]["listener_replay"]["products"] >= len(early)  # and it replayed the listener's work
 
-    reference = get_settings(
-        {
-            "OFF_DATA_DIR": str(reference_data),
-            "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-            "OFF_OCR_STREAM": settings.ocr_stream,
-            "OFF_LISTENER_GROUP": settings.listener_group + "-after",
-        }
-    )
     # the bulk run first …
     run_refresh("off", after_refresh=replay_after_refresh, settings=reference, resources=resources)
     after = _listener(reference, resources, client, "after")  # … then every event
     after.setup()
     while not _settled(client, reference):
         after.turn()
-    assert _state(settings.store_path) == _state(reference.store_path)
+    assert _state(settings) == _state(reference)
 
 
 def _wait_processed(client: redis.Redis, settings: Settings, count: int) -> None:

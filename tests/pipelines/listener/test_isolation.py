@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.common.config import Flavor, get_settings
+from pipelines.common.config import Flavor
 from pipelines.listener import stream
 from pipelines.listener.coalesce import coalesce
 from pipelines.listener.dispatch import process_units
@@ -19,7 +19,13 @@ from pipelines.listener.loop import listener_stats
 from pipelines.ocr.rows import ocr_table_from_json
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.synth.ocr import OcrImage, build_response
-from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
+from tests.pipelines.listener.conftest import (
+    codes_with_insights,
+    make_listener,
+    publish,
+    query,
+    world_settings,
+)
 from tests.support.http_server import Behaviour, DumpServer
 from tests.support.onnx_models import solid_image, yolo_nutriscore_model
 
@@ -119,16 +125,11 @@ def test_products_waiting_for_an_unreachable_source_are_never_dead_lettered(worl
     waiting, *good = codes_with_insights(settings)[:4]
     with DumpServer() as api:
         api.behaviour = Behaviour(fail_5xx=10**9)
-        chained = get_settings(
-            {
-                "OFF_DATA_DIR": str(settings.data_dir),
-                "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-                "OFF_OCR_STREAM": settings.ocr_stream,
-                "OFF_LISTENER_GROUP": settings.listener_group,
-                "OFF_PRODUCT_SOURCES": "api,snapshot",
-                "OFF_WORLD_URL_OFF": api.base,
-                "OFF_WORLD_URL_OBF": api.base,
-            }
+        chained = world_settings(
+            settings,
+            OFF_PRODUCT_SOURCES="api,snapshot",
+            OFF_WORLD_URL_OFF=api.base,
+            OFF_WORLD_URL_OBF=api.base,
         )
         listener = make_listener(chained, resources, client)
         listener.options.max_deliveries = 2
