@@ -49,6 +49,12 @@ def duckdb_only(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("world", ["duckdb"], indirect=True)
 
 
+def postgres_only(reason: str) -> pytest.MarkDecorator:
+    """Run a test on the PostgreSQL world only; ``reason`` says why it has no DuckDB counterpart."""
+    assert reason
+    return pytest.mark.parametrize("world", ["postgresql"], indirect=True)
+
+
 @pytest.fixture
 def extra_env() -> dict[str, str]:
     """Settings a test module adds to the world's (override in the module)."""
