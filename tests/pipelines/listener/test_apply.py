@@ -31,7 +31,6 @@ from pipelines.synth.generator import SynthSpec, generate
 from tests.pipelines.insights.conftest import cached_taxonomy_parsing
 from tests.pipelines.insights.test_equivalence import COMPARED
 from tests.pipelines.listener.conftest import BACKENDS
-from tests.support.postgres import PostgresServer
 
 NOW = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
 NEW_NAMES = ["Pâtes bio Panzani 500 g", "Biscuits sans gluten 200 g", "Lait demi-écrémé Lactel 1 L"]
@@ -77,16 +76,20 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
         yield lambda: Store(next(paths), settings, copy_file)
         return
-    server: PostgresServer = request.getfixturevalue("listener_postgres")
+    server = request.getfixturevalue("listener_postgres")
     created: list[str] = []
 
     def copy_database(source: Path | str) -> str:
         created.append(server.create(template=str(source).rsplit("/", 1)[1]))
         return created[-1]
 
-    with cached_taxonomy_parsing():  # each session's working copy loads the taxonomies: parsed once
-        created.append(server.create())
-        yield lambda: Store(created[0], settings, copy_database)
+    try:
+        with cached_taxonomy_parsing():  # each session's working copy loads the taxonomies: parsed once
+            created.append(server.create())
+            yield lambda: Store(created[0], settings, copy_database)
+    finally:
+        for url in created:
+            server.drop_later(url)
 
 
 def _bulk(store: Store, snapshot: Path, resources: Resources) -> None:

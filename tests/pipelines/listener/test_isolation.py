@@ -18,6 +18,7 @@ from pipelines.listener.dispatch import process_units
 from pipelines.listener.events import parse_ocr_event, parse_product_event
 from pipelines.listener.failures import is_outage
 from pipelines.listener.loop import listener_stats
+from pipelines.listener.sources import ApiSource, product_source
 from pipelines.ocr.rows import ocr_table_from_json
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.store.session import kept_store
@@ -135,7 +136,15 @@ def test_products_waiting_for_an_unreachable_source_are_never_dead_lettered(worl
             OFF_WORLD_URL_OFF=api.base,
             OFF_WORLD_URL_OBF=api.base,
         )
-        listener = make_listener(chained, resources, client)
+        source = product_source(chained)  # the configured chain, its API retries without the 0.5 s backoff
+        for api_source in source.sources:
+            if isinstance(api_source, ApiSource):
+                api_source.backoff_s = 0.001
+
+        def dispatch(units):
+            return process_units(units, settings=chained, resources=resources, source=source)
+
+        listener = make_listener(chained, resources, client, dispatch=dispatch)
         listener.options.max_deliveries = 2
         listener.setup()
         publish(client, chained, code=waiting, product_type="beauty", diffs=NAME_CHANGED)
