@@ -1,6 +1,7 @@
 """1,000 events applied while the nightly bulk run (predict + import + refresh) runs end in the same store as
-the same events applied after it: the writer lock keeps writes apart, and the bulk run replays the
-listener's newer work once it has committed."""
+the same events applied after it: the writer lock (DuckDB) or the products' locks and versions (PostgreSQL)
+keep writes apart, and the bulk run replays the listener's newer work once it has committed. The listener
+keeps its store open between batches, as ``offpipe listen`` does (``kept_store``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pipelines.listener.dispatch import process_units
 from pipelines.listener.loop import Listener, LoopOptions, listener_stats
 from pipelines.listener.replay import replay_after_refresh
 from pipelines.predictors.resources import Resources
+from pipelines.store.session import kept_store
 from tests.pipelines.listener.conftest import codes_with_insights, fork_world, publish
 from tests.pipelines.listener.test_crash import _settled, _state
 
@@ -42,13 +44,16 @@ def _event(client: redis.Redis, settings: Settings, codes: list[str], i: int) ->
         publish(client, settings, code=code, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
 
 
-def _listener(settings: Settings, resources: Resources, client: redis.Redis, consumer: str) -> Listener:
+def _listener(
+    settings: Settings, resources: Resources, client: redis.Redis, consumer: str, writer=None
+) -> Listener:
     return Listener(
         client=client,
         settings=settings,
-        dispatch=lambda units: process_units(units, settings=settings, resources=resources),
+        dispatch=lambda units: process_units(units, settings=settings, resources=resources, writer=writer),
         consumer=consumer,
         options=LoopOptions(delay_s=0, low_delay_s=0, block_ms=20),
+        idle=writer.tick if writer is not None else None,
     )
 
 
@@ -64,8 +69,16 @@ def test_events_during_a_bulk_run_end_as_events_after_it(
         request, settings, tmp_path / "reference-data", OFF_LISTENER_GROUP=settings.listener_group + "-after"
     )
 
-    listener = _listener(settings, resources, client, "live")
-    thread = threading.Thread(target=listener.run, daemon=True)
+    writer = kept_store(settings=settings)  # kept open between batches, as `offpipe listen` keeps it
+    listener = _listener(settings, resources, client, "live", writer)
+
+    def listen() -> None:  # as `offpipe listen`: the kept store is closed by the thread that used it
+        try:
+            listener.run()
+        finally:
+            writer.close()
+
+    thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     # 400 events newer than the snapshot, applied before the nightly job starts: the bulk run computes from
     # the older snapshot and would undo them (deleted products back, new images unknown) without the replay
