@@ -67,16 +67,18 @@ def is_outage(exc: BaseException) -> bool:
     Outages: :class:`OutageError` (its subclasses: a product source that cannot be reached, the Prefect API
     refusing the run), any ``OSError`` (disk full, read-only or missing folder, a store locked past its
     timeout — ``StoreLockedError`` is a ``TimeoutError`` —, network errors), DuckDB's storage errors
-    (:func:`pipelines.store.db.is_storage_error`) and Redis connection errors. Everything else is taken for
-    the product's problem and isolated.
+    (:func:`pipelines.store.db.is_storage_error`), PostgreSQL's operational errors (``psycopg``'s
+    ``OperationalError``: a connection cut by a server restart, an administrator or an idle-session
+    killer; a full disk, a deadlock, a cancelled statement — the server's state, never a product's) and
+    Redis connection errors. Everything else is taken for the product's problem and isolated.
     """
+    import psycopg
     import redis
 
     from pipelines.store.db import is_storage_error
 
-    return isinstance(exc, OutageError | OSError | redis.ConnectionError | redis.TimeoutError) or (
-        is_storage_error(exc)
-    )
+    outages = (OutageError, OSError, psycopg.OperationalError, redis.ConnectionError, redis.TimeoutError)
+    return isinstance(exc, outages) or is_storage_error(exc)
 
 
 def split_budget(items: int) -> int:

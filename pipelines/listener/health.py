@@ -72,15 +72,19 @@ def check_store(settings: Settings, *, lock_wait_s: float = STORE_LOCK_WAIT_S) -
 
 
 def _check_postgres(target: PostgresTarget) -> list[str]:
-    """The PostgreSQL store answers and holds the tables the listener writes (``offpipe store init``)."""
-    from pipelines.store.postgres.connection import connect
-    from pipelines.store.postgres.schema import check_schema
+    """The PostgreSQL store answers and holds the tables the listener writes (``offpipe store init``); its
+    faults end the command like the others' (``cannot listen: …``), not as a bare environment error."""
+    from pipelines.store.postgres.connection import StoreConnectionError, connect
+    from pipelines.store.postgres.schema import StoreSchemaError, check_schema
 
-    conn = connect(target)  # StoreConnectionError: one line, the URL masked
     try:
-        check_schema(conn)  # StoreSchemaError: names the missing table or column
-    finally:
-        conn.close()
+        conn = connect(target)  # one line, the URL masked
+        try:
+            check_schema(conn)  # names the missing table or column
+        finally:
+            conn.close()
+    except (StoreConnectionError, StoreSchemaError) as exc:
+        raise StartupError(str(exc)) from exc
     return []
 
 

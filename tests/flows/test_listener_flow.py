@@ -7,14 +7,22 @@ import asyncio
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.listener import UnitsNotAppliedError, deployment_dispatcher, idempotency_key, per_product
 from pipelines.listener.coalesce import ProductWork, coalesce
 from pipelines.listener.events import parse_product_event
 from pipelines.listener.failures import OutageError, is_outage
-from tests.pipelines.listener.conftest import codes_with_insights, extra_env, world  # noqa: F401 (fixtures)
+from tests.pipelines.listener.conftest import (  # noqa: F401 (fixtures)
+    codes_with_insights,
+    extra_env,
+    listener_postgres,
+    listener_resources,
+    query,
+    world,
+    world_database,
+    world_source,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -47,6 +55,18 @@ def _flow_run(run_id):
     return asyncio.run(read())
 
 
+def _worker_env(monkeypatch: pytest.MonkeyPatch, settings, keywords_dir: Path, taxonomy_dir: Path) -> None:
+    """The environment of a worker running the flow against the world's data folder and store."""
+    monkeypatch.setenv("OFF_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+    monkeypatch.setenv("OFF_GRAMMARS_DIR", str(keywords_dir.parent / "grammars"))
+    if settings.store_url:
+        monkeypatch.setenv("OFF_STORE_URL", settings.store_url)
+    else:
+        monkeypatch.delenv("OFF_STORE_URL", raising=False)
+
+
 def test_a_batch_becomes_one_flow_run_which_applies_it(
     world,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
@@ -69,20 +89,11 @@ def test_a_batch_becomes_one_flow_run_which_applies_it(
     assert [ProductWork.from_dict(unit) for unit in parameters["units"]] == units  # lossless round trip
 
     # what a worker would run: the flow, on the stored parameters, against the world's store
-    monkeypatch.setenv("OFF_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
-    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
-    monkeypatch.setenv("OFF_GRAMMARS_DIR", str(keywords_dir.parent / "grammars"))
+    _worker_env(monkeypatch, settings, keywords_dir, taxonomy_dir)
     report = per_product(**parameters)
     assert report["flavors"]["off"]["deleted"] == 1
-    con = duckdb.connect(str(settings.store_path), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]).fetchone() == (
-            0,
-        )
-        assert con.execute("SELECT image_id FROM image WHERE barcode = ?", [uploaded]).fetchall() == [("9",)]
-    finally:
-        con.close()
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
+    assert query(settings, "SELECT image_id FROM image WHERE barcode = ?", [uploaded]) == [("9",)]
 
 
 def test_flow_parameters_are_checked_like_any_input() -> None:
@@ -109,20 +120,12 @@ def test_the_flow_commits_what_it_can_and_fails_naming_the_rest(
     absent = ProductWork.from_dict(
         units[1].to_dict() | {"code": "3000000000001", "raw_code": "3000000000001", "image_ops": []}
     )
-    monkeypatch.setenv("OFF_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
-    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
-    monkeypatch.setenv("OFF_GRAMMARS_DIR", str(keywords_dir.parent / "grammars"))
+    _worker_env(monkeypatch, settings, keywords_dir, taxonomy_dir)
     with pytest.raises(UnitsNotAppliedError, match="3000000000001 product_not_found") as raised:
         per_product.with_options(retries=0)(units=[units[0].to_dict(), absent.to_dict()])
     assert [f.code for f in raised.value.failed] == ["3000000000001"]
-    con = duckdb.connect(str(settings.store_path), read_only=True)
-    try:  # the deletion in the same flow run was committed
-        assert con.execute("SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]).fetchone() == (
-            0,
-        )
-    finally:
-        con.close()
+    # the deletion in the same flow run was committed
+    assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
 
 
 def test_a_dispatch_prefect_cannot_take_is_an_outage() -> None:

@@ -19,11 +19,17 @@ import pytest
 import redis
 
 from pipelines.barcodes import normalize_code
-from pipelines.common.config import Settings, get_settings
+from pipelines.common.config import Settings
 from pipelines.listener import stream
 from pipelines.listener.loop import listener_stats
 from pipelines.predictors.resources import Resources
-from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
+from tests.pipelines.listener.conftest import (
+    codes_with_insights,
+    make_listener,
+    publish,
+    query,
+    world_settings,
+)
 from tests.support.http_server import DumpServer, ServedFile
 
 NAME_CHANGED = json.dumps({"fields": {"change": ["product_name"]}})
@@ -106,16 +112,7 @@ def test_an_api_404_keeps_the_insights_and_is_dead_lettered(world, api: DumpServ
     for code in present:
         answer = {"code": code, "product": documents[code], "status": 1}
         api.files[f"/api/v2/product/{code}"] = ServedFile(orjson.dumps(answer))
-    api_settings = get_settings(
-        {
-            "OFF_DATA_DIR": str(settings.data_dir),
-            "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-            "OFF_OCR_STREAM": settings.ocr_stream,
-            "OFF_LISTENER_GROUP": settings.listener_group,
-            "OFF_PRODUCT_SOURCES": "api",
-            "OFF_WORLD_URL_OFF": api.base,
-        }
-    )
+    api_settings = world_settings(settings, OFF_PRODUCT_SOURCES="api", OFF_WORLD_URL_OFF=api.base)
     _absent_then_dead_lettered(api_settings, resources, client, missing, present)
     asked = [r["path"] for r in api.requests]
     assert asked.count(f"/api/v2/product/{missing}") == 3  # asked again at each delivery, 404 each time

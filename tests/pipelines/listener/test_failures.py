@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pipelines.listener.failures import OutageError, is_outage, isolate, split_budget
@@ -48,8 +49,14 @@ def test_when_everything_fails_the_attempts_are_bounded_and_nothing_is_lost() ->
 
 @pytest.mark.parametrize(
     "error",
-    [OSError(28, "No space left on device"), StoreLockedError("held"), OutageError("API down")],
-    ids=["oserror", "store-locked", "outage-error"],
+    [
+        OSError(28, "No space left on device"),
+        StoreLockedError("held"),
+        OutageError("API down"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly"),
+    ],
+    ids=["oserror", "store-locked", "outage-error", "postgres-shutdown", "postgres-connection-lost"],
 )
 def test_an_outage_is_nobodys_item_and_propagates_at_once(error: Exception) -> None:
     calls: list[Sequence[int]] = []
@@ -63,6 +70,7 @@ def test_an_outage_is_nobodys_item_and_propagates_at_once(error: Exception) -> N
         isolate(list(range(10)), attempt)
     assert len(calls) == 1  # not split: the whole batch waits
     assert not is_outage(ValueError("a product's own problem"))
+    assert not is_outage(psycopg.errors.UniqueViolation("a statement's own problem"))
 
 
 def test_a_full_disk_under_duckdb_is_an_outage(tmp_path: Path) -> None:

@@ -8,18 +8,29 @@ import json
 import time
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 
-from pipelines.common.config import Flavor, get_settings
+from pipelines.common.config import Flavor
 from pipelines.listener import stream
 from pipelines.listener.coalesce import coalesce
 from pipelines.listener.dispatch import process_units
-from pipelines.listener.events import parse_ocr_event
+from pipelines.listener.events import parse_ocr_event, parse_product_event
+from pipelines.listener.failures import is_outage
 from pipelines.listener.loop import listener_stats
+from pipelines.listener.sources import ApiSource, product_source
 from pipelines.ocr.rows import ocr_table_from_json
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
+from pipelines.store.session import kept_store
 from pipelines.synth.ocr import OcrImage, build_response
-from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
+from tests.pipelines.listener.conftest import (
+    codes_with_insights,
+    make_listener,
+    postgres_only,
+    publish,
+    query,
+    world_settings,
+)
 from tests.support.http_server import Behaviour, DumpServer
 from tests.support.onnx_models import solid_image, yolo_nutriscore_model
 
@@ -119,18 +130,21 @@ def test_products_waiting_for_an_unreachable_source_are_never_dead_lettered(worl
     waiting, *good = codes_with_insights(settings)[:4]
     with DumpServer() as api:
         api.behaviour = Behaviour(fail_5xx=10**9)
-        chained = get_settings(
-            {
-                "OFF_DATA_DIR": str(settings.data_dir),
-                "OFF_REDIS_STREAMS": ",".join(settings.redis_streams),
-                "OFF_OCR_STREAM": settings.ocr_stream,
-                "OFF_LISTENER_GROUP": settings.listener_group,
-                "OFF_PRODUCT_SOURCES": "api,snapshot",
-                "OFF_WORLD_URL_OFF": api.base,
-                "OFF_WORLD_URL_OBF": api.base,
-            }
+        chained = world_settings(
+            settings,
+            OFF_PRODUCT_SOURCES="api,snapshot",
+            OFF_WORLD_URL_OFF=api.base,
+            OFF_WORLD_URL_OBF=api.base,
         )
-        listener = make_listener(chained, resources, client)
+        source = product_source(chained)  # the configured chain, its API retries without the 0.5 s backoff
+        for api_source in source.sources:
+            if isinstance(api_source, ApiSource):
+                api_source.backoff_s = 0.001
+
+        def dispatch(units):
+            return process_units(units, settings=chained, resources=resources, source=source)
+
+        listener = make_listener(chained, resources, client, dispatch=dispatch)
         listener.options.max_deliveries = 2
         listener.setup()
         publish(client, chained, code=waiting, product_type="beauty", diffs=NAME_CHANGED)
@@ -145,3 +159,42 @@ def test_products_waiting_for_an_unreachable_source_are_never_dead_lettered(worl
     assert entry["times_delivered"] == 3  # past max_deliveries, still pending
     applied = query(chained, "SELECT barcode FROM listener_log ORDER BY 1", [])
     assert applied == [(code,) for code in sorted(good)]
+
+
+@postgres_only("a store connection cut by the server: the DuckDB store is a file, it has none")
+def test_a_store_connection_cut_between_batches_is_an_outage_not_the_products_fault(world) -> None:
+    """The listener keeps its PostgreSQL connection between batches; a server restart (or an idle-session
+    killer) cuts it. The next batch fails on it — the environment's fault, not its products': they must
+    wait for the store (an outage), never count towards their dead-lettering; the batch after reconnects."""
+    settings, resources, _ = world
+    first, second, third = codes_with_insights(settings)[:3]
+    kept = kept_store(settings=settings)
+
+    def apply(code: str):
+        return process_units(_deleted(code), settings=settings, resources=resources, writer=kept)
+
+    try:
+        assert apply(first).failed == []
+        with psycopg.connect(settings.store_url, autocommit=True) as admin:  # the server cuts the session
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        try:
+            report = apply(second)
+        except Exception as exc:  # a dispatcher may raise an outage: the whole batch waits
+            assert is_outage(exc), repr(exc)
+        else:
+            assert [(f.code, f.outage) for f in report.failed] in ([], [(second, True)])
+        assert apply(third).failed == []  # a new connection
+    finally:
+        kept.close()
+    assert query(settings, "SELECT count(*) FROM listener_log WHERE barcode IN (?, ?)", [first, third]) == [
+        (2,)
+    ]
+
+
+def _deleted(code: str) -> list:
+    fields = {"code": code, "product_type": "food", "action": "deleted", "user_id": "alice", "diffs": "{}"}
+    event = parse_product_event("updates", "1700000000000-0", fields)
+    return coalesce([event])

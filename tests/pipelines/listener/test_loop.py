@@ -193,7 +193,8 @@ def test_uploads_and_deletions_reach_the_image_table(world) -> None:
     sum(listener.turn() for _ in range(3))
     rows = query(
         settings,
-        "SELECT image_id, source_image, width, height, epoch(uploaded_at), deleted FROM image "
+        "SELECT image_id, source_image, width, height, CAST(extract(epoch FROM uploaded_at) AS BIGINT), "
+        "deleted FROM image "
         "WHERE barcode = ? ORDER BY image_id",
         [code],
     )

@@ -22,9 +22,8 @@ from pipelines.listener.apply import with_known_images
 from pipelines.listener.dispatch import process_units
 from pipelines.predictors.rules.nutriscore import NutriscoreDetector
 from pipelines.store import images
-from pipelines.store.db import open_store
 from pipelines.synth.ocr import OcrImage, build_response
-from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query
+from tests.pipelines.listener.conftest import codes_with_insights, make_listener, publish, query, writer
 from tests.support.http_server import DumpServer, ServedFile
 from tests.support.onnx_models import solid_image, yolo_nutriscore_model
 
@@ -50,9 +49,10 @@ def _serve(server: DumpServer, code: str, image_id: str, text: list[str], image:
 
 
 def _labels(settings, code: str, image_id: str) -> list[tuple]:
-    sql = """SELECT value_tag, predictor, predictor_version, automatic_processing, round(confidence, 3)
+    sql = """SELECT value_tag, predictor, predictor_version, automatic_processing, confidence
              FROM prediction WHERE barcode = ? AND type = 'label' AND source_image = ? ORDER BY value_tag"""
-    return query(settings, sql, [code, barcodes.image_path(code, image_id)])
+    rows = query(settings, sql, [code, barcodes.image_path(code, image_id)])
+    return [(*row[:4], None if row[4] is None else round(row[4], 3)) for row in rows]
 
 
 def test_ocr_ready_predicts_and_runs_the_detector_only_on_nutriscore_images(
@@ -72,6 +72,7 @@ def test_ocr_ready_predicts_and_runs_the_detector_only_on_nutriscore_images(
         ),
     )
     listener.setup()
+    seen = len(image_server.requests)  # the server is the module's: this test's requests come after
     for code, image in ((marked, "21"), (plain, "22")):
         publish(client, settings, code=code, diffs=json.dumps({"uploaded_images": {"add": [image]}}))
         client.xadd(settings.ocr_stream, {"code": code, "image_id": image, "product_type": "food"})
@@ -82,7 +83,7 @@ def test_ocr_ready_predicts_and_runs_the_detector_only_on_nutriscore_images(
         ("en:nutriscore-grade-a", "nutriscore", "yolo-nutriscore-1.0", False, 1.0),  # … and the detector
     ]
     assert _labels(settings, plain, "22") == []
-    requested = [r["path"] for r in image_server.requests]
+    requested = [r["path"] for r in image_server.requests[seen:]]
     assert requested.count("/images/products" + barcodes.image_path(marked, "21")) == 1
     assert "/images/products" + barcodes.image_path(plain, "22") not in requested  # no mention, no download
     ledger = query(settings, "SELECT barcode FROM ocr_image ORDER BY 1", [])
@@ -123,14 +124,11 @@ def test_the_overlay_adds_known_uploads_and_removes_deleted_images(world) -> Non
     code = row["normalized_code"]
     one = rows.filter(pc.equal(rows.column("normalized_code"), code))
     at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    con = open_store(settings.store_path)
-    try:
+    with writer(settings, [code]) as con:
         images.record_uploads(con, "off", [(code, "30", at)], now=at)
         images.mark_deleted(con, "off", [(code, "1")], now=at)
         ocr = pa.table({"barcode": [code, code], "image_id": ["31", "1"]})
         overlaid = with_known_images(con, Flavor.off, one, ocr)
-    finally:
-        con.close()
     assert overlaid.schema == one.schema and overlaid.num_rows == 1
     keys = [i["key"] for i in overlaid.column("images")[0].as_py()]
     before = [i["key"] for i in row["images"]]
@@ -151,15 +149,12 @@ def test_the_overlay_runs_whenever_the_image_table_knows_one_of_the_products(wor
     ]
     known, unknown = with_one[-1], with_one[-2]
     at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
-    con = open_store(settings.store_path)
-    try:
+    with writer(settings, [known, unknown]) as con:
         images.mark_deleted(con, "off", [(known, "1")], now=at)
         alone = rows.filter(pc.equal(rows.column("normalized_code"), unknown))
         assert with_known_images(con, Flavor.off, alone, None).equals(alone)  # nothing known: as it was
         both = rows.filter(pc.is_in(rows.column("normalized_code"), pa.array([known, unknown])))
         overlaid = with_known_images(con, Flavor.off, both, None)
-    finally:
-        con.close()
     codes, lists = overlaid.column("normalized_code").to_pylist(), overlaid.column("images").to_pylist()
     by_code = dict(zip(codes, lists, strict=True))
     assert "1" not in [i["key"] for i in by_code[known]]  # the deletion applied: the overlay ran

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.listener import stream
-from tests.pipelines.listener.conftest import OFFPIPE, listener_env
+from tests.pipelines.listener.conftest import OFFPIPE, is_postgres, listener_env, postgres_only
+from tests.support.postgres import create_database, database_url, drop_database
 
 
 def _closed_port() -> int:
@@ -79,7 +80,9 @@ def test_without_any_product_source_the_listener_does_not_start(
     assert line.startswith(
         "cannot listen: no product source can answer, for any flavor (snapshot: no snapshot"
     )
-    assert (fresh / "store.duckdb").is_file()  # the store check came first, and passed
+    # the store check came first, and passed: it created the store file, or found PostgreSQL's tables (and
+    # left no file behind)
+    assert (fresh / "store.duckdb").is_file() != is_postgres(settings)
 
 
 def test_a_flavor_without_snapshot_is_a_warning_and_the_listener_runs(
@@ -127,6 +130,11 @@ def test_a_read_only_or_full_data_folder_ends_the_listener_with_one_line(
     if not _can_mount(tmp_path):
         pytest.skip("cannot mount a tmpfs in a private mount namespace here")
     settings, _, _ = world
+    if options.startswith("size") and is_postgres(settings):
+        pytest.skip(
+            "DuckDB only: a full data folder is found by creating the store file in it; a PostgreSQL store "
+            "is elsewhere and the startup probe fits in 16 kB"
+        )
     data = tmp_path / "mounted"
     data.mkdir()
     env = listener_env(settings, keywords_dir, taxonomy_dir, OFF_DATA_DIR=str(data))
@@ -137,3 +145,27 @@ def test_a_read_only_or_full_data_folder_ends_the_listener_with_one_line(
     last = done.stderr.splitlines()[-1]
     assert last.startswith("cannot listen: ") and expected in last
     assert "listening" not in done.stderr
+
+
+@postgres_only("the PostgreSQL store's own faults: a server that does not answer, a database not initialized")
+def test_a_postgres_store_that_cannot_be_used_ends_the_listener_with_one_line(
+    world, keywords_dir: Path, taxonomy_dir: Path
+) -> None:
+    settings, _, _ = world
+    port = _closed_port()
+    nowhere = f"postgresql://postgres:secret@127.0.0.1:{port}/nowhere"
+    done = _listen(listener_env(settings, keywords_dir, taxonomy_dir, OFF_STORE_URL=nowhere))
+    assert done.returncode == 1
+    line = _one_line(done.stderr)
+    assert line.startswith(
+        f"cannot listen: cannot connect to the store postgresql://postgres:***@127.0.0.1:{port}"
+    )
+    assert "secret" not in done.stderr  # the password is never printed
+    empty = create_database()  # a database without the store's tables (no `offpipe store init`)
+    try:
+        done = _listen(listener_env(settings, keywords_dir, taxonomy_dir, OFF_STORE_URL=database_url(empty)))
+    finally:
+        drop_database(empty)
+    assert done.returncode == 1
+    line = _one_line(done.stderr)
+    assert line.startswith("cannot listen: ") and "product_insight" in line, line
