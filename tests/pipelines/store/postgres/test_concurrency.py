@@ -13,14 +13,18 @@ replay, in a thread of the test, over an older snapshot (the products before the
   between two of the refresh session's apply chunks. The holds only wait (the code path is the real one):
   they make the refresh session's ``skipped_products`` exactly predictable from the lock buckets.
 
-After both: every edited product's predictions and insights equal those of a clean bulk run over its final
-data (a deleted product has none), and every other product of the base set equals a clean run over the old
-data. ``OFF_TEST_PG_CONCURRENCY_PRODUCTS`` scales the bulk run (default 100,000).
+After both: the listener's path run again on every edited product changes nothing (a bulk decision that
+undid an edit would be redone), every edited product ends as the same edits applied after a clean bulk run
+over the old data leave it (renamed products: on their predictions' keys, see below), and every other
+product of the base set equals that clean run. The snapshot is 5,000 generated products repeated under
+other codes (generating 100,000 takes ~2 min); ``OFF_TEST_PG_CONCURRENCY_PRODUCTS`` scales it (default
+100,000; ~70 s in all on the 2-core development machine).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -580,8 +584,7 @@ def _kinds(edits: list[Edit], codes: list[str]) -> dict[str, int]:
 
 
 def hash_of(text: str) -> str:
-    import hashlib
-
+    """A stable order that mixes the products of the generator's kinds."""
     return hashlib.md5(text.encode()).hexdigest()
 
 
