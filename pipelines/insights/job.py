@@ -175,11 +175,14 @@ def run_refresh(
     did not receive). OCR images already predicted with the same OCR and predictors are skipped unless
     ``all_images``. ``force`` overrides the refresh's 90% safety stop.
     """
+    from pipelines.store.session import check_store
+
     settings = settings or get_settings()
     resources = resources or default_resources()
     flavor = Flavor(flavor)
     snapshot = existing_snapshot(flavor, settings)
     check_taxonomies(resources)
+    check_store(store, settings)  # before the (long) prediction step
     started = datetime.now(UTC)
     predicted = (
         predict_step(

@@ -110,6 +110,22 @@ def store_reader(
         pg.close()
 
 
+def check_store(store: StoreRef = None, settings: Settings | None = None) -> None:
+    """Fail now, with one line, when the PostgreSQL store cannot be used (unreachable, refused login, no
+    tables, a Robotoff column offpipe cannot write): a long step before the first session need not run
+    for nothing. The DuckDB store creates its tables itself: nothing to check."""
+    target = store_target(store, settings or get_settings())
+    if isinstance(target, PostgresTarget):
+        from pipelines.store.postgres.connection import connect
+        from pipelines.store.postgres.schema import check_schema
+
+        conn = connect(target)
+        try:
+            check_schema(conn)
+        finally:
+            conn.close()
+
+
 class KeptStore(Protocol):
     """A store kept open between the listener's batches."""
 

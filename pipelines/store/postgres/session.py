@@ -46,6 +46,7 @@ from pipelines.common.sql import load_sql, load_statement, parsed
 from pipelines.store.postgres import mirror
 from pipelines.store.postgres.connection import connect
 from pipelines.store.postgres.mirror import MIRRORED, Mirrored
+from pipelines.store.postgres.schema import check_schema
 from pipelines.store.target import PostgresTarget
 
 logger = logging.getLogger(__name__)
@@ -185,8 +186,17 @@ class PostgresStore:
     # -- connections ---------------------------------------------------------------------------------------
 
     def connection(self) -> psycopg.Connection:
+        """The store's connection; a new one is checked first (``check_schema``, a few ms): a database
+        without the store's tables, or whose Robotoff tables offpipe cannot write, fails with one line
+        before anything is read or written."""
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.target)
+            conn = connect(self.target)
+            try:
+                check_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def close(self) -> None:
