@@ -35,7 +35,6 @@ from pipelines.store.target import PostgresTarget
 from tests.pipelines.insights.conftest import (
     NOW,
     DuckStore,
-    cached_taxonomy_parsing,
     pg_settings,
     prediction,
     product,
@@ -253,42 +252,41 @@ def crash_world(
 ) -> Iterator[CrashWorld]:
     tmp = tmp_path_factory.mktemp("crash")
     settings = pg_settings(tmp)
-    with cached_taxonomy_parsing():
-        url = postgres_server.create()
-        target = PostgresTarget(url)
-        codes = [f"30000000{i:05d}" for i in range(2_000)]
-        rows = [prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes]
-        rows += [
-            prediction(
-                "brand",
-                code=c,
-                value="Materne",
-                value_tag="materne",
-                predictor="google-cloud-vision",
-                automatic_processing=False,
-            )
-            for c in codes
-        ]
-        with store_session(target, server_type="off", settings=settings) as con:
-            import_predictions(con, predictions_from_rows(rows), now=NOW)
-        first = tmp / "first.parquet"
-        pq.write_table(products_table(*[product(code=c) for c in codes]), first)
-        _bulk_refresh(target, settings, first, resources)
-        # the next refresh changes every product: a third are gone (predictions and insights deleted), a
-        # third got their brand (its insight deleted), a third more scans (their insights updated)
-        changed = [
-            product(code=c, brands_tags=["materne"]) if i % 3 == 1 else product(code=c, unique_scans_n=50)
-            for i, c in enumerate(codes)
-            if i % 3
-        ]
-        second = tmp / "second.parquet"
-        pq.write_table(products_table(*changed), second)
-        clean = PostgresTarget(postgres_server.create(template=url.rsplit("/", 1)[1]))
-        before = _products_state(target, settings)
-        _bulk_refresh(clean, settings, second, resources)
-        after = _products_state(clean, settings)
-        assert all(before.get(c) != after.get(c) for c in codes)
-        yield CrashWorld(settings, url, second, codes, before, after, _runs(url))
+    url = postgres_server.create()
+    target = PostgresTarget(url)
+    codes = [f"30000000{i:05d}" for i in range(2_000)]
+    rows = [prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes]
+    rows += [
+        prediction(
+            "brand",
+            code=c,
+            value="Materne",
+            value_tag="materne",
+            predictor="google-cloud-vision",
+            automatic_processing=False,
+        )
+        for c in codes
+    ]
+    with store_session(target, server_type="off", settings=settings) as con:
+        import_predictions(con, predictions_from_rows(rows), now=NOW)
+    first = tmp / "first.parquet"
+    pq.write_table(products_table(*[product(code=c) for c in codes]), first)
+    _bulk_refresh(target, settings, first, resources)
+    # the next refresh changes every product: a third are gone (predictions and insights deleted), a
+    # third got their brand (its insight deleted), a third more scans (their insights updated)
+    changed = [
+        product(code=c, brands_tags=["materne"]) if i % 3 == 1 else product(code=c, unique_scans_n=50)
+        for i, c in enumerate(codes)
+        if i % 3
+    ]
+    second = tmp / "second.parquet"
+    pq.write_table(products_table(*changed), second)
+    clean = PostgresTarget(postgres_server.create(template=url.rsplit("/", 1)[1]))
+    before = _products_state(target, settings)
+    _bulk_refresh(clean, settings, second, resources)
+    after = _products_state(clean, settings)
+    assert all(before.get(c) != after.get(c) for c in codes)
+    yield CrashWorld(settings, url, second, codes, before, after, _runs(url))
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))

@@ -37,7 +37,6 @@ from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from pipelines.store.session import store_session
 from pipelines.synth.generator import SynthSpec, generate
-from tests.pipelines.insights.conftest import cached_taxonomy_parsing
 from tests.support.postgres import PostgresServer, drop_database, drop_store_template
 
 BACKENDS = ["duckdb", "postgresql"]
@@ -137,10 +136,7 @@ def world_database(
     data = tmp_path_factory.mktemp("listener-world-pg") / "data"
     shutil.copytree(world_source / "data", data, ignore=shutil.ignore_patterns(f"{STORE_FILE}*"))
     settings = get_settings({"OFF_DATA_DIR": str(data), "OFF_STORE_URL": url})
-    with (
-        cached_taxonomy_parsing(),
-        store_session(settings=settings, server_type="off", purpose="listener world") as con,
-    ):
+    with store_session(settings=settings, server_type="off", purpose="listener world") as con:
         _bulk(con, settings.parquet_dir("off") / "products.parquet", listener_resources)
     return url.rsplit("/", 1)[1]
 
@@ -174,8 +170,7 @@ def world(
         env["OFF_STORE_URL"] = server.create(template=request.getfixturevalue("world_database"))
         request.node.stash[_SERVER] = server
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    with cached_taxonomy_parsing() if postgres else _nothing():
-        yield get_settings(env), listener_resources, client
+    yield get_settings(env), listener_resources, client
     keys = list(client.scan_iter(match=f"{prefix}*")) + list(client.scan_iter(match=f"*{prefix}*"))
     if keys:
         client.delete(*set(keys))
@@ -185,11 +180,6 @@ def world(
 
 
 _SERVER = pytest.StashKey[_Server]()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def world_settings(settings: Settings, **env: str) -> Settings:

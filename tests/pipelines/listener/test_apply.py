@@ -28,7 +28,6 @@ from pipelines.predictors.resources import Resources
 from pipelines.store.predictions import import_predictions
 from pipelines.store.session import store_reader, store_session
 from pipelines.synth.generator import SynthSpec, generate
-from tests.pipelines.insights.conftest import cached_taxonomy_parsing
 from tests.pipelines.insights.test_equivalence import COMPARED
 from tests.pipelines.listener.conftest import BACKENDS
 
@@ -84,9 +83,8 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
         return created[-1]
 
     try:
-        with cached_taxonomy_parsing():  # each session's working copy loads the taxonomies: parsed once
-            created.append(server.create())
-            yield lambda: Store(created[0], settings, copy_database)
+        created.append(server.create())
+        yield lambda: Store(created[0], settings, copy_database)
     finally:
         for url in created:
             server.drop_later(url)
