@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,37 +138,34 @@ def _pg_store_template() -> str:
     return store_template()
 
 
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """An empty database's URL (no tables), shared by a module's tests."""
+@contextmanager
+def _database(template: str = "template0") -> Iterator[str]:
+    """A new database on the test server (a copy of ``template``), dropped after the block: its URL."""
     from tests.support.postgres import create_database, database_url, drop_database
 
-    name = create_database()
+    name = create_database(template=template)
     try:
         yield database_url(name)
     finally:
         drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """An empty database's URL (no tables), shared by a module's tests."""
+    with _database() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """An empty database's URL (``offpipe store init`` not run) for one test."""
-    from tests.support.postgres import create_database, database_url, drop_database
-
-    name = create_database()
-    try:
-        yield database_url(name)
-    finally:
-        drop_database(name)
+    with _database() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_store_url(_pg_store_template: str) -> Iterator[str]:
     """A database as ``offpipe store init`` leaves a fresh one, for one test: its URL."""
-    from tests.support.postgres import create_database, database_url, drop_database
-
-    name = create_database(template=_pg_store_template)
-    try:
-        yield database_url(name)
-    finally:
-        drop_database(name)
+    with _database(_pg_store_template) as url:
+        yield url

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow.parquet as pq
@@ -71,27 +72,34 @@ def _state(con) -> list[tuple]:
     return [*insights, *predictions, *runs]
 
 
+CRASH_CODES = [f"30000000{i:05d}" for i in range(2_000)]
+
+
+def store_and_brand_predictions(codes: list[str]) -> list[dict[str, Any]]:
+    """A store prediction (its insight is created) and a brand one from OCR (not automatic) per product."""
+    stores = [prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes]
+    brands = [
+        prediction(
+            "brand",
+            code=c,
+            value="Materne",
+            value_tag="materne",
+            predictor="google-cloud-vision",
+            automatic_processing=False,
+        )
+        for c in codes
+    ]
+    return stores + brands
+
+
 def test_sigkill_before_commit_leaves_the_previous_insights(
     duckdb_store: DuckStore, tmp_path: Path, resources: Resources, keywords_dir: Path, taxonomy_dir: Path
 ) -> None:
     """DuckDB only: the child holds the store file's single transaction open; the PostgreSQL store's bulk
     apply is chunked and has its own test below."""
     store = duckdb_store
-    codes = [f"30000000{i:05d}" for i in range(2_000)]
-    store.predict(*[prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes])
-    store.predict(
-        *[
-            prediction(
-                "brand",
-                code=c,
-                value="Materne",
-                value_tag="materne",
-                predictor="google-cloud-vision",
-                automatic_processing=False,
-            )
-            for c in codes
-        ]
-    )
+    codes = CRASH_CODES
+    store.predict(*store_and_brand_predictions(codes))
     store.refresh(*[product(code=c) for c in codes])
     # the next refresh has plenty to do: half the products are gone, the others got a brand
     products = tmp_path / "products.parquet"
@@ -254,19 +262,8 @@ def crash_world(
     settings = pg_settings(tmp)
     url = postgres_server.create()
     target = PostgresTarget(url)
-    codes = [f"30000000{i:05d}" for i in range(2_000)]
-    rows = [prediction("store", code=c, value="Auchan", value_tag="auchan") for c in codes]
-    rows += [
-        prediction(
-            "brand",
-            code=c,
-            value="Materne",
-            value_tag="materne",
-            predictor="google-cloud-vision",
-            automatic_processing=False,
-        )
-        for c in codes
-    ]
+    codes = CRASH_CODES
+    rows = store_and_brand_predictions(codes)
     with store_session(target, server_type="off", settings=settings) as con:
         import_predictions(con, predictions_from_rows(rows), now=NOW)
     first = tmp / "first.parquet"
