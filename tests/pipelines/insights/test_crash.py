@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.common.config import Settings
+from pipelines.insights.job import REFRESH_TABLES
 from pipelines.insights.refresh import refresh_insights
 from pipelines.predictors.resources import Resources
 from pipelines.store.db import store_writer
@@ -150,6 +151,7 @@ _BULK_REFRESH = """
     from pathlib import Path
     from pipelines.common.config import get_settings
     from pipelines.insights import refresh
+    from pipelines.insights.job import REFRESH_TABLES
     from pipelines.insights.refresh import refresh_insights
     from pipelines.predictors.resources import Resources
     from pipelines.store.postgres import session
@@ -176,8 +178,8 @@ _BULK_REFRESH = """
 
         setattr(module, name, hanging)
 
-    if point == "read":  # after the nth COPY of the session's read: its snapshot half loaded
-        hang_at("_copy_out", session)
+    if point == "read":  # after the nth table's COPY of the session's read: its snapshot half loaded
+        hang_at("_copy_out_parts", session)
     elif point == "decide":  # the rules have written the working copy, nothing is applied yet
         hang_at("_run_counts", refresh, before=True)
     elif point == "between chunks":  # chunks 1..nth-1 committed, the next not begun
@@ -188,7 +190,8 @@ _BULK_REFRESH = """
     elif point == "run row":  # every chunk committed, the run row inserted and not committed
         hang_at("_apply_unscoped", session)
     settings = get_settings({"OFF_DATA_DIR": data})
-    with store_session(PostgresTarget(url), server_type="off", settings=settings) as con:
+    target = PostgresTarget(url)
+    with store_session(target, server_type="off", tables=REFRESH_TABLES, settings=settings) as con:
         refresh_insights(
             con,
             Path(products),
@@ -206,10 +209,10 @@ _PRODUCT_PREDICTIONS = (
     "SELECT barcode, type, value_tag, value, json_canonical(data), automatic_processing, predictor "
     "FROM prediction"
 )
-# The kill points, and the range the nth arrival is drawn from (a refresh of 2,000 products applies ~10
-# chunks of at most 128 lock buckets each).
+# The kill points, and the range the nth arrival is drawn from (a refresh reads REFRESH_TABLES, one COPY
+# each, and applies ~10 chunks of at most 128 lock buckets each).
 KILL_POINTS = {
-    "read": (1, 3),
+    "read": (1, len(REFRESH_TABLES)),
     "decide": (1, 1),
     "between chunks": (2, 8),
     "inside a chunk": (1, 8),
