@@ -5,13 +5,14 @@
 
 It reuses (or builds) the cached synthetic snapshot of ``bench/predict.py`` (a ``--products`` dump converted
 to Parquet) and the OCR images of its first ``--ocr-products`` products, ingested into an OCR-text table. In a
-child process, on a fresh store, the nightly job runs twice through ``run_predictions`` and
-``refresh_insights`` (in a ``store_session``): a first run (empty store: every image is predicted) and a
-nightly rerun on the same inputs (the OCR ledger skips every image already predicted). Each step is timed,
-with the child's peak RSS; then ``--samples`` random products are refreshed one at a time against that store
-through the listener's kept store (``kept_store``; the first sample, which builds the kept connection's
-state, is not counted) and ``--cold-samples`` through a session opened for the product (``store_session``
-with its barcode, as ``offpipe refresh --barcode``), and the p50/p95 latencies are reported.
+child process, on a fresh store, the nightly job runs twice as the flow runs it (``nightly_step``: predict,
+then import + refresh + the listener's replay in one store session): a first run (empty store: every image is
+predicted) and a nightly rerun on the same inputs (the OCR ledger skips every image already predicted). Each
+step is timed, with the child's peak RSS; then ``--samples`` random products are refreshed one at a time
+against that store through the listener's kept store (``kept_store``; the first sample, which builds the kept
+connection's state, is not counted) and ``--cold-samples`` through a session opened for the product
+(``store_session`` with its barcode, as ``offpipe refresh --barcode``), and the p50/p95 latencies are
+reported.
 
 With ``--store postgresql://…`` the same runs in the same invocation against DuckDB and against PostgreSQL,
 each in its own child: PostgreSQL gets a fresh database on that server named after the URL's database plus
@@ -55,10 +56,10 @@ args = json.loads(sys.argv[1])
 sys.path.insert(0, args["bench_dir"])
 from pgstore import SessionRecorder, rounded_session, session_summary
 from pipelines.common.config import get_settings
-from pipelines.insights.job import REFRESH_TABLES, REPLAY_TABLES
+from pipelines.insights.job import nightly_step
 from pipelines.insights.refresh import refresh_insights
+from pipelines.listener.replay import replay_after_refresh
 from pipelines.predictors.resources import default_resources
-from pipelines.predictors.bulk import run_predictions
 from pipelines.store.session import kept_store, store_session
 from pipelines.store.target import DuckDBTarget, store_target
 
@@ -75,36 +76,28 @@ out = {"store": "postgresql" if postgres else "duckdb", "ocr_images": pq.Parquet
 
 
 def nightly(label):
+    \"\"\"The job as the flow runs it: predict, then import, refresh and replay in one session.\"\"\"
     mark = len(recorder.sessions) if recorder else 0
     started = time.perf_counter()
-    report = run_predictions("off", ocr_table=ocr, store=target, settings=settings, resources=resources)
-    predict_import = time.perf_counter() - started
-    started = time.perf_counter()
-    # the tables of the job's refresh session (refresh_step with the listener's replay)
-    with store_session(target, server_type="off", purpose="refresh off", settings=settings,
-                       tables=REFRESH_TABLES + REPLAY_TABLES) as con:
-        entered = time.perf_counter()
-        refreshed = refresh_insights(con, snapshot, resources=resources)
-        decided = time.perf_counter()
-    ended = time.perf_counter()
+    predicted, refreshed = nightly_step("off", after_refresh=replay_after_refresh, ocr_table=ocr,
+                                        store=target, settings=settings, resources=resources)
+    total = time.perf_counter() - started
     out[label] = {
-        "images_predicted": report.images,
-        "images_already_predicted": report.images_already_predicted,
-        "predict_names_seconds": report.seconds_predict - report.seconds_predict_images,
-        "predict_ocr_seconds": report.seconds_predict_images,
-        "predictions": report.predictions,
-        "predict_and_import_seconds": predict_import,
-        "import_seconds": report.store_import["seconds"],
-        "refresh_seconds": ended - started,
-        # the refresh session: opening (DuckDB: the writer lock; PostgreSQL: reading the rows), the rules,
-        # and the end of the block (DuckDB: the commit; PostgreSQL: the difference and its apply)
-        "refresh_open_seconds": entered - started,
-        "refresh_rules_seconds": decided - entered,
-        "refresh_close_seconds": ended - decided,
-        "products": refreshed.products,
-        "insights_created": sum(refreshed.created.values()),
-        "insights_changed": refreshed.changes,
-        "total_seconds": predict_import + ended - started,
+        "images_predicted": predicted["images"],
+        "images_already_predicted": predicted["images_already_predicted"],
+        "predict_names_seconds": predicted["seconds_predict"] - predicted["seconds_predict_images"],
+        "predict_ocr_seconds": predicted["seconds_predict_images"],
+        "predictions": predicted["predictions"],
+        # everything but predicting: the ledger check, the store session (DuckDB: the writer lock and the
+        # commits; PostgreSQL: reading the rows, then the difference and its apply), the import, the rules
+        "store_and_rules_seconds": total - predicted["seconds_predict"],
+        "import_seconds": predicted["store_import"]["seconds"],
+        "refresh_seconds": refreshed["seconds"],
+        "products": refreshed["products"],
+        "insights_created": sum(refreshed["created"].values()),
+        "insights_changed": sum(refreshed["created"].values()) + sum(refreshed["updated"].values())
+        + sum(refreshed["deleted"].values()),
+        "total_seconds": total,
         "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     if recorder:
@@ -238,7 +231,7 @@ def ratios(duck: dict, pg: dict) -> dict:
         d, p = duck[run], pg[run]
         out[run] = {
             key: ratio(p[key], d[key])
-            for key in ("total_seconds", "predict_and_import_seconds", "refresh_seconds")
+            for key in ("total_seconds", "store_and_rules_seconds", "refresh_seconds")
         }
         # the OCR prediction is the same CPU work on both stores and dominates a small first run
         out[run]["total_without_ocr_prediction"] = ratio(

@@ -1,8 +1,10 @@
 """Prefect flow of the insight stage: the nightly predict + import + refresh of a flavor.
 
-Thin wrapper: the work is in ``pipelines.insights.job`` (importable without Prefect); the two steps are
-separate tasks so the UI shows which one failed. The flow publishes a markdown artifact keyed
-``refresh-<flavor>`` with the counts per insight type and the run id (the ``run`` row in the store).
+Thin wrapper: the work is in ``pipelines.insights.job`` (importable without Prefect). Predict + import +
+refresh is one task: the import and the refresh share one store session (a PostgreSQL store reads its
+predictions once, docs/store.md); the task's error says which step failed. The flow publishes a
+markdown artifact keyed ``refresh-<flavor>`` with the counts per insight type and the run id (the ``run``
+row in the store).
 """
 
 from __future__ import annotations
@@ -16,17 +18,30 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines.common.config import Flavor
 from pipelines.convert.snapshot import products_path
-from pipelines.insights.job import predict_step, refresh_markdown, refresh_step, refresh_summary
+from pipelines.insights.job import nightly_step, refresh_markdown, refresh_step, refresh_summary
 from pipelines.listener.replay import replay_after_refresh
 
 
 @task(cache_policy=NO_CACHE)
-def predict_task(
-    flavor: str, ocr_table: str | None, types: list[str] | None, all_images: bool = False
-) -> dict:
-    """Predict over the snapshot (and the OCR images not predicted yet) and import into the store."""
-    table = Path(ocr_table) if ocr_table else None
-    return predict_step(flavor, ocr_table=table, types=types, all_images=all_images)
+def predict_and_refresh_task(
+    flavor: str,
+    ocr_table: str | None,
+    types: list[str] | None,
+    force: bool,
+    all_images: bool = False,
+    started: str | None = None,
+) -> tuple[dict, dict]:
+    """Predict over the snapshot (and the OCR images not predicted yet), then import and refresh every
+    insight of the flavor in one store session, then replay the listener's newer work."""
+    return nightly_step(
+        flavor,
+        after_refresh=replay_after_refresh,
+        ocr_table=Path(ocr_table) if ocr_table else None,
+        types=types,
+        force=force,
+        all_images=all_images,
+        started=datetime.fromisoformat(started) if started else None,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -54,8 +69,11 @@ def refresh_insights(
     logger = get_run_logger()
     flavor = Flavor(flavor).value
     started = datetime.now(UTC).isoformat()
-    predicted = predict_task(flavor, ocr_table, types, all_images) if predict else None
-    refreshed = refresh_task(flavor, force, started)
+    predicted = None
+    if predict:
+        predicted, refreshed = predict_and_refresh_task(flavor, ocr_table, types, force, all_images, started)
+    else:
+        refreshed = refresh_task(flavor, force, started)
     summary = refresh_summary(
         refreshed,
         predicted,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import sys
@@ -55,18 +54,6 @@ def _sample_sized_snapshots() -> Iterator[None]:
         for name in _GUARD_VARIABLES:
             patch.setenv(name, "0")
         yield
-
-
-@pytest.fixture(autouse=True)
-def _root_logging_restored() -> Iterator[None]:
-    """A test running the CLI in-process gets its root handler on the stderr pytest captures for that test
-    (pipelines/common/logs.py); left in place, later tests' log records go to that closed stream
-    ("--- Logging error ---" in their output). Each test leaves the root logger as it found it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -34,11 +35,25 @@ def configure_cli_logging(verbose: bool = False) -> None:
         handler = RichHandler(console=_console, show_path=False, rich_tracebacks=True)
         fmt = "%(message)s"
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level, format=fmt, handlers=[handler], force=True)
     if not verbose:  # one line per HTTP request to the Prefect API drowns the pipeline's own messages
         logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a record comes, not as it was when logging was configured: a
+    command run in-process by a caller that swaps stderr (a test runner capturing output) would otherwise
+    keep writing to a stream that caller has since closed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ and setStream assign it: ignored
+        pass
 
 
 @contextmanager

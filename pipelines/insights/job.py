@@ -1,9 +1,11 @@
 """The nightly job of a flavor: predict over its Parquet snapshot, import, then refresh every insight.
 
-Two store transactions, in this order: the prediction import (``pipelines.predictors.bulk``), then the
-insight refresh (:func:`pipelines.insights.refresh.refresh_insights`) over the whole snapshot. Each is all or
-nothing; a crash between them leaves new predictions and the previous insights, which the next refresh
-(or a per-product one) brings in line — the refresh only reads what the store holds. The refresh records
+Two store transactions, in this order, in one store session (:func:`nightly_step`): the prediction
+import (``pipelines.predictors.bulk``), then the insight refresh
+(:func:`pipelines.insights.refresh.refresh_insights`) over the whole snapshot. Each is all or nothing; a
+crash between them leaves new predictions and the previous insights (a PostgreSQL store applies both when
+the session ends, each product fully before or after: docs/store.md), which the next refresh (or a
+per-product one) brings in line — the refresh only reads what the store holds. The refresh records
 the ETag of the dump the snapshot was converted from in its ``run`` row, so a run can be traced to its dump.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -110,28 +113,130 @@ def refresh_step(
     from pipelines.store.session import store_session
 
     settings = settings or get_settings()
-    resources = resources or default_resources()
-    flavor = Flavor(flavor)
-    snapshot = existing_snapshot(flavor, settings)
-    etag = snapshot_etag(flavor, settings)
-    since = replay_start(flavor, settings, started or datetime.now(UTC))
-    purpose = f"refresh {flavor.value}"
-    tables = REFRESH_TABLES + (REPLAY_TABLES if after_refresh is not None else ())
+    refresh = _BulkRefresh.plan(flavor, after_refresh, settings, resources, force, started)
     with store_session(
-        store, server_type=flavor.value, purpose=purpose, tables=tables, settings=settings
+        store,
+        server_type=refresh.flavor.value,
+        purpose=refresh.purpose,
+        tables=refresh.tables,
+        settings=settings,
     ) as con:
+        report = refresh.run(con)
+    return report
+
+
+def nightly_step(
+    flavor: Flavor | str,
+    *,
+    after_refresh: AfterRefresh | None,
+    ocr_table: Path | None = None,
+    types: Sequence[str] | None = None,
+    store: StoreTarget | Path | str | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    force: bool = False,
+    all_images: bool = False,
+    started: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`predict_step` then :func:`refresh_step`, with the import and the refresh in one store session;
+    the two reports.
+
+    Predicting needs no session; the import and the refresh (with ``after_refresh``) then run in the same
+    session, as the same two transactions in the same order: a PostgreSQL store reads ``prediction`` once
+    instead of once per step (docs/store.md, "Speed"). A refresh that fails leaves the import in place on
+    both stores, as when the steps run apart: the session ends normally (the DuckDB store has committed the
+    import; PostgreSQL applies it) and the refresh's error is raised after it.
+    """
+    from pipelines.predictors.bulk import predict_bulk
+    from pipelines.store.session import store_session
+
+    settings = settings or get_settings()
+    resources = resources or default_resources()
+    refresh = _BulkRefresh.plan(flavor, after_refresh, settings, resources, force, started)
+    prepared = predict_bulk(
+        refresh.flavor,
+        ocr_table=ocr_table,
+        types=types,
+        store=store,
+        settings=settings,
+        resources=resources,
+        all_images=all_images,
+        progress=progress,
+    )
+    failure: Exception | None = None
+    refreshed: dict[str, Any] = {}
+    with store_session(
+        store,
+        server_type=refresh.flavor.value,
+        purpose=f"{prepared.purpose} and {refresh.purpose}",
+        tables=tuple(dict.fromkeys(prepared.tables + refresh.tables)),
+        settings=settings,
+    ) as con:
+        prepared.import_into(con)
+        try:
+            refreshed = refresh.run(con)
+        except Exception as exc:  # raised below, once the import is applied
+            failure = exc
+    if failure is not None:
+        raise failure
+    return prepared.report.to_dict(), refreshed
+
+
+@dataclass(frozen=True)
+class _BulkRefresh:
+    """A bulk refresh of a flavor's snapshot and its ``after_refresh``, planned before its session opens."""
+
+    flavor: Flavor
+    snapshot: Path
+    etag: str | None
+    since: datetime
+    after_refresh: AfterRefresh | None
+    settings: Settings
+    resources: Resources
+    force: bool
+
+    @classmethod
+    def plan(
+        cls,
+        flavor: Flavor | str,
+        after_refresh: AfterRefresh | None,
+        settings: Settings,
+        resources: Resources | None,
+        force: bool,
+        started: datetime | None,
+    ) -> _BulkRefresh:
+        flavor = Flavor(flavor)
+        snapshot = existing_snapshot(flavor, settings)
+        etag = snapshot_etag(flavor, settings)
+        since = replay_start(flavor, settings, started or datetime.now(UTC))
+        resources = resources or default_resources()
+        return cls(flavor, snapshot, etag, since, after_refresh, settings, resources, force)
+
+    @property
+    def purpose(self) -> str:
+        return f"refresh {self.flavor.value}"
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return REFRESH_TABLES + (REPLAY_TABLES if self.after_refresh is not None else ())
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        """The refresh on the session ``con``, then ``after_refresh``; the report."""
         report = refresh_insights(
             con,
-            snapshot,
-            flavor=flavor,
-            resources=resources,
-            force=force,
-            dump_etag=etag,
+            self.snapshot,
+            flavor=self.flavor,
+            resources=self.resources,
+            force=self.force,
+            dump_etag=self.etag,
         )
         after: Mapping[str, Any] = {}
-        if after_refresh is not None:
-            after = after_refresh(con, flavor, since, settings=settings, resources=resources)
-    return report.to_dict() | {"dump_etag": etag} | dict(after)
+        if self.after_refresh is not None:
+            after = self.after_refresh(
+                con, self.flavor, self.since, settings=self.settings, resources=self.resources
+            )
+        return report.to_dict() | {"dump_etag": self.etag} | dict(after)
 
 
 def replay_start(flavor: Flavor, settings: Settings, started: datetime) -> datetime:
@@ -168,7 +273,7 @@ def run_refresh(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The nightly job: predict + import (unless ``predict`` is False), then the bulk refresh followed by
-    ``after_refresh`` (:func:`refresh_step`); the report.
+    ``after_refresh``, in one store session (:func:`nightly_step`; :func:`refresh_step` alone); the report.
 
     ``ocr_table`` is an OCR-text Parquet table (``offpipe ocr-ingest``); without it only product names are
     predicted, and the OCR predictions already stored stay as they are (an import never evicts a group it
@@ -184,29 +289,31 @@ def run_refresh(
     check_taxonomies(resources)
     check_store(store, settings)  # before the (long) prediction step
     started = datetime.now(UTC)
-    predicted = (
-        predict_step(
+    predicted: dict[str, Any] | None = None
+    if predict:
+        predicted, refreshed = nightly_step(
             flavor,
+            after_refresh=after_refresh,
             ocr_table=ocr_table,
             types=types,
             store=store,
             settings=settings,
             resources=resources,
+            force=force,
             all_images=all_images,
+            started=started,
             progress=progress,
         )
-        if predict
-        else None
-    )
-    refreshed = refresh_step(
-        flavor,
-        after_refresh=after_refresh,
-        store=store,
-        settings=settings,
-        resources=resources,
-        force=force,
-        started=started,
-    )
+    else:
+        refreshed = refresh_step(
+            flavor,
+            after_refresh=after_refresh,
+            store=store,
+            settings=settings,
+            resources=resources,
+            force=force,
+            started=started,
+        )
     return refresh_summary(refreshed, predicted, snapshot=snapshot, ocr_table=ocr_table)
 
 

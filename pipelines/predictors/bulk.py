@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -27,6 +27,9 @@ from pipelines.predictors.registry import predict
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.store.schema import concat_predictions
 from pipelines.store.target import StoreTarget
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +140,95 @@ def run_predictions(
     skipped unless ``all_images``; they are always all predicted when only some ``types`` are asked for or
     nothing is imported, since the ledger then could not be kept exact.
     """
-    from pipelines.store.db import write_transaction
-    from pipelines.store.predictions import import_predictions
     from pipelines.store.session import store_session
+
+    settings = settings or get_settings()
+    prepared = predict_bulk(
+        flavor,
+        ocr_table=ocr_table,
+        types=types,
+        store=store,
+        settings=settings,
+        resources=resources,
+        for_import=import_into_store,
+        all_images=all_images,
+        progress=progress,
+    )
+    if import_into_store:
+        session = store_session(
+            store,
+            server_type=prepared.flavor.value,
+            purpose=prepared.purpose,
+            tables=prepared.tables,
+            settings=settings,
+        )
+        with session as con:
+            prepared.import_into(con)
+    return prepared.report
+
+
+@dataclass
+class BulkImport:
+    """A bulk run's predictions, ready to import into a store session (:meth:`import_into`).
+
+    Predicting needs no store session (only the OCR ledger's pending images, read before); the import
+    does. Keeping them apart lets the nightly job import and refresh in one session
+    (``pipelines.insights.job.nightly_step``): a PostgreSQL store then reads ``prediction`` once.
+    """
+
+    flavor: Flavor
+    report: PredictReport
+    predictions: pa.Table
+    products: pa.Table | None  # barcode, image_ids of the products that received predictions (to import)
+    pending: pa.Table | None  # the OCR images predicted, recorded in the ledger by the import
+    fingerprint: str
+
+    @property
+    def purpose(self) -> str:
+        return f"predict {self.flavor.value}"
+
+    @property
+    def recording(self) -> bool:
+        return self.pending is not None and self.pending.num_rows > 0
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The store tables the import reads and writes: the OCR ledger only when images are recorded in it
+        (a PostgreSQL store reads the tables asked for: a nightly rerun that predicted no new image skips
+        the whole ledger)."""
+        return ("prediction", "ocr_image") if self.recording else ("prediction",)
+
+    def import_into(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Import in one transaction on the session ``con``: a ledger entry says "this image's predictions
+        are stored", so both land together (a crash between two commits used to leave the predictions
+        without their ledger entries, and the next run re-predicted every image)."""
+        from pipelines.store.db import write_transaction
+        from pipelines.store.predictions import import_predictions
+
+        with write_transaction(con, purpose=self.purpose):
+            imported = import_predictions(con, self.predictions, products=self.products)
+            if self.recording:
+                assert self.pending is not None
+                ocr_ledger.record_images(
+                    con, self.pending, server_type=self.flavor.value, fingerprint=self.fingerprint
+                )
+        self.report.store_import = imported.to_dict()
+
+
+def predict_bulk(
+    flavor: Flavor | str = Flavor.off,
+    *,
+    ocr_table: Path | None = None,
+    types: Sequence[str] | None = None,
+    store: StoreTarget | Path | str | None = None,
+    settings: Settings | None = None,
+    resources: Resources | None = None,
+    for_import: bool = True,
+    all_images: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> BulkImport:
+    """Predict over the snapshot and the OCR images to predict (those the store's ledger does not cover,
+    read in a session of its own, unless ``all_images``); nothing is written."""
     from pipelines.store.target import store_target
 
     settings = settings or get_settings()
@@ -153,7 +242,7 @@ def run_predictions(
         columns += CATEGORY_MODEL_COLUMNS
     products = iter_parquet(snapshot, columns, PRODUCT_BATCH_ROWS)
     ocr = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
-    ledger = ocr_table is not None and import_into_store and types is None
+    ledger = ocr_table is not None and for_import and types is None
     fingerprint = ocr_ledger.predictors_fingerprint(resources) if ledger else ""
     pending = None
     if ledger and ocr is not None and ocr_table is not None:
@@ -170,28 +259,8 @@ def run_predictions(
         report.images,
         report.images_already_predicted,
     )
-    if import_into_store:
-        valid = prediction_products(predictions, snapshot)
-        # one transaction: a ledger entry says "this image's predictions are stored", so both land
-        # together (a crash between two commits used to leave the predictions without their ledger
-        # entries, and the next run re-predicted every image)
-        purpose = f"predict {flavor.value}"
-        # the OCR ledger is read only when images are recorded in it (a PostgreSQL store reads the tables
-        # asked for: a nightly rerun that predicted no new image skips the whole ledger)
-        recording = pending is not None and pending.num_rows > 0
-        session = store_session(
-            target,
-            server_type=flavor.value,
-            purpose=purpose,
-            tables=("prediction", "ocr_image") if recording else ("prediction",),
-            settings=settings,
-        )
-        with session as con, write_transaction(con, purpose=purpose):
-            imported = import_predictions(con, predictions, products=valid)
-            if recording:
-                ocr_ledger.record_images(con, pending, server_type=flavor.value, fingerprint=fingerprint)
-        report.store_import = imported.to_dict()
-    return report
+    valid = prediction_products(predictions, snapshot) if for_import else None
+    return BulkImport(flavor, report, predictions, valid, pending, fingerprint)
 
 
 def _pending_images(

@@ -29,6 +29,7 @@ from pipelines.convert.convert import convert_dump
 from pipelines.convert.snapshot import snapshot_etag
 from pipelines.download.dump import DUMP_NAME
 from pipelines.download.meta import DumpMeta, write_meta
+from pipelines.insights import refresh as refresh_module
 from pipelines.insights.export import EXPORT_COLUMNS, EXPORT_SCHEMA
 from pipelines.insights.job import refresh_markdown
 from pipelines.synth.generator import SynthSpec, generate
@@ -250,6 +251,40 @@ def test_truncated_snapshot_stops_deletions_unless_forced(
     assert "deletion skipped: safety stop" in refresh_markdown(stopped)  # the Prefect artifact says it
     shown = f"insights deleted (missing products): {forced['totals']['deleted']}"
     assert shown in refresh_markdown(forced)
+
+
+def test_a_failed_refresh_keeps_the_import(
+    refreshed: Refreshed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The import and the refresh share one store session (pipelines/insights/job.py, ``nightly_step``) as two
+    transactions: a refresh that fails leaves the import in place on both stores (PostgreSQL applies it when
+    the session ends), nothing of the refresh, and the next run refreshes without importing again."""
+    data = tmp_path / "data"
+    shutil.copytree(refreshed.data, data, ignore=shutil.ignore_patterns("*.lock", "store.duckdb*"))
+    monkeypatch.setenv("OFF_DATA_DIR", str(data))
+    url = None
+    if refreshed.url is not None:  # an empty store of its own
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create()
+        monkeypatch.setenv("OFF_STORE_URL", url)
+
+    def failing(report: Any) -> Any:  # called inside the refresh's transaction, after its writes
+        raise RuntimeError("a rule failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(refresh_module, "_run_counts", failing)
+        result = runner.invoke(app, ["refresh", "--flavor", "off"])
+    assert result.exit_code != 0 and "a rule failed" in str(result.exception)
+    imported = _query(data, "SELECT count(*) FROM prediction", url=url)[0][0]
+    assert imported > 0
+    assert _query(data, "SELECT count(*) FROM product_insight", url=url) == [(0,)]
+    assert _query(data, "SELECT count(*) FROM run", url=url) == [(0,)]
+
+    rerun = _invoke("refresh", "--flavor", "off")
+    assert rerun["predict"]["store_import"]["inserted"] == 0
+    stored = rerun["predict"]["store_import"]
+    assert stored["inserted"] == 0 and stored["kept_identical"] + stored["skipped_existing"] == imported
+    assert rerun["totals"]["created"] > 0
 
 
 def test_refresh_without_snapshot_fails_cleanly(data_dir: Path, empty_store: str | None) -> None:
