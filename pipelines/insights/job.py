@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.convert.snapshot import convert_report, existing_snapshot, snapshot_etag
 from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
-from pipelines.predictors.bulk import run_predictions
+from pipelines.predictors.bulk import predict_bulk
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.store.target import StoreTarget
 
@@ -64,32 +64,6 @@ def check_taxonomies(resources: Resources) -> None:
         raise RefreshError("no taxonomy folder (OFF_TAXONOMY_DIR): label and category importers need it")
     for name in TAXONOMIES:
         taxonomy_path(resources.taxonomy_dir, name)  # TaxonomyFileNotFoundError when absent
-
-
-def predict_step(
-    flavor: Flavor | str,
-    *,
-    ocr_table: Path | None = None,
-    types: Sequence[str] | None = None,
-    store: StoreTarget | Path | str | None = None,
-    settings: Settings | None = None,
-    resources: Resources | None = None,
-    all_images: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Predict over the snapshot (and the OCR images the store has no predictions for, or all of them with
-    ``all_images``) and import into the store; the report."""
-    report = run_predictions(
-        flavor,
-        ocr_table=ocr_table,
-        types=types,
-        store=store,
-        settings=settings,
-        resources=resources,
-        all_images=all_images,
-        progress=progress,
-    )
-    return report.to_dict()
 
 
 def refresh_step(
@@ -139,8 +113,9 @@ def nightly_step(
     started: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """:func:`predict_step` then :func:`refresh_step`, with the import and the refresh in one store session;
-    the two reports.
+    """Predict over the snapshot (and the OCR images the store has no predictions for, or all of them with
+    ``all_images``), import, then :func:`refresh_step`'s work, the import and the refresh in one store
+    session; the prediction report and the refresh report.
 
     Predicting needs no session; the import and the refresh (with ``after_refresh``) then run in the same
     session, as the same two transactions in the same order: a PostgreSQL store reads ``prediction`` once
@@ -148,7 +123,6 @@ def nightly_step(
     both stores, as when the steps run apart: the session ends normally (the DuckDB store has committed the
     import; PostgreSQL applies it) and the refresh's error is raised after it.
     """
-    from pipelines.predictors.bulk import predict_bulk
     from pipelines.store.session import store_session
 
     settings = settings or get_settings()
