@@ -6,12 +6,12 @@ The listener is a real ``offpipe listen`` on private Redis streams, reading the 
 local Product Opener API (``OFF_PRODUCT_SOURCES=api``); the bulk run is ``run_refresh`` with the listener's
 replay, in a thread of the test, over an older snapshot (the products before their edits). Events arrive:
 
-- *free*: published at a steady rate from the start of the bulk run until its refresh session starts (they
-  meet the prediction step, the import's read, decision and chunked apply as they come);
+- *free*: published at a steady rate from the start of the bulk run until its store session (the import, the
+  refresh and the replay: ``pipelines.insights.job.nightly_step``) starts: they meet the prediction step;
 - *pinned*: three waves of 150 products, each published while the bulk run is held at one point and
-  applied before it goes on — after the import session's read, after the refresh session's read, and
-  between two of the refresh session's apply chunks. The holds only wait (the code path is the real one):
-  they make the refresh session's ``skipped_products`` exactly predictable from the lock buckets.
+  applied before it goes on — two after the session's read, one between two of its apply chunks. The
+  holds only wait (the code path is the real one): they make the session's ``skipped_products`` exactly
+  predictable from the lock buckets.
 
 After both: the listener's path run again on every edited product changes nothing (a bulk decision that
 undid an edit would be redone), every edited product ends as the same edits applied after a clean bulk run
@@ -71,6 +71,7 @@ PRODUCTS = int(os.environ.get("OFF_TEST_PG_CONCURRENCY_PRODUCTS", "100000"))
 BASE = 5_000  # generated products; the snapshot repeats them under other codes up to PRODUCTS
 EDITS = 1_000  # edited products of the base set, one event each
 WAVE = 150  # products of each pinned wave
+SESSION = "predict off and refresh off"  # the purpose of the nightly job's store session (nightly_step)
 FREE_RATE = 150.0  # free events per second
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TIMEOUT_S = 300.0
@@ -452,11 +453,10 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
             events.wait_applied()  # every free event before the refresh session's snapshot
 
         probe.holds = {
-            ("predict off", "after read"): wave(waves[0]),
-            ("refresh off", "before read"): refresh_begins,
-            ("refresh off", "after read"): wave(waves[1]),
+            (SESSION, "before read"): refresh_begins,
+            (SESSION, "after read"): wave(waves[0] + waves[1]),
         }
-        probe.middle = {"refresh off": wave(waves[2])}
+        probe.middle = {SESSION: wave(waves[2])}
         bulk: dict[str, Any] = {}
         errors: list[BaseException] = []
 
@@ -481,7 +481,7 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
         assert not probe.thread.is_alive(), "the bulk run did not finish"
         bulk_seconds = time.perf_counter() - bulk_started
         assert not errors, errors
-        before_refresh = set(events.published) - {e.code for e in waves[1] + waves[2]}
+        before_refresh = set(events.published) - {e.code for e in waves[0] + waves[1] + waves[2]}
         events.publish(free[sent:])  # the free events the refresh session did not meet
         events.wait_applied()
         stats = listener_stats(client, settings.listener_group)
@@ -503,25 +503,21 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
         client.close()
 
     assert stats.get("dead_lettered", 0) == stats.get("failed_batches", 0) == 0, stats
-    assert len(events.published) == 2 * EDITS and sent >= len(free) // 2, (sent, len(free))
+    # the free events sent while the bulk run predicted (~0.6 s at 100k products: ~90 of them); the others
+    # were published after it
+    assert len(events.published) == 2 * EDITS and sent > 0, (sent, len(free))
     # every pinned wave met its hold; the refresh session's skipped products are exactly the ones its holds
     # let the listener change under it, in buckets it had changes in
     assert not probe.holds, f"holds never reached: {sorted(probe.holds)}"
-    refresh_chunks = probe.chunks["refresh off"]
+    refresh_chunks = probe.chunks[SESSION]
     middle = len(refresh_chunks) // 2
     after_snapshot = {b for chunk in refresh_chunks for b in chunk}
     after_middle = {b for chunk in refresh_chunks[middle:] for b in chunk}
-    expected = {e.code for e in waves[1] if mirror.bucket("off", e.code) in after_snapshot}
+    expected = {e.code for e in waves[0] + waves[1] if mirror.bucket("off", e.code) in after_snapshot}
     expected |= {e.code for e in waves[2] if mirror.bucket("off", e.code) in after_middle}
-    skipped = [code for _, code in probe.skipped.get("refresh off", [])]
+    skipped = [code for _, code in probe.skipped.get(SESSION, [])]
     assert sorted(skipped) == sorted(expected) and len(expected) > WAVE
-    assert probe.reports["refresh off"].skipped_products == len(expected)
-    # the import session: its wave's products (and maybe free ones it met) left to the listener
-    import_chunks = {b for chunk in probe.chunks["predict off"] for b in chunk}
-    import_skipped = {code for _, code in probe.skipped.get("predict off", [])}
-    assert {e.code for e in waves[0] if mirror.bucket("off", e.code) in import_chunks} <= import_skipped
-    assert import_skipped <= {e.code for e in edits}
-    assert probe.reports["predict off"].skipped_products == len(probe.skipped.get("predict off", []))
+    assert probe.reports[SESSION].skipped_products == len(expected)
     # the replay decided again every product the listener applied before the refresh session's snapshot
     assert bulk["refresh"]["listener_replay"]["products"] == len(before_refresh)
 
@@ -551,13 +547,12 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
     assert not stale, f"{len(stale)} unedited products differ from a clean run, e.g. {stale[0]}"
     logger.warning(
         "concurrency test: %d products, bulk run %.1f s with the listener (%d free events met it), "
-        "preparation %.1f s, total %.1f s; skipped: import %d, refresh %d",
+        "preparation %.1f s, total %.1f s; products skipped by the bulk session: %d",
         PRODUCTS,
         bulk_seconds,
         sent,
         prepared - started,
         time.perf_counter() - started,
-        len(import_skipped),
         len(expected),
     )
 
