@@ -9,10 +9,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pipelines.common import config
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OFF_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -169,3 +173,16 @@ def pg_store_url(_pg_store_template: str) -> Iterator[str]:
     """A database as ``offpipe store init`` leaves a fresh one, for one test: its URL."""
     with _database(_pg_store_template) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Databases on the test server (tests/support/postgres.py) for the whole session: each test creates its
+    own; all are dropped at the end of the session at the latest."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.drop_all()

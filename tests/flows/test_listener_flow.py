@@ -16,7 +16,6 @@ from pipelines.listener.failures import OutageError, is_outage
 from tests.pipelines.listener.conftest import (  # noqa: F401 (fixtures)
     codes_with_insights,
     extra_env,
-    listener_postgres,
     listener_resources,
     query,
     world,

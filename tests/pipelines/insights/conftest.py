@@ -265,16 +265,6 @@ def pg_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Databases on the test server (tests/support/postgres.py), dropped at the end of the session."""
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.drop_all()
-
-
-@pytest.fixture(scope="session")
 def postgres_store_url(postgres_server: PostgresServer) -> str:
     """One database with the store's tables for the session's insight tests (emptied before each)."""
     return postgres_server.create()

@@ -15,7 +15,6 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from pipelines.store.db import open_store
 from pipelines.store.predictions import import_predictions
 from pipelines.store.session import store_session
 from pipelines.synth.generator import SynthSpec, generate
-from tests.support.postgres import PostgresServer, drop_database, drop_store_template
+from tests.support.postgres import PostgresServer
 
 BACKENDS = ["duckdb", "postgresql"]
 STORE_FILE = "store.duckdb"
@@ -93,46 +92,16 @@ def world_source(
     return folder
 
 
-class _Server(PostgresServer):
-    """Test databases; :meth:`drop_later` drops one on a background thread: dropping a database waits for a
-    checkpoint (1-3 s on a busy machine), which the next test need not wait for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
-
-    def drop_later(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1]
-        if name in self.names:
-            self.names.remove(name)
-            self._dropper.submit(drop_database, name)
-
-    def drop_all(self) -> None:
-        self._dropper.shutdown(wait=True)
-        super().drop_all()
-
-
-@pytest.fixture(scope="session")
-def listener_postgres() -> Iterator[_Server]:
-    """Databases of the listener tests on the test server, dropped at the end of the session at the latest."""
-    server = _Server()
-    try:
-        yield server
-    finally:
-        server.drop_all()
-        drop_store_template()
-
-
 @pytest.fixture(scope="session")
 def world_database(
-    listener_postgres: PostgresServer,
+    postgres_server: PostgresServer,
     world_source: Path,
     tmp_path_factory: pytest.TempPathFactory,
     listener_resources: Resources,
 ) -> str:
     """The world's store on PostgreSQL, written as the nightly run writes it (bulk sessions): the name of
     the database each test copies."""
-    url = listener_postgres.create()
+    url = postgres_server.create()
     data = tmp_path_factory.mktemp("listener-world-pg") / "data"
     shutil.copytree(world_source / "data", data, ignore=shutil.ignore_patterns(f"{STORE_FILE}*"))
     settings = get_settings({"OFF_DATA_DIR": str(data), "OFF_STORE_URL": url})
@@ -164,9 +133,9 @@ def world(
         "OFF_OCR_STREAM": f"{prefix}:ocr",
         "OFF_LISTENER_GROUP": f"{prefix}-group",
     }
-    server: _Server | None = None
+    server: PostgresServer | None = None
     if postgres:
-        server = request.getfixturevalue("listener_postgres")
+        server = request.getfixturevalue("postgres_server")
         env["OFF_STORE_URL"] = server.create(template=request.getfixturevalue("world_database"))
         request.node.stash[_SERVER] = server
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
@@ -179,7 +148,7 @@ def world(
         server.drop_later(env["OFF_STORE_URL"])
 
 
-_SERVER = pytest.StashKey[_Server]()
+_SERVER = pytest.StashKey[PostgresServer]()
 
 
 def world_settings(settings: Settings, **env: str) -> Settings:

@@ -75,7 +75,7 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
         yield lambda: Store(next(paths), settings, copy_file)
         return
-    server = request.getfixturevalue("listener_postgres")
+    server = request.getfixturevalue("postgres_server")
     created: list[str] = []
 
     def copy_database(source: Path | str) -> str:

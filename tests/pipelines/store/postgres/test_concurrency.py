@@ -342,17 +342,8 @@ def _listen(env: dict[str, str], log: Path) -> subprocess.Popen:
 # --- the test -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server() -> Iterator[PostgresServer]:
-    databases = PostgresServer()
-    try:
-        yield databases
-    finally:
-        databases.drop_all()
-
-
 def test_listener_edits_during_a_bulk_run_are_never_undone(
-    server: PostgresServer,
+    postgres_server: PostgresServer,
     tmp_path: Path,
     taxonomy_dir: Path,
     keywords_dir: Path,
@@ -364,7 +355,7 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
     generate(SynthSpec(products=BASE, seed=23, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir), dump)
     convert_dump(dump, "off", out_dir=tmp_path / "base", min_rows=0)
     base = pq.read_table(tmp_path / "base" / "products.parquet")
-    old_run = _clean_run(server, base, tmp_path / "old", resources)
+    old_run = _clean_run(postgres_server, base, tmp_path / "old", resources)
     old = _state(old_run.store_url or "", old_run)
 
     # the edited products: base products with something stored (their edit can change it), one of four kinds
@@ -412,7 +403,7 @@ def test_listener_edits_during_a_bulk_run_are_never_undone(
         prepared = time.perf_counter()
 
         # the store and the listener
-        url = server.create()
+        url = postgres_server.create()
         env = sources | {
             "OFF_DATA_DIR": str(tmp_path / "data"),
             "OFF_STORE_URL": url,
