@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -163,6 +163,8 @@ class WorkingCopy:
             self.con.execute(load_sql("store/mirror_memory").format(memory_limit=memory_limit))
         self.con.execute(load_sql("store/mirror_sequence"))
         ensure_schema(self.con)
+        # the mirrored tables that may hold rows (a kept copy's last session's): the next read empties those
+        self.dirty: set[str] = set()
 
     def close(self) -> None:
         self.con.close()
@@ -276,17 +278,17 @@ class PostgresStore:
         report = self.last_report = ApplyReport()
         codes = sorted(set(scope.barcodes))
         buckets = [mirror.bucket(scope.server_type, code) for code in codes]
-        with self._scratch_dir(keep=self.keep_copy) as tmp, self._working(tmp) as work, conn.transaction():
+        # the run log is read by a bulk refresh only (its safety stop): a per-product session adds to it
+        read = [table for table in tables if table.by_product]
+        with self._scratch_dir(keep=self.keep_copy) as tmp, self._working(tmp) as copy, conn.transaction():
             conn.execute(_pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets})
-            empty = _read(conn, work, scope, tables, tmp)
-            yield work
-            changed = _diff(work, empty)
-            _register_skipped(work, [])
-            _apply_range(conn, work, changed, 0, mirror.BUCKETS - 1, tmp, report)
-            _apply_unscoped(conn, work, changed, tmp, report)
-            if codes:
-                params = {"server_type": scope.server_type, "barcodes": codes, "buckets": buckets}
-                conn.execute(_pg("postgres/product_version_bump"), params)
+            empty = _read(conn, copy.con, scope, read, tmp, clear=copy.dirty)
+            copy.dirty = {table.name for table in MIRRORED} - empty
+            yield copy.con
+            changed = _diff(copy.con, empty)
+            copy.dirty.update(table.name for table in changed)
+            versions = {"server_type": scope.server_type, "barcodes": codes, "buckets": buckets}
+            _apply_all(conn, copy.con, changed, tmp, report, versions if codes else None)
             report.chunks = 1
 
     @contextmanager
@@ -339,19 +341,19 @@ class PostgresStore:
             time.sleep(_FLAVOR_POLL_S)
 
     @contextmanager
-    def _working(self, tmp: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _working(self, tmp: Path) -> Iterator[WorkingCopy]:
         """The in-memory working copy of a per-product session: kept between sessions with ``keep_copy``."""
         if not self.keep_copy:
             copy = WorkingCopy(temp_dir=tmp)
             try:
-                yield copy.con
+                yield copy
             finally:
                 copy.close()
             return
         if self._copy is None:
             self._copy = WorkingCopy()
         try:
-            yield self._copy.con
+            yield self._copy
         except BaseException:
             self._copy.close()  # its state is not trusted after a failure
             self._copy = None
@@ -386,9 +388,11 @@ def _read(
     scope: Scope,
     tables: Sequence[Mirrored],
     tmp: Path,
+    clear: Collection[str] = (),
 ) -> frozenset[str]:
-    """Load the scope's rows of ``tables`` into the working copy (emptied first) and keep them as "before";
-    the names of the tables left empty (no "before" kept: :func:`_diff` makes it if the rules add rows).
+    """Load the scope's rows of ``tables`` into the working copy and keep them as "before"; the names of the
+    tables left empty (no "before" kept: :func:`_diff` makes it if the rules add rows). ``clear``: the
+    tables to empty first (a kept copy's last rows; a new copy's tables are empty).
 
     PostgreSQL writes the rows (COPY) while DuckDB loads the previous part of them: each table's CSV is cut
     into parts of about :data:`_READ_PART_BYTES`, loaded in order by one thread while the next part arrives
@@ -401,7 +405,8 @@ def _read(
         "barcodes": list(scope.barcodes or ()),
     }
     for table in MIRRORED:
-        work.execute(_duck_parsed("store/mirror_clear", table))
+        if table.name in clear:
+            work.execute(_duck_parsed("store/mirror_clear", table))
     with _Loader(work) as loader:
         for table in tables:
             query = _pg("postgres/scope_read" if table.by_product else "postgres/scope_read_run", table)
@@ -610,6 +615,36 @@ def _apply_unscoped(
         if not table.by_product:
             work.execute(_duck_parsed("store/mirror_chunk_run", table))
             _apply_chunk(conn, work, table, tmp, report)
+
+
+def _apply_all(
+    conn: psycopg.Connection,
+    work: duckdb.DuckDBPyConnection,
+    tables: Sequence[Mirrored],
+    tmp: Path,
+    report: ApplyReport,
+    versions: dict[str, Any] | None,
+) -> None:
+    """Apply every change of ``tables`` (those with changes) in the caller's transaction — a per-product
+    session, whose locks cover all its products: each table's changes go out in one statement
+    (``mirror_export.sql``), then one round trip deletes, updates and inserts, table after table, empties
+    the staging tables and moves the products' ``versions`` (the ``product_version_bump`` parameters)."""
+    for table in tables:
+        path = tmp / f"apply_{table.name}.csv"
+        work.execute(_duck("store/mirror_export", table, path=_quoted(path)))
+        _stage(conn, table)
+        _copy_in(conn, _pg("postgres/stage_copy", table), path)
+        path.unlink()
+    with conn.pipeline():
+        done = [
+            (table, op, conn.execute(_pg(name, table))) for table in tables for op, name, _ in _APPLY_STEPS
+        ]
+        for table in tables:
+            conn.execute(_pg("postgres/stage_clear", table))
+        if versions is not None:
+            conn.execute(_pg("postgres/product_version_bump"), versions)
+    for table, op, cursor in done:
+        report.add(table.name, _OP_NAMES[op], cursor.rowcount)
 
 
 def _apply_chunk(

@@ -248,10 +248,10 @@ class BulkProbe:
             probe.reports[purpose] = store.last_report
             probe.purpose = None
 
-        def watched_read(conn: Any, work: Any, scope: Any, *args: Any) -> Any:
+        def watched_read(conn: Any, work: Any, scope: Any, *args: Any, **kwargs: Any) -> Any:
             if probe.mine() and scope.everything:
                 probe.hold("before read")
-            return read(conn, work, scope, *args)
+            return read(conn, work, scope, *args, **kwargs)
 
         def watched_versions(
             conn: Any, work: Any, server_type: str, buckets: Any, tmp: Any, into: str
