@@ -21,17 +21,16 @@ from pipelines.annotate.config import DEFAULT_TIMEOUT_S, Credentials
 from pipelines.annotate.results import AnnotationStatus, Outcome
 from pipelines.barcodes import strict_code
 from pipelines.common.config import Flavor, Settings
-from pipelines.common.http import USER_AGENT
+from pipelines.common.http import EDIT_COMMENT_MARK, USER_AGENT
 
 logger = logging.getLogger(__name__)
 
-COMMENT_PREFIX = "[offpipe]"  # marks the project's edits: the listener skips the events they cause
 SAVED = "fields saved"
 
 
 def comment(action: str, insight_id: str, *, automatic: bool) -> str:
     """The edit comment, as Robotoff writes its own (``generate_edit_comment``) under the project's name."""
-    text = f"{COMMENT_PREFIX} {action}, ID: {insight_id}"
+    text = f"{EDIT_COMMENT_MARK} {action}, ID: {insight_id}"
     return text + " (automated edit)" if automatic else text
 
 

@@ -167,6 +167,9 @@ class Settings:
     category_model: str = "latest"
     # The store: None (the DuckDB file $OFF_DATA_DIR/store.duckdb), a path, or postgresql://… (docs/store.md).
     store_url: str | None = None
+    # The Product Opener account the project's write-back edits are made as (OFF_USER; its password is read
+    # only when a write is made, pipelines/annotate/config.py): the listener skips that account's events.
+    write_user: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -224,6 +227,7 @@ class Settings:
             },
             snapshot_min_ratio=_ratio_setting(env, "OFF_SNAPSHOT_MIN_RATIO", DEFAULT_SNAPSHOT_MIN_RATIO),
             store_url=(env.get("OFF_STORE_URL") or "").strip() or None,
+            write_user=(env.get("OFF_USER") or "").strip() or None,
         )
 
     @property

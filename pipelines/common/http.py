@@ -38,6 +38,9 @@ def _project_version() -> str:
 
 
 USER_AGENT = f"offpipe/{_project_version()} (+https://github.com/openfoodfacts)"
+# Starts the comment of every edit the project makes on Product Opener (docs/annotate.md): the listener skips
+# the update events those edits cause, as it skips Robotoff's "[robotoff]" ones.
+EDIT_COMMENT_MARK = "[offpipe]"
 
 
 @dataclass(frozen=True)

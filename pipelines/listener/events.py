@@ -35,6 +35,7 @@ import orjson
 from pipelines.barcodes import InvalidBarcodeError, strict_code
 from pipelines.common.config import PRODUCT_TYPE_FLAVORS, Flavor
 from pipelines.common.errors import OffpipeError
+from pipelines.common.http import EDIT_COMMENT_MARK
 
 MAX_DIFFS_BYTES = 256 * 1024  # a diff larger than this is not parsed: the product is refreshed as a whole
 MAX_FIELD_BYTES = 4096  # codes, ids, user ids, comments: longer values are cut before use
@@ -45,6 +46,7 @@ MAX_FIELD_BYTES = 4096  # codes, ids, user ids, comments: longer values are cut 
 MAX_IMAGE_IDS = 500
 ROBOTOFF_USERS = frozenset({"roboto-app"})
 ROBOTOFF_COMMENT_MARK = "[robotoff]"
+OWN_COMMENT_MARK = EDIT_COMMENT_MARK  # the project's own write-back edits (docs/annotate.md)
 MASS_UPDATE_USERS = frozenset({"scanbot", "update_all_products"})
 _IMAGE_ID = re.compile(r"[0-9]{1,9}")
 UPDATE_ACTIONS = frozenset({"updated", "created", "reprocessed"})  # creation is sent as "updated" anyway
@@ -80,7 +82,7 @@ class InvalidEventError(OffpipeError, ValueError):
 
 @dataclass(frozen=True)
 class Skipped:
-    """A valid event that needs no work (``reason``: ``robotoff_edit`` or ``ignored_action``)."""
+    """A valid event that needs no work (``reason``: ``robotoff_edit``, ``own_edit``, ``ignored_action``)."""
 
     stream: str
     entry_id: str
@@ -199,6 +201,7 @@ def parse_product_event(
     *,
     robotoff_users: frozenset[str] = ROBOTOFF_USERS,
     mass_update_users: frozenset[str] = MASS_UPDATE_USERS,
+    own_users: frozenset[str] = frozenset(),
 ) -> ProductEvent | Skipped:
     """A product-update stream entry as work to do, a skip, or :class:`InvalidEventError`."""
     code, raw_code = _barcode(fields)
@@ -212,6 +215,8 @@ def parse_product_event(
     comment = _text(fields, "comment") or ""
     if user_id in robotoff_users or ROBOTOFF_COMMENT_MARK in comment:
         return Skipped(stream, entry_id, "robotoff_edit")
+    if user_id in own_users or OWN_COMMENT_MARK in comment:
+        return Skipped(stream, entry_id, "own_edit")
     diffs = _diffs(fields) if action not in DELETE_ACTIONS else None
     kind, image_ids = _kind(action, diffs)
     return ProductEvent(

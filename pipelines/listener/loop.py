@@ -407,6 +407,7 @@ class Listener:
                         entry.entry_id,
                         entry.fields,
                         robotoff_users=frozenset(self.settings.listener_skip_users),
+                        own_users=frozenset(filter(None, (self.settings.write_user,))),
                     )
             except InvalidEventError as exc:
                 logger.warning("invalid event %s %s: %s", entry.stream, entry.entry_id, exc)

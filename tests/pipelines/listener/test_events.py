@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines import barcodes
 from pipelines.common.config import Flavor
+from pipelines.common.http import EDIT_COMMENT_MARK
 from pipelines.listener.events import (
     MAX_DIFFS_BYTES,
     MAX_IMAGE_IDS,
@@ -200,6 +201,17 @@ def test_robotoff_edits_and_ignored_actions_are_skipped() -> None:
     custom = parse_product_event("s", "1-0", _event(user_id="my-bot"), robotoff_users=frozenset({"my-bot"}))
     assert isinstance(custom, Skipped)
     assert _parse(action="archived") == Skipped("product_updates_off", "1700000000000-0", "ignored_action")
+
+
+def test_the_projects_own_edits_are_skipped() -> None:
+    """Our write-back edits (docs/annotate.md) carry the comment mark and are made as OFF_USER."""
+    marked = _parse(user_id="alice", comment=f"{EDIT_COMMENT_MARK} Adding label tag 'en:organic', ID: x")
+    assert marked == Skipped("product_updates_off", "1700000000000-0", "own_edit")
+    ours = parse_product_event(
+        "s", "1-0", _event(user_id="offpipe-bot"), own_users=frozenset({"offpipe-bot"})
+    )
+    assert ours == Skipped("s", "1-0", "own_edit")
+    assert isinstance(_parse(user_id="offpipe-bot"), ProductEvent)  # skipped only as the configured account
 
 
 def test_mass_updates_take_the_low_lane() -> None:

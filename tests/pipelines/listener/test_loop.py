@@ -17,11 +17,13 @@ from tests.pipelines.listener.conftest import (
     make_listener,
     publish,
     query,
+    world_settings,
 )
 
 
 def test_events_are_applied_skipped_or_dead_lettered_and_all_acknowledged(world) -> None:
     settings, resources, client = world
+    settings = world_settings(settings, OFF_USER="offpipe-bot")  # the account of our own write-back edits
     gone, kept = codes_with_insights(settings)[:2]
     listener = make_listener(settings, resources, client)
     listener.setup()
@@ -29,13 +31,15 @@ def test_events_are_applied_skipped_or_dead_lettered_and_all_acknowledged(world)
     publish(client, settings, code=kept, diffs=json.dumps({"fields": {"change": ["product_name"]}}))
     publish(client, settings, code="12")  # invalid barcode
     publish(client, settings, code=kept, user_id="roboto-app")  # Robotoff's own edit
+    publish(client, settings, code=kept, user_id="offpipe-bot")  # ours (docs/annotate.md) …
+    publish(client, settings, code=kept, comment="[offpipe] Adding label tag 'en:organic', ID: x")  # … marked
     applied = sum(listener.turn() for _ in range(5))
     assert applied == 2
     assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [gone]) == [(0,)]
     assert query(settings, "SELECT count(*) FROM prediction WHERE barcode = ?", [gone]) == [(0,)]
     assert query(settings, "SELECT count(*) FROM product_insight WHERE barcode = ?", [kept])[0][0] > 0
     stats = listener_stats(client, settings.listener_group)
-    assert stats == {"processed": 2, "batches": 1, "skipped": 1, "dead_lettered": 1}
+    assert stats == {"processed": 2, "batches": 1, "skipped": 3, "dead_lettered": 1}
     status = stream.group_status(client, settings.redis_streams[0], settings.listener_group)
     assert (status.pending, status.lag, status.dead_letters) == (0, 0, 1)
     runs = query(settings, "SELECT kind, products FROM run WHERE kind = 'per-product'", [])
