@@ -170,6 +170,9 @@ class Settings:
     # The Product Opener account the project's write-back edits are made as (OFF_USER; its password is read
     # only when a write is made, pipelines/annotate/config.py): the listener skips that account's events.
     write_user: str | None = None
+    # What `offpipe insights apply` and the apply_insights flow do with due insights: "plan" (write the calls
+    # they would make, send nothing) or "apply" (send them); docs/annotate.md.
+    apply_mode: str = "plan"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -228,6 +231,7 @@ class Settings:
             snapshot_min_ratio=_ratio_setting(env, "OFF_SNAPSHOT_MIN_RATIO", DEFAULT_SNAPSHOT_MIN_RATIO),
             store_url=(env.get("OFF_STORE_URL") or "").strip() or None,
             write_user=(env.get("OFF_USER") or "").strip() or None,
+            apply_mode=_choice_setting(env, "OFF_APPLY_MODE", ("plan", "apply"), "plan"),
         )
 
     @property

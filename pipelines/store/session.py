@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
@@ -106,6 +106,23 @@ def store_reader(
         scope = Scope(server_type, None if barcodes is None else tuple(barcodes))
         with pg.reader(scope, tables=_tables(tables)) as con:
             yield con
+    finally:
+        pg.close()
+
+
+def scope_barcodes(
+    query: str, params: dict[str, Any], store: StoreRef = None, settings: Settings | None = None
+) -> list[str] | None:
+    """The products a PostgreSQL query (``sql/<query>.sql``, one column of barcodes) names, to give a session
+    on the PostgreSQL store a narrow scope; ``None`` with the DuckDB store, whose sessions read nothing (the
+    rules run on the file, where the same condition costs nothing to evaluate)."""
+    settings = settings or get_settings()
+    target = store_target(store, settings)
+    if isinstance(target, DuckDBTarget):
+        return None
+    pg = _postgres(target, settings)
+    try:
+        return pg.barcodes(query, params)
     finally:
         pg.close()
 

@@ -46,6 +46,8 @@ PARAMS: dict[str, object] = {
     "space": 4080,
     "key": 7,
     "server_types": ["off", "obf"],
+    "now": NOW,
+    "limit": 10,
 }
 # A trusted SQL fragment for each {name} template slot, as the code would fill it.
 # The mirror files are templated per mirrored table: product_insight stands for all of them here (the

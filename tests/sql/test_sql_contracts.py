@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.annotate.job import OUTCOMES_SCHEMA
 from pipelines.common.sql import (
     SqlHeader,
     SqlHeaderError,
@@ -54,6 +55,7 @@ _BARCODE = pa.schema([pa.field("barcode", pa.string())])
 
 # The relations the pipeline registers before running a file (READS: @name), with the schemas it gives them.
 INPUTS: dict[str, pa.Schema] = {
+    "annotate_outcomes": OUTCOMES_SCHEMA,
     "barcode_source": PRODUCT_SCHEMA,
     "batch": BATCH_SCHEMA.append(pa.field("text", pa.string())),
     "brand_blacklist_input": pa.schema([pa.field("tag", pa.string())]),
@@ -109,6 +111,7 @@ PARAMS: dict[str, object] = {
     "id": "00000000-0000-0000-0000-000000000001",
     "key": "key",
     "kind": "bulk",
+    "limit": 10,
     "listed": 5,
     "load_seconds": 0.1,
     "loader": "loader",

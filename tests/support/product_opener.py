@@ -3,8 +3,9 @@
 It keeps products in memory (code → fields), implements ``POST /cgi/product_jqm2.pl`` as Product Opener
 does for the fields offpipe sends (``add_labels``, ``add_categories``, ``add_brands``, ``add_stores``,
 ``quantity``, ``expiration_date``, ``emb_codes``; form-encoded, ``user_id`` and ``password`` checked),
-answers with ``status_verbose``, records every request, and can be told to fail: answer 500 or 403, answer
-late (a timeout), answer 200 without saving, or close the connection without answering.
+answers with ``status_verbose``; serves ``GET /api/v2/product/<code>`` (the read API); records every
+request; and can be told to fail a write: answer 500 or 403, answer late (a timeout), answer 200 without
+saving, or close the connection without answering.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 _ADD_TAGS = {"add_labels": "labels_tags", "add_categories": "categories_tags", "add_stores": "stores_tags"}
 _SET_FIELDS = ("quantity", "expiration_date", "emb_codes")
 
 
-def _tag(value: str) -> str:
-    """Product Opener's tag of a free-text value, as far as these tests need it."""
-    return value if ":" in value else "en:" + value.strip().lower().replace(" ", "-")
+def _tag(value: str, *, taxonomy: bool) -> str:
+    """Product Opener's tag of a value, as far as these tests need it: taxonomized fields (labels,
+    categories) carry a language prefix, free-text ones (stores) do not."""
+    tag = value.strip().lower().replace(" ", "-")
+    return tag if ":" in value or not taxonomy else "en:" + tag
 
 
 @dataclass
@@ -44,7 +49,8 @@ class ProductOpener:
     user: str = "offpipe-bot"
     password: str = "s3cret"
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # the writes
+    reads: list[str] = field(default_factory=list)  # the codes read through the API
     fail: Failures = field(default_factory=Failures)
 
     def __post_init__(self) -> None:
@@ -59,6 +65,9 @@ class ProductOpener:
 
             def do_POST(self) -> None:
                 server._handle(self)
+
+            def do_GET(self) -> None:
+                server._read(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(
@@ -78,8 +87,25 @@ class ProductOpener:
         self.httpd.server_close()
 
     def writes(self) -> list[dict[str, str]]:
-        """The form fields of every request received (the password left out)."""
+        """The form fields of every write received (the password left out)."""
         return [{k: v for k, v in r["form"].items() if k != "password"} for r in self.requests]
+
+    def _read(self, request: BaseHTTPRequestHandler) -> None:
+        """``GET /api/v2/product/<code>``: the product as the read API gives it (the API product source)."""
+        code = request.path.split("?")[0].removeprefix("/api/v2/product/").removesuffix(".json")
+        with self._lock:
+            self.reads.append(code)
+            product = self.products.get(code)
+        if product is None:
+            status, body = 404, orjson.dumps({"status": 0, "status_verbose": "product not found"})
+        else:
+            document = {"code": code, "product_type": "food", **product}
+            status, body = 200, orjson.dumps({"status": 1, "code": code, "product": document})
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
@@ -120,7 +146,7 @@ class ProductOpener:
         product = self.products.setdefault(form.get("code", ""), {})
         for name, tags in _ADD_TAGS.items():
             if form.get(name):
-                tag = _tag(form[name])
+                tag = _tag(form[name], taxonomy=name != "add_stores")
                 product[tags] = [*product.get(tags, []), *([] if tag in product.get(tags, []) else [tag])]
         if form.get("add_brands"):
             product["brands"] = ",".join(b for b in (product.get("brands"), form["add_brands"]) if b)

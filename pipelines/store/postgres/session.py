@@ -201,6 +201,12 @@ class PostgresStore:
             self._conn = conn
         return self._conn
 
+    def barcodes(self, query: str, params: dict[str, Any]) -> list[str]:
+        """The barcodes ``sql/<query>.sql`` (a PostgreSQL query of one column) returns: a session's scope
+        chosen by a condition on PostgreSQL's rows, so that the session reads only those products."""
+        rows = self.connection().execute(_pg(query), params).fetchall()
+        return [row[0] for row in rows]
+
     def close(self) -> None:
         if self._copy is not None:
             self._copy.close()

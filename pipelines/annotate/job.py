@@ -1,0 +1,308 @@
+"""The write-back run: every due insight of a flavor applied to Product Opener, or only planned.
+
+Robotoff's scheduler annotates the due insights every 2 minutes (``process_insights``: automatic processing,
+not annotated, ``process_after`` passed). A run here does the same in four steps (docs/annotate.md):
+
+1. **read** the due insights (``sql/annotate/due_insights.sql``, the oldest ``limit``) — on PostgreSQL in a
+   session scoped to their products (``sql/postgres/due_insight_barcodes.sql``);
+2. **decide** per insight from the product's *current* state, read from the configured product source
+   (``OFF_PRODUCT_SOURCES``: MongoDB or Product Opener's API in production): a call, or nothing to send;
+3. **plan** mode (the default) writes the decisions as Parquet and markdown under
+   ``$OFF_DATA_DIR/reports/apply/<flavor>/`` and stops; **apply** mode sends the calls, at most ``rate`` a
+   second, outside any store session (no lock is held during an HTTP call);
+4. **record** the outcomes (``sql/annotate/record_outcomes.sql``) every :data:`RECORD_EVERY` insights, each
+   time in one short session of their products.
+
+A call that may succeed later (5xx, timeout, lost connection) records nothing: the insight stays due. A run
+killed between a call and its record sends nothing twice for the types with an "already done" check: the
+next run reads the product's new state and records ``error_already_annotated`` instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.annotate.base import Done, Insight, Write
+from pipelines.annotate.config import Credentials
+from pipelines.annotate.errors import UnsupportedInsightError
+from pipelines.annotate.registry import decide
+from pipelines.annotate.results import AnnotationStatus, Outcome
+from pipelines.annotate.writer import ProductOpenerWriter
+from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.files import atomic_path, write_text
+from pipelines.common.sql import arrow_table, load_statement
+from pipelines.listener.sources import ProductSource, product_source
+from pipelines.store.db import write_transaction
+from pipelines.store.session import StoreRef, scope_barcodes, store_reader, store_session
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 1000  # insights per run (docs/annotate.md, "Safety")
+DEFAULT_RATE = 2.0  # calls per second at most
+RECORD_EVERY = 50  # outcomes recorded per session: a crash loses at most these (they are decided again)
+TABLES = ("product_insight",)
+
+
+class Mode(StrEnum):
+    plan = "plan"
+    apply = "apply"
+
+
+@dataclass
+class RunReport:
+    """What one write-back run did (``statuses``: outcomes per status name)."""
+
+    flavor: str
+    mode: str
+    due: int = 0
+    sent: int = 0
+    unsupported: int = 0
+    retry_later: int = 0
+    recorded: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    plan: str | None = None
+    seconds: float = 0.0
+
+    def count(self, status: AnnotationStatus) -> None:
+        self.statuses[status.name] = self.statuses.get(status.name, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decided:
+    insight: Insight
+    decision: Write | Done | None  # None: a type offpipe does not write back
+
+
+Send = Callable[[Insight, Write], Outcome]
+
+
+def apply_due_insights(
+    flavor: Flavor | str = Flavor.off,
+    *,
+    mode: Mode | str = Mode.plan,
+    limit: int = DEFAULT_LIMIT,
+    rate: float = DEFAULT_RATE,
+    store: StoreRef = None,
+    settings: Settings | None = None,
+    source: ProductSource | None = None,
+    send: Send | None = None,
+    now: dt.datetime | None = None,
+) -> RunReport:
+    """Plan or apply the flavor's due insights (at most ``limit``); ``send`` replaces the Product Opener
+    writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode)."""
+    started = time.perf_counter()
+    flavor, mode = Flavor(flavor), Mode(mode)
+    settings = settings or get_settings()
+    now = now or dt.datetime.now(dt.UTC)
+    report = RunReport(flavor=flavor.value, mode=mode.value)
+    due = read_due(flavor, now=now, limit=limit, store=store, settings=settings)
+    report.due = len(due)
+    decided = decide_all(flavor, due, source or product_source(settings))
+    if mode is Mode.plan:
+        report.plan = str(write_plan(decided, flavor, now, settings))
+    elif decided:
+        if send is None:
+            writer = ProductOpenerWriter(settings, flavor, Credentials.from_env())
+            send = lambda insight, write: writer.send(insight, write, automatic=True)  # noqa: E731
+        _apply(decided, send, rate, report, lambda rows: record(flavor, rows, store=store, settings=settings))
+    for item in decided:
+        if item.decision is None:
+            report.unsupported += 1
+    report.seconds = round(time.perf_counter() - started, 3)
+    logger.info(
+        "write-back %s (%s): %d due, %d sent, %s, %d left for a later run, %d of unsupported types",
+        flavor.value, mode.value, report.due, report.sent, report.statuses or "no outcome",
+        report.retry_later, report.unsupported,
+    )  # fmt: skip
+    return report
+
+
+def read_due(
+    flavor: Flavor, *, now: dt.datetime, limit: int, store: StoreRef, settings: Settings
+) -> list[Insight]:
+    """The due insights, oldest due first (``sql/annotate/due_insights.sql``)."""
+    params = {"server_type": flavor.value, "now": now, "limit": limit}
+    codes = scope_barcodes("postgres/due_insight_barcodes", params, store, settings)
+    if codes is not None and not codes:
+        return []
+    reader = store_reader(store, server_type=flavor.value, barcodes=codes, tables=TABLES, settings=settings)
+    with reader as con:
+        rows = arrow_table(con, load_statement("annotate/due_insights"), params).to_pylist()
+    return [Insight(**row) for row in rows]
+
+
+def decide_all(flavor: Flavor, due: Sequence[Insight], source: ProductSource) -> list[Decided]:
+    """Each insight's decision from its product's current state (one source call for all products)."""
+    codes = sorted({insight.barcode for insight in due})
+    products: dict[str, dict[str, Any]] = {}
+    if codes:
+        rows = source.rows(flavor, codes, {code: code for code in codes})
+        products = {row["normalized_code"]: row for row in rows.to_pylist()}
+    decided = []
+    for insight in due:
+        try:
+            decided.append(Decided(insight, decide(insight, products.get(insight.barcode))))
+        except UnsupportedInsightError as exc:
+            logger.warning("insight %s not applied: %s", insight.id, exc)
+            decided.append(Decided(insight, None))
+    return decided
+
+
+def _apply(
+    decided: Sequence[Decided],
+    send: Send,
+    rate: float,
+    report: RunReport,
+    save: Callable[[list[dict[str, Any]]], int],
+) -> None:
+    pending: list[dict[str, Any]] = []
+    next_call = time.monotonic()
+    for item in decided:
+        if item.decision is None:
+            continue
+        if isinstance(item.decision, Write):
+            pause = next_call - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            next_call = time.monotonic() + (1.0 / rate if rate > 0 else 0.0)
+            outcome = send(item.insight, item.decision)
+            report.sent += 1
+            if outcome.transient:
+                report.retry_later += 1
+                logger.warning("insight %s left for a later run: %s", item.insight.id, outcome.detail)
+                continue
+            if outcome.status is AnnotationStatus.error_failed_update:
+                logger.error("insight %s not applied: %s", item.insight.id, outcome.detail)
+        else:
+            outcome = Outcome(item.decision.status, item.decision.detail)
+        report.count(outcome.status)
+        pending.append(outcome_row(item.insight, outcome))
+        if len(pending) >= RECORD_EVERY:
+            report.recorded += save(pending)
+            pending = []
+    if pending:
+        report.recorded += save(pending)
+
+
+def outcome_row(insight: Insight, outcome: Outcome) -> dict[str, Any]:
+    """The annotation recorded for an insight that reached an end: accepted (1), with Robotoff's result code
+    where Robotoff records one, or ``error_failed_update`` for a call Product Opener refused (so that it is
+    not sent again every run; docs/annotate.md, "Results")."""
+    recorded = outcome.recorded or outcome.status is AnnotationStatus.error_failed_update
+    return {
+        "id": insight.id,
+        "barcode": insight.barcode,
+        "annotation": 1,
+        "annotated_result": int(outcome.status) if recorded else None,
+        "completed_at": dt.datetime.now(dt.UTC),
+        "username": None,  # an automatic edit: Robotoff records no user either
+    }
+
+
+OUTCOMES_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("barcode", pa.string(), nullable=False),
+        pa.field("annotation", pa.int32(), nullable=False),
+        pa.field("annotated_result", pa.int32()),
+        pa.field("completed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("username", pa.string()),
+    ]
+)
+
+
+def record(flavor: Flavor, rows: list[dict[str, Any]], *, store: StoreRef, settings: Settings) -> int:
+    """Record ``rows`` (:func:`outcome_row`) in one session of their products; the number recorded (an
+    insight annotated by someone else meanwhile keeps that annotation and is not counted)."""
+    outcomes = pa.Table.from_pylist(rows, schema=OUTCOMES_SCHEMA)
+    codes = sorted({row["barcode"] for row in rows})
+    session = store_session(
+        store, server_type=flavor.value, barcodes=codes, purpose="record annotations", tables=TABLES,
+        settings=settings,
+    )  # fmt: skip
+    with session as con:
+        con.register("annotate_outcomes", outcomes)
+        try:
+            with write_transaction(con, purpose="record annotations"):
+                return len(con.execute(load_statement("annotate/record_outcomes")).fetchall())
+        finally:
+            con.unregister("annotate_outcomes")
+
+
+PLAN_SCHEMA = pa.schema(
+    [
+        pa.field("insight_id", pa.string(), nullable=False),
+        pa.field("barcode", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("value", pa.string()),
+        pa.field("value_tag", pa.string()),
+        pa.field("decision", pa.string(), nullable=False),  # send | <status name> | unsupported
+        pa.field("endpoint", pa.string()),
+        pa.field("fields", pa.map_(pa.string(), pa.string())),
+        pa.field("action", pa.string()),
+    ]
+)
+
+
+def plan_rows(decided: Sequence[Decided]) -> list[dict[str, Any]]:
+    rows = []
+    for item in decided:
+        decision, insight = item.decision, item.insight
+        row: dict[str, Any] = {
+            "insight_id": insight.id,
+            "barcode": insight.barcode,
+            "type": insight.type,
+            "value": insight.value,
+            "value_tag": insight.value_tag,
+            "decision": "unsupported",
+        }
+        if isinstance(decision, Write):
+            row |= {"decision": "send", "endpoint": decision.path, "action": decision.action}
+            row["fields"] = dict(decision.fields)
+        elif isinstance(decision, Done):
+            row["decision"] = decision.status.name
+        rows.append(row)
+    return rows
+
+
+def write_plan(decided: Sequence[Decided], flavor: Flavor, now: dt.datetime, settings: Settings) -> Path:
+    """The run's decisions as ``<stamp>.parquet`` and ``<stamp>.md`` (atomic writes); the Parquet path."""
+    folder = settings.data_dir / "reports" / "apply" / flavor.value
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    rows = plan_rows(decided)
+    parquet = stem.with_suffix(".parquet")
+    with atomic_path(parquet) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=PLAN_SCHEMA), tmp)
+    write_text(stem.with_suffix(".md"), plan_markdown(rows, flavor))
+    return parquet
+
+
+def plan_markdown(rows: Sequence[dict[str, Any]], flavor: Flavor) -> str:
+    sends = [row for row in rows if row["decision"] == "send"]
+    lines = [
+        f"# Write-back plan: {flavor.value}",
+        "",
+        f"{len(rows)} due insights: {len(sends)} calls to Product Opener, {len(rows) - len(sends)} without.",
+        "",
+        "| insight | barcode | type | decision | call |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        call = f"`{row['endpoint']}` {row['action']}" if row["decision"] == "send" else ""
+        cells = (row["insight_id"], row["barcode"], row["type"], row["decision"], call)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,26 @@
+-- MODEL: due_insights
+-- KIND: QUERY
+-- READS: product_insight
+-- PARAMS: $server_type, $now, $limit
+-- The insights due for automatic processing, oldest due first: what Robotoff's scheduler applies every 2 min.
+--
+-- Robotoff's `process_insights` (robotoff/scheduler/__init__.py, release 1.85.10) takes the insights with
+-- automatic processing, not annotated yet, whose `process_after` has passed. Run on the store or on a
+-- PostgreSQL session's working copy (the products named by sql/postgres/due_insight_barcodes.sql), so the
+-- rule is this file on both stores.
+SELECT
+    i.id::VARCHAR AS id,
+    i.barcode,
+    i.type,
+    i.server_type,
+    i.value,
+    i.value_tag,
+    i.source_image,
+    i.automatic_processing
+FROM product_insight AS i
+WHERE i.server_type = $server_type
+  AND i.annotation IS NULL
+  AND i.automatic_processing
+  AND i.process_after <= $now
+ORDER BY i.process_after, i.id
+LIMIT $limit;

@@ -1,0 +1,135 @@
+"""The write-back run on both stores: due insights read, decided from the product's current state on a
+Product Opener stand-in (its read API is the product source), written there, and recorded in the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.annotate import job
+from pipelines.annotate.job import RunReport, apply_due_insights
+from pipelines.common.config import get_settings
+from pipelines.store.db import open_store
+from tests.pipelines.annotate.conftest import DUE, A, B, C, seed
+from tests.pipelines.insights.conftest import NOW, Store
+from tests.support.product_opener import ProductOpener
+
+
+def run(store: Store, server: ProductOpener, tmp_path: Path, **kwargs: Any) -> RunReport:
+    """One run as `offpipe insights apply` makes it, the stand-in as Product Opener and product source."""
+    env = {
+        "OFF_DATA_DIR": str(tmp_path / "data"),
+        "OFF_WORLD_URL_OFF": server.base,
+        "OFF_PRODUCT_SOURCES": "api",
+    }
+    settings = get_settings(env)
+    kwargs.setdefault("now", DUE)
+    kwargs.setdefault("mode", "apply")
+    if store.backend == "postgresql":
+        return apply_due_insights("off", store=store.url, settings=settings, rate=0, **kwargs)  # type: ignore[union-attr]
+    store.con.close()  # type: ignore[union-attr]  # the run opens the file itself, as another process would
+    try:
+        return apply_due_insights("off", store=store.path, settings=settings, rate=0, **kwargs)  # type: ignore[union-attr]
+    finally:
+        store.con = open_store(store.path)  # type: ignore[union-attr]
+
+
+def annotations(store: Store) -> dict[tuple[str, str], tuple[Any, Any, bool]]:
+    """(barcode, type) → (annotation, annotated_result, completed)."""
+    return {
+        (i["barcode"], i["type"]): (i["annotation"], i["annotated_result"], i["completed_at"] is not None)
+        for i in store.insights()
+    }
+
+
+def test_due_insights_are_written_once_and_recorded(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    seed(store)
+    report = run(store, opener, tmp_path)
+    assert (report.due, report.sent, report.recorded) == (3, 2, 3)
+    assert report.statuses == {"updated": 2, "error_already_annotated": 1}
+    writes = sorted(opener.writes(), key=lambda w: w["code"])
+    assert [(w["code"], w.get("add_stores"), w.get("emb_codes")) for w in writes] == [
+        (A, "Auchan", None),
+        (B, None, "FR 12.345.678 CE,EMB 29181"),
+    ]
+    assert all(
+        w["comment"].startswith("[offpipe] ") and w["comment"].endswith("(automated edit)") for w in writes
+    )
+    assert opener.products[A]["stores_tags"] == ["carrefour", "auchan"]
+    assert annotations(store) == {
+        (A, "store"): (1, 2, True),
+        (B, "packager_code"): (1, 2, True),
+        (C, "store"): (1, None, True),  # already done: Robotoff records no result for it
+        (C, "packager_code"): (None, None, False),  # not automatic: never applied
+    }
+    again = run(store, opener, tmp_path)
+    assert (again.due, again.sent) == (0, 0) and len(opener.writes()) == 2
+
+
+def test_nothing_is_due_before_process_after(store: Store, opener: ProductOpener, tmp_path: Path) -> None:
+    seed(store)
+    report = run(store, opener, tmp_path, now=NOW + dt.timedelta(minutes=9))
+    assert report.due == 0 and opener.writes() == [] and opener.reads == []
+
+
+def test_plan_mode_sends_and_records_nothing(store: Store, opener: ProductOpener, tmp_path: Path) -> None:
+    seed(store)
+    report = run(store, opener, tmp_path, mode="plan")
+    assert opener.writes() == [] and report.sent == 0
+    assert all(annotation is None for annotation, _, _ in annotations(store).values())
+    plan = pq.read_table(report.plan).to_pylist()
+    decisions = sorted((row["barcode"], row["decision"], row["fields"]) for row in plan)
+    assert decisions == [
+        (A, "send", [("add_stores", "Auchan")]),
+        (B, "send", [("emb_codes", "FR 12.345.678 CE,EMB 29181")]),
+        (C, "error_already_annotated", None),
+    ]
+    markdown = Path(report.plan).with_suffix(".md").read_text()  # type: ignore[arg-type]
+    assert "3 due insights: 2 calls to Product Opener" in markdown
+
+
+def test_a_failure_that_may_pass_later_leaves_the_insight_due(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    seed(store)
+    opener.fail.status_500 = 1
+    first = run(store, opener, tmp_path)
+    assert (first.sent, first.retry_later, first.recorded) == (2, 1, 2)
+    second = run(store, opener, tmp_path)
+    assert (second.due, second.sent, second.statuses) == (1, 1, {"updated": 1})
+    assert {annotation for annotation, _, _ in annotations(store).values()} == {1, None}  # C's code only
+
+
+def test_a_refused_call_is_recorded_failed_and_not_sent_again(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    seed(store)
+    opener.fail.status_4xx = 1
+    first = run(store, opener, tmp_path)
+    assert first.statuses == {"error_failed_update": 1, "updated": 1, "error_already_annotated": 1}
+    assert sorted(result for _, result, _ in annotations(store).values() if result) == [2, 10]
+    assert run(store, opener, tmp_path).due == 0
+
+
+def test_a_run_killed_between_the_call_and_the_record_does_not_write_twice(
+    store: Store, opener: ProductOpener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(store)
+
+    def crash(*args: Any, **kwargs: Any) -> int:
+        raise KeyboardInterrupt  # what a kill leaves: the calls made, nothing recorded
+
+    with monkeypatch.context() as patch:
+        patch.setattr(job, "record", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run(store, opener, tmp_path)
+    assert len(opener.writes()) == 2 and all(a is None for a, _, _ in annotations(store).values())
+    rerun = run(store, opener, tmp_path)
+    assert rerun.sent == 0 and len(opener.writes()) == 2  # the products now hold the values
+    assert rerun.statuses == {"error_already_annotated": 3}
