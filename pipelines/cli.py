@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from pipelines.annotate.cli import apply_command
+from pipelines.annotate.cli import annotate_command, apply_command
 from pipelines.audit.cli import audit_barcodes_command
 from pipelines.category_model.cli import category_app
 from pipelines.common.errors import OffpipeError
@@ -92,6 +92,7 @@ app.add_typer(predictions_app, name="predictions")
 app.add_typer(store_app, name="store")
 app.add_typer(insights_app, name="insights")
 insights_app.command("apply")(apply_command)
+insights_app.command("annotate")(annotate_command)
 app.add_typer(reference_app, name="reference")
 app.add_typer(category_app, name="category")
 app.command("synth")(synth_command)

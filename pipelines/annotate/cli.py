@@ -36,3 +36,24 @@ def apply_command(
     mode = Mode.plan if dry_run else Mode(settings.apply_mode)
     report = apply_due_insights(chosen, mode=mode, limit=limit, rate=rate, store=store, settings=settings)
     typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+def annotate_command(
+    insight: str = typer.Argument(..., help="The insight's id (a UUID)."),
+    value: int = typer.Option(
+        ..., "--value", help="1 accepts (and writes to Product Opener), 0 refuses, -1 skips."
+    ),
+    store: str | None = typer.Option(None, "--store", help=_STORE_HELP),
+) -> None:
+    """Annotate one insight as an operator; accepting it writes it to Product Opener as OFF_USER.
+
+    Prints the outcome as JSON; a write Product Opener refused or could not take records nothing and exits
+    with code 1.
+    """
+    from pipelines.annotate.manual import annotate_insight
+    from pipelines.annotate.results import AnnotationStatus
+
+    outcome = annotate_insight(insight, value, store=store)
+    typer.echo(json.dumps({"insight": insight, "status": outcome.status.name, "detail": outcome.detail}))
+    if outcome.status is AnnotationStatus.error_failed_update:
+        raise typer.Exit(1)

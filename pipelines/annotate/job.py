@@ -197,18 +197,21 @@ def _apply(
         report.recorded += save(pending)
 
 
-def outcome_row(insight: Insight, outcome: Outcome) -> dict[str, Any]:
-    """The annotation recorded for an insight that reached an end: accepted (1), with Robotoff's result code
-    where Robotoff records one, or ``error_failed_update`` for a call Product Opener refused (so that it is
-    not sent again every run; docs/annotate.md, "Results")."""
+def outcome_row(
+    insight: Insight, outcome: Outcome, *, annotation: int = 1, username: str | None = None
+) -> dict[str, Any]:
+    """The annotation recorded for an insight that reached an end (by default accepted by the automatic
+    processing, which Robotoff records without a user), with Robotoff's result code where Robotoff records
+    one, or ``error_failed_update`` for a call Product Opener refused (so that it is not sent again every
+    run; docs/annotate.md, "Results")."""
     recorded = outcome.recorded or outcome.status is AnnotationStatus.error_failed_update
     return {
         "id": insight.id,
         "barcode": insight.barcode,
-        "annotation": 1,
+        "annotation": annotation,
         "annotated_result": int(outcome.status) if recorded else None,
         "completed_at": dt.datetime.now(dt.UTC),
-        "username": None,  # an automatic edit: Robotoff records no user either
+        "username": username,
     }
 
 

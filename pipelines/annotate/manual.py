@@ -1,0 +1,105 @@
+"""An operator's annotation of one insight (``offpipe insights annotate``), as Robotoff's API records one.
+
+Robotoff (release 1.85.10, ``robotoff/insights/annotate.py``, ``InsightAnnotator.annotate``): ``1`` accepts
+the insight and sends its call to Product Opener (the same decision and write as the automatic run,
+:mod:`pipelines.annotate.job`), ``0`` refuses it and ``-1`` skips it — both only recorded (result ``saved``).
+An insight annotated already is left as it is (``error_already_annotated``), an unknown id is
+``error_unknown_insight``. A call that fails records nothing (the operator tries again); the edit is made as
+``OFF_USER``, whose name is recorded as the annotation's user, and is not marked automated.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from pipelines.annotate.base import Done, Insight, Write
+from pipelines.annotate.config import Credentials
+from pipelines.annotate.errors import AnnotateError
+from pipelines.annotate.job import TABLES, record
+from pipelines.annotate.job import outcome_row as _outcome_row
+from pipelines.annotate.registry import decide
+from pipelines.annotate.results import AnnotationStatus, Outcome
+from pipelines.annotate.writer import ProductOpenerWriter
+from pipelines.common.config import Flavor, Settings, get_settings
+from pipelines.common.sql import arrow_table, load_statement
+from pipelines.listener.sources import ProductSource, product_source
+from pipelines.store.session import StoreRef, scope_barcodes, store_reader
+
+logger = logging.getLogger(__name__)
+
+# accept, refuse, skip (Robotoff's 2, an annotation carrying the operator's own value, is not here)
+VALUES = (1, 0, -1)
+
+Send = Callable[[Insight, Write], Outcome]
+
+
+class InsightNotFoundError(AnnotateError, LookupError):
+    """No insight has that id in the store."""
+
+
+def insight_id(raw: str) -> str:
+    """The canonical form of an insight id given from outside (a UUID), or one clear error."""
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except ValueError:
+        raise AnnotateError(f"invalid insight id {raw[:60]!r}: a UUID expected") from None
+
+
+def annotate_insight(
+    raw_id: str,
+    value: int,
+    *,
+    store: StoreRef = None,
+    settings: Settings | None = None,
+    source: ProductSource | None = None,
+    send: Send | None = None,
+) -> Outcome:
+    """Annotate one insight with ``value`` (1, 0 or -1); the outcome, recorded unless the call failed."""
+    if value not in VALUES:
+        raise AnnotateError(f"annotation {value} not supported: 1 (accept), 0 (refuse) or -1 (skip)")
+    settings = settings or get_settings()
+    found = _read(insight_id(raw_id), store, settings)
+    if found is None:
+        raise InsightNotFoundError(f"no insight {raw_id.strip()} in the store")
+    insight, annotated = found
+    if annotated is not None:
+        return Outcome(AnnotationStatus.error_already_annotated, f"annotated already ({annotated})")
+    outcome = Outcome(AnnotationStatus.saved, "the annotation was saved")
+    if value == 1:
+        outcome = _accept(insight, settings, source, send)
+        if outcome.status is AnnotationStatus.error_failed_update:
+            return outcome  # nothing recorded: the operator sees why and tries again
+    row = _outcome_row(insight, outcome, annotation=value, username=settings.write_user)
+    if not record(Flavor(insight.server_type), [row], store=store, settings=settings):
+        return Outcome(AnnotationStatus.error_already_annotated, "annotated by someone else meanwhile")
+    return outcome
+
+
+def _read(insight: str, store: StoreRef, settings: Settings) -> tuple[Insight, int | None] | None:
+    params = {"id": insight}
+    codes = scope_barcodes("postgres/insight_barcodes", params, store, settings)
+    if codes is not None and not codes:
+        return None
+    with store_reader(store, barcodes=codes, tables=TABLES, settings=settings) as con:
+        rows = arrow_table(con, load_statement("annotate/insight_by_id"), params).to_pylist()
+    if not rows:
+        return None
+    annotation = rows[0].pop("annotation")
+    return Insight(**rows[0]), annotation
+
+
+def _accept(insight: Insight, settings: Settings, source: ProductSource | None, send: Send | None) -> Outcome:
+    flavor = Flavor(insight.server_type)
+    rows = (source or product_source(settings)).rows(
+        flavor, [insight.barcode], {insight.barcode: insight.barcode}
+    )
+    products = {row["normalized_code"]: row for row in rows.to_pylist()}
+    decision = decide(insight, products.get(insight.barcode))
+    if isinstance(decision, Done):
+        return Outcome(decision.status, decision.detail)
+    if send is None:
+        writer = ProductOpenerWriter(settings, flavor, Credentials.from_env())
+        return writer.send(insight, decision, automatic=False)
+    return send(insight, decision)
