@@ -5,7 +5,8 @@
 operate, which suits a single machine. The nightly schedule is a cron at a configurable hour and time zone;
 refresh and facet deployments have no schedule (the nightly flow already runs both) and exist for ad-hoc
 full rescans and reruns from the UI; ``per-product`` takes the listener's batches when it dispatches to
-Prefect; ``category-model-off`` trains the category classifier weekly.
+Prefect; ``category-model-off`` trains the category classifier weekly; ``apply-insights-<flavor>`` applies
+the due automatic insights to Product Opener every 2 minutes, one run at a time (docs/annotate.md).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Interval
 
+from flows.annotate import apply_insights
 from flows.category import train_category_model
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
@@ -29,6 +32,9 @@ DEFAULT_HOUR = 3  # Product Opener publishes the dumps during the night (Europe/
 DEFAULT_MINUTE = 0
 DEFAULT_TIMEZONE = "Europe/Paris"
 CATEGORY_MODEL_CRON = "0 5 * * 0"  # Sundays 05:00, after that night's nightly run
+APPLY_EVERY_S = 120  # Robotoff's scheduler runs process_insights every 2 minutes
+# one write-back run at a time per deployment: a run due while the last one still works is cancelled
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 TAGS = ["offpipe"]
 
 
@@ -65,6 +71,17 @@ def build_deployments(
                 parameters={"flavor": flavor.value},
                 tags=[*TAGS, flavor.value],
                 description=f"Ad-hoc full rescan of {flavor.value}: predict + import + insight refresh.",
+            )
+        )
+        deployments.append(
+            apply_insights.to_deployment(
+                name=f"apply-insights-{flavor.value}",
+                schedules=[Interval(APPLY_EVERY_S)],
+                concurrency_limit=ONE_AT_A_TIME,
+                parameters={"flavor": flavor.value},
+                tags=[*TAGS, flavor.value],
+                description=f"Every 2 min: due automatic {flavor.value} insights → Product Opener "
+                "(the worker's OFF_APPLY_MODE: plan by default).",
             )
         )
         if flavor in FACET_FLAVORS:

@@ -309,3 +309,22 @@ def plan_markdown(rows: Sequence[dict[str, Any]], flavor: Flavor) -> str:
         cells = (row["insight_id"], row["barcode"], row["type"], row["decision"], call)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """A run's counts as markdown (the flow's artifact)."""
+    lines = [
+        f"# Write-back run: {report['flavor']} ({report['mode']})",
+        "",
+        "| due | sent | recorded | left for a later run | unsupported types | seconds |",
+        "|---|---|---|---|---|---|",
+        f"| {report['due']} | {report['sent']} | {report['recorded']} | {report['retry_later']} "
+        f"| {report['unsupported']} | {report['seconds']} |",
+        "",
+    ]
+    if report["statuses"]:
+        lines += ["| outcome | insights |", "|---|---|"]
+        lines += [f"| {name} | {count} |" for name, count in sorted(report["statuses"].items())]
+    if report["plan"]:
+        lines += ["", f"Plan: `{report['plan']}` (nothing sent)."]
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.pipelines.annotate.conftest import (  # noqa: F401  (fixtures of the write-back flow test)
+    duckdb_store,
+    opener,
+    resources,
+    template_store,
+)
+
 
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:

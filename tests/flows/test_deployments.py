@@ -25,7 +25,13 @@ def test_deploy_registers_a_scheduled_nightly_per_flavor_and_ad_hoc_runs() -> No
     deployments = build_deployments(["off", "obf"], hour=4, minute=15, timezone="Europe/Paris")
     stored = {d.name: d for d in _read(apply_deployments(deployments))}
     names = {"nightly-off", "refresh-off", "fiber-facets-off", "nightly-obf", "refresh-obf", "per-product"}
-    assert set(stored) == names | {"category-model-off"}
+    assert set(stored) == names | {"category-model-off", "apply-insights-off", "apply-insights-obf"}
+    for flavor in ("off", "obf"):  # every 2 minutes, one run at a time (Robotoff's process_insights)
+        write_back = stored[f"apply-insights-{flavor}"]
+        [every] = write_back.schedules
+        assert every.schedule.interval.total_seconds() == 120 and write_back.parameters == {"flavor": flavor}
+        assert write_back.global_concurrency_limit.limit == 1  # type: ignore[union-attr]
+        assert write_back.concurrency_options.collision_strategy == "CANCEL_NEW"
     [weekly] = stored["category-model-off"].schedules
     assert (weekly.schedule.cron, weekly.schedule.timezone) == ("0 5 * * 0", "Europe/Paris")
     assert stored["category-model-off"].parameters == {"flavor": "off"}
