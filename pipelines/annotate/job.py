@@ -11,7 +11,11 @@ not annotated, ``process_after`` passed). A run here does the same in four steps
    ``$OFF_DATA_DIR/reports/apply/<flavor>/`` and stops; **apply** mode sends the calls, at most ``rate`` a
    second, outside any store session (no lock is held during an HTTP call);
 4. **record** the outcomes (``sql/annotate/record_outcomes.sql``) every :data:`RECORD_EVERY` insights, each
-   time in one short session of their products.
+   time in one short session of their products;
+5. **refresh** the insights of the products whose insights were recorded, from their current state (the
+   per-product refresh of ``pipelines.insights.refresh``), as Robotoff does after every annotation: the
+   listener skips the update events of our own edits, so this is where the products' other insights learn of
+   them.
 
 A call that may succeed later (5xx, timeout, lost connection) records nothing: the insight stays due. A run
 killed between a call and its record sends nothing twice for the types with an "already done" check: the
@@ -41,7 +45,9 @@ from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.files import atomic_path, write_text
 from pipelines.common.sql import arrow_table, load_statement
+from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.sources import ProductSource, product_source
+from pipelines.predictors.resources import Resources, default_resources
 from pipelines.store.db import write_transaction
 from pipelines.store.session import StoreRef, scope_barcodes, store_reader, store_session
 
@@ -71,6 +77,7 @@ class RunReport:
     recorded: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     plan: str | None = None
+    refreshed: int = 0  # products whose insights were refreshed after the run's annotations
     seconds: float = 0.0
 
     def count(self, status: AnnotationStatus) -> None:
@@ -99,10 +106,12 @@ def apply_due_insights(
     settings: Settings | None = None,
     source: ProductSource | None = None,
     send: Send | None = None,
+    resources: Resources | None = None,
     now: dt.datetime | None = None,
 ) -> RunReport:
     """Plan or apply the flavor's due insights (at most ``limit``); ``send`` replaces the Product Opener
-    writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode)."""
+    writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode); ``resources``: the lists the refresh
+    reads (default: the configured folders)."""
     started = time.perf_counter()
     flavor, mode = Flavor(flavor), Mode(mode)
     settings = settings or get_settings()
@@ -110,14 +119,24 @@ def apply_due_insights(
     report = RunReport(flavor=flavor.value, mode=mode.value)
     due = read_due(flavor, now=now, limit=limit, store=store, settings=settings)
     report.due = len(due)
-    decided = decide_all(flavor, due, source or product_source(settings))
+    source = source or product_source(settings)
+    decided = decide_all(flavor, due, source)
     if mode is Mode.plan:
         report.plan = str(write_plan(decided, flavor, now, settings))
     elif decided:
         if send is None:
             writer = ProductOpenerWriter(settings, flavor, Credentials.from_env())
             send = lambda insight, write: writer.send(insight, write, automatic=True)  # noqa: E731
-        _apply(decided, send, rate, report, lambda rows: record(flavor, rows, store=store, settings=settings))
+        touched: set[str] = set()
+
+        def save(rows: list[dict[str, Any]]) -> int:
+            touched.update(row["barcode"] for row in rows)
+            return record(flavor, rows, store=store, settings=settings)
+
+        _apply(decided, send, rate, report, save)
+        report.refreshed = refresh_products(
+            flavor, sorted(touched), store=store, settings=settings, source=source, resources=resources
+        )
     for item in decided:
         if item.decision is None:
             report.unsupported += 1
@@ -243,6 +262,31 @@ def record(flavor: Flavor, rows: list[dict[str, Any]], *, store: StoreRef, setti
                 return len(con.execute(load_statement("annotate/record_outcomes")).fetchall())
         finally:
             con.unregister("annotate_outcomes")
+
+
+def refresh_products(
+    flavor: Flavor,
+    codes: Sequence[str],
+    *,
+    store: StoreRef,
+    settings: Settings,
+    source: ProductSource,
+    resources: Resources | None = None,
+) -> int:
+    """Refresh the insights of ``codes`` from their current rows (one per-product refresh session); the
+    products refreshed. A product the source does not have is left alone (absence is not deletion)."""
+    if not codes:
+        return 0
+    rows = source.rows(flavor, codes, {code: code for code in codes})
+    found = sorted(set(rows.column("normalized_code").to_pylist()))
+    if not found:
+        return 0
+    session = store_session(
+        store, server_type=flavor.value, barcodes=found, purpose="refresh after write-back", settings=settings
+    )
+    with session as con:
+        refresh_insights(con, rows, flavor=flavor, barcodes=found, resources=resources or default_resources())
+    return len(found)
 
 
 PLAN_SCHEMA = pa.schema(

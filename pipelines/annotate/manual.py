@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pipelines.annotate.base import Done, Insight, Write
 from pipelines.annotate.config import Credentials
 from pipelines.annotate.errors import AnnotateError
-from pipelines.annotate.job import TABLES, record
+from pipelines.annotate.job import TABLES, record, refresh_products
 from pipelines.annotate.job import outcome_row as _outcome_row
 from pipelines.annotate.registry import decide
 from pipelines.annotate.results import AnnotationStatus, Outcome
@@ -25,6 +25,7 @@ from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.sql import arrow_table, load_statement
 from pipelines.listener.sources import ProductSource, product_source
+from pipelines.predictors.resources import Resources
 from pipelines.store.session import StoreRef, scope_barcodes, store_reader
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,10 @@ def annotate_insight(
     settings: Settings | None = None,
     source: ProductSource | None = None,
     send: Send | None = None,
+    resources: Resources | None = None,
 ) -> Outcome:
-    """Annotate one insight with ``value`` (1, 0 or -1); the outcome, recorded unless the call failed."""
+    """Annotate one insight with ``value`` (1, 0 or -1); the outcome, recorded unless the call failed. The
+    product's insights are refreshed after a recorded annotation, as Robotoff does."""
     if value not in VALUES:
         raise AnnotateError(f"annotation {value} not supported: 1 (accept), 0 (refuse) or -1 (skip)")
     settings = settings or get_settings()
@@ -72,8 +75,13 @@ def annotate_insight(
         if outcome.status is AnnotationStatus.error_failed_update:
             return outcome  # nothing recorded: the operator sees why and tries again
     row = _outcome_row(insight, outcome, annotation=value, username=settings.write_user)
-    if not record(Flavor(insight.server_type), [row], store=store, settings=settings):
+    flavor = Flavor(insight.server_type)
+    if not record(flavor, [row], store=store, settings=settings):
         return Outcome(AnnotationStatus.error_already_annotated, "annotated by someone else meanwhile")
+    source = source or product_source(settings)
+    refresh_products(
+        flavor, [insight.barcode], store=store, settings=settings, source=source, resources=resources
+    )
     return outcome
 
 

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def test_the_flow_plans_by_default_and_applies_when_the_worker_says_so(
-    duckdb_store: DuckStore, opener: ProductOpener, monkeypatch: pytest.MonkeyPatch
+    duckdb_store: DuckStore,
+    opener: ProductOpener,
+    monkeypatch: pytest.MonkeyPatch,
+    keywords_dir: Path,
+    taxonomy_dir: Path,
 ) -> None:
     from flows.annotate import apply_insights
 
@@ -27,6 +31,8 @@ def test_the_flow_plans_by_default_and_applies_when_the_worker_says_so(
     monkeypatch.setenv("OFF_DATA_DIR", str(duckdb_store.path.parent / "data"))
     monkeypatch.setenv("OFF_WORLD_URL_OFF", opener.base)
     monkeypatch.setenv("OFF_PRODUCT_SOURCES", "api")
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))  # read by the refresh after the writes
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
 
     planned = apply_insights(flavor="off", rate=100)
     assert (planned["mode"], planned["due"], planned["sent"]) == ("plan", 3, 0) and opener.writes() == []

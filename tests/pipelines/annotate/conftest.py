@@ -26,14 +26,17 @@ from tests.support.product_opener import ProductOpener
 IMAGE = "/301/762/042/2003/1.jpg"
 A, B, C = "3017620422003", "5449000000996", "7622210449283"
 DUE = NOW + dt.timedelta(minutes=11)  # the refresh sets process_after = NOW + 10 min
+# the uploaded images of the snapshot's products (tests.pipelines.insights.conftest.product), as Product
+# Opener's API gives them: an insight whose image the product no longer has is deleted by a refresh
+IMAGES = {str(i): {"imgid": str(i), "sizes": {"full": {"w": 1000, "h": 2000}}} for i in (1, 2)}
 
 
 @pytest.fixture
 def opener(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProductOpener]:
     products = {
-        A: {"stores_tags": ["carrefour"]},
-        B: {"emb_codes": "FR 12.345.678 CE"},
-        C: {"stores_tags": ["auchan"]},  # already has the store its insight suggests
+        A: {"stores_tags": ["carrefour"], "images": IMAGES},
+        B: {"emb_codes": "FR 12.345.678 CE", "images": IMAGES},
+        C: {"stores_tags": ["auchan"], "images": IMAGES},  # already has the store its insight suggests
     }
     with ProductOpener(products=products) as server:
         monkeypatch.setenv("OFF_USER", server.user)

@@ -17,6 +17,13 @@ from tests.support.product_opener import ProductOpener
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _lists(monkeypatch: pytest.MonkeyPatch, keywords_dir: Path, taxonomy_dir: Path) -> None:
+    """The refresh after a run reads the configured lists and taxonomies."""
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
+
+
 def invoke(store: DuckStore, monkeypatch: pytest.MonkeyPatch, server: ProductOpener, *args: str) -> dict:
     monkeypatch.setenv("OFF_WORLD_URL_OFF", server.base)
     monkeypatch.setenv("OFF_PRODUCT_SOURCES", "api")

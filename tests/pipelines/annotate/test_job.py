@@ -14,8 +14,8 @@ from pipelines.annotate import job
 from pipelines.annotate.job import RunReport, apply_due_insights
 from pipelines.common.config import get_settings
 from pipelines.store.db import open_store
-from tests.pipelines.annotate.conftest import DUE, A, B, C, seed
-from tests.pipelines.insights.conftest import NOW, Store
+from tests.pipelines.annotate.conftest import DUE, IMAGE, A, B, C, seed
+from tests.pipelines.insights.conftest import NOW, Store, prediction, product
 from tests.support.product_opener import ProductOpener
 
 
@@ -29,11 +29,12 @@ def run(store: Store, server: ProductOpener, tmp_path: Path, **kwargs: Any) -> R
     settings = get_settings(env)
     kwargs.setdefault("now", DUE)
     kwargs.setdefault("mode", "apply")
+    kwargs |= {"settings": settings, "rate": 0, "resources": store.resources}
     if store.backend == "postgresql":
-        return apply_due_insights("off", store=store.url, settings=settings, rate=0, **kwargs)  # type: ignore[union-attr]
+        return apply_due_insights("off", store=store.url, **kwargs)  # type: ignore[union-attr]
     store.con.close()  # type: ignore[union-attr]  # the run opens the file itself, as another process would
     try:
-        return apply_due_insights("off", store=store.path, settings=settings, rate=0, **kwargs)  # type: ignore[union-attr]
+        return apply_due_insights("off", store=store.path, **kwargs)  # type: ignore[union-attr]
     finally:
         store.con = open_store(store.path)  # type: ignore[union-attr]
 
@@ -133,3 +134,26 @@ def test_a_run_killed_between_the_call_and_the_record_does_not_write_twice(
     rerun = run(store, opener, tmp_path)
     assert rerun.sent == 0 and len(opener.writes()) == 2  # the products now hold the values
     assert rerun.statuses == {"error_already_annotated": 3}
+
+
+def test_written_products_are_refreshed_from_their_current_state(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    """As Robotoff refreshes a product's insights after an annotation: here a packager code the product got on
+    Product Opener since the snapshot stops being suggested once its store insight is written."""
+    seed(store)
+    extra = prediction(
+        "packager_code", code=A, value="EMB 11111", automatic_processing=False, source_image=IMAGE
+    )
+    store.predict(extra)
+    store.refresh(product(A), product(B), product(C))
+    assert ("EMB 11111", None) in [(i["value"], i["annotation"]) for i in store.insights("packager_code")]
+    opener.products[A]["emb_codes_tags"] = ["emb-11111"]  # added on Product Opener after the dump
+    report = run(store, opener, tmp_path)
+    assert report.refreshed == 3  # the products of the three recorded insights
+    assert "EMB 11111" not in [i["value"] for i in store.insights("packager_code")]
+    assert insight_values(store, "store") == [(A, 1), (C, 1)]  # the annotated ones stay
+
+
+def insight_values(store: Store, kind: str) -> list[tuple[str, Any]]:
+    return sorted((i["barcode"], i["annotation"]) for i in store.insights(kind))

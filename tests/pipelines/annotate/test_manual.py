@@ -33,11 +33,12 @@ def annotate(store: Store, server: ProductOpener, tmp_path: Path, insight: str, 
             "OFF_USER": server.user,
         }
     )
+    options = {"settings": settings, "resources": store.resources}
     if store.backend == "postgresql":
-        return annotate_insight(insight, value, store=store.url, settings=settings)  # type: ignore[union-attr]
+        return annotate_insight(insight, value, store=store.url, **options)  # type: ignore[union-attr, arg-type]
     store.con.close()  # type: ignore[union-attr]
     try:
-        return annotate_insight(insight, value, store=store.path, settings=settings)  # type: ignore[union-attr]
+        return annotate_insight(insight, value, store=store.path, **options)  # type: ignore[union-attr, arg-type]
     finally:
         store.con = open_store(store.path)  # type: ignore[union-attr]
 
@@ -90,8 +91,16 @@ def test_unknown_or_malformed_ids_are_one_clear_error(
         annotate(store, opener, tmp_path, "00000000-0000-4000-8000-000000000000", 2)
 
 
-def test_the_command(duckdb_store: DuckStore, opener: ProductOpener, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command(
+    duckdb_store: DuckStore,
+    opener: ProductOpener,
+    monkeypatch: pytest.MonkeyPatch,
+    keywords_dir: Path,
+    taxonomy_dir: Path,
+) -> None:
     seed(duckdb_store)
+    monkeypatch.setenv("OFF_KEYWORDS_DIR", str(keywords_dir))  # the refresh after the annotation reads them
+    monkeypatch.setenv("OFF_TAXONOMY_DIR", str(taxonomy_dir))
     target = str(insight_of(duckdb_store, A, "store")["id"])
     monkeypatch.setenv("OFF_WORLD_URL_OFF", opener.base)
     monkeypatch.setenv("OFF_PRODUCT_SOURCES", "api")
