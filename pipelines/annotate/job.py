@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.annotate.base import Done, Insight, Write
@@ -45,6 +49,7 @@ from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.files import atomic_path, write_text
 from pipelines.common.sql import arrow_table, load_statement
+from pipelines.convert.schema import PRODUCT_SCHEMA
 from pipelines.insights.refresh import refresh_insights
 from pipelines.listener.sources import ProductSource, product_source
 from pipelines.predictors.resources import Resources, default_resources
@@ -55,7 +60,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 1000  # insights per run (docs/annotate.md, "Safety")
 DEFAULT_RATE = 2.0  # calls per second at most
-RECORD_EVERY = 50  # outcomes recorded per session: a crash loses at most these (they are decided again)
+DEFAULT_WORKERS = 4  # calls in flight at most (the rate cap still holds across them)
+# Outcomes are recorded in one session every RECORD_EVERY insights or RECORD_EVERY_S seconds, whichever comes
+# first: a crash loses at most those records (the insights are decided again at the next run), and a session
+# (the DuckDB store's writer lock, short) costs tens of milliseconds whatever it records.
+RECORD_EVERY = 200
+RECORD_EVERY_S = 2.0
 TABLES = ("product_insight",)
 
 
@@ -107,11 +117,12 @@ def apply_due_insights(
     source: ProductSource | None = None,
     send: Send | None = None,
     resources: Resources | None = None,
+    workers: int = DEFAULT_WORKERS,
     now: dt.datetime | None = None,
 ) -> RunReport:
     """Plan or apply the flavor's due insights (at most ``limit``); ``send`` replaces the Product Opener
-    writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode); ``resources``: the lists the refresh
-    reads (default: the configured folders)."""
+    writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode), called by ``workers`` threads at once;
+    ``resources``: the lists the refresh reads (default: the configured folders)."""
     started = time.perf_counter()
     flavor, mode = Flavor(flavor), Mode(mode)
     settings = settings or get_settings()
@@ -120,7 +131,7 @@ def apply_due_insights(
     due = read_due(flavor, now=now, limit=limit, store=store, settings=settings)
     report.due = len(due)
     source = source or product_source(settings)
-    decided = decide_all(flavor, due, source)
+    decided, rows = decide_all(flavor, due, source)
     if mode is Mode.plan:
         report.plan = str(write_plan(decided, flavor, now, settings))
     elif decided:
@@ -133,10 +144,15 @@ def apply_due_insights(
             touched.update(row["barcode"] for row in rows)
             return record(flavor, rows, store=store, settings=settings)
 
-        _apply(decided, send, rate, report, save)
-        report.refreshed = refresh_products(
-            flavor, sorted(touched), store=store, settings=settings, source=source, resources=resources
+        written = _apply(decided, send, rate, workers, report, save)
+        # the products written are read again; the others' rows, read a moment ago, are still current
+        unchanged = rows.filter(
+            pc.is_in(rows.column("normalized_code"), pa.array(sorted(touched - written), pa.string()))
         )
+        report.refreshed = refresh_products(
+            flavor, sorted(written), store=store, settings=settings, source=source, resources=resources,
+            known=unchanged,
+        )  # fmt: skip
     for item in decided:
         if item.decision is None:
             report.unsupported += 1
@@ -163,13 +179,16 @@ def read_due(
     return [Insight(**row) for row in rows]
 
 
-def decide_all(flavor: Flavor, due: Sequence[Insight], source: ProductSource) -> list[Decided]:
-    """Each insight's decision from its product's current state (one source call for all products)."""
+def decide_all(
+    flavor: Flavor, due: Sequence[Insight], source: ProductSource
+) -> tuple[list[Decided], pa.Table]:
+    """Each insight's decision from its product's current state (one source call for all products), and the
+    products' rows."""
     codes = sorted({insight.barcode for insight in due})
-    products: dict[str, dict[str, Any]] = {}
+    rows = PRODUCT_SCHEMA.empty_table()
     if codes:
         rows = source.rows(flavor, codes, {code: code for code in codes})
-        products = {row["normalized_code"]: row for row in rows.to_pylist()}
+    products = {row["normalized_code"]: row for row in rows.to_pylist()}
     decided = []
     for insight in due:
         try:
@@ -177,43 +196,91 @@ def decide_all(flavor: Flavor, due: Sequence[Insight], source: ProductSource) ->
         except UnsupportedInsightError as exc:
             logger.warning("insight %s not applied: %s", insight.id, exc)
             decided.append(Decided(insight, None))
-    return decided
+    return decided, rows
+
+
+def _result(entry: tuple[Decided, Future[Outcome]]) -> tuple[Decided, Outcome]:
+    item, future = entry
+    return item, future.result()
+
+
+class _RateLimit:
+    """At most ``rate`` calls a second across the workers (``rate`` 0: no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            slot = max(self._next, time.monotonic())
+            self._next = slot + self.interval
+        pause = slot - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
 
 
 def _apply(
     decided: Sequence[Decided],
     send: Send,
     rate: float,
+    workers: int,
     report: RunReport,
     save: Callable[[list[dict[str, Any]]], int],
-) -> None:
-    pending: list[dict[str, Any]] = []
-    next_call = time.monotonic()
-    for item in decided:
-        if item.decision is None:
-            continue
+) -> set[str]:
+    """Send the calls (``workers`` at a time, at most ``rate`` a second) and record the outcomes as they come,
+    in the insights' order; the barcodes of the products written."""
+    limit = _RateLimit(rate)
+
+    def outcome_of(item: Decided) -> Outcome:
         if isinstance(item.decision, Write):
-            pause = next_call - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            next_call = time.monotonic() + (1.0 / rate if rate > 0 else 0.0)
-            outcome = send(item.insight, item.decision)
+            limit.wait()
+            return send(item.insight, item.decision)
+        assert isinstance(item.decision, Done)
+        return Outcome(item.decision.status, item.decision.detail)
+
+    written: set[str] = set()
+    pending: list[dict[str, Any]] = []
+    last_save = [time.monotonic()]
+
+    def settle(item: Decided, outcome: Outcome) -> None:
+        nonlocal pending
+        if isinstance(item.decision, Write):
             report.sent += 1
             if outcome.transient:
                 report.retry_later += 1
                 logger.warning("insight %s left for a later run: %s", item.insight.id, outcome.detail)
-                continue
+                return
             if outcome.status is AnnotationStatus.error_failed_update:
                 logger.error("insight %s not applied: %s", item.insight.id, outcome.detail)
-        else:
-            outcome = Outcome(item.decision.status, item.decision.detail)
+            else:
+                written.add(item.insight.barcode)
         report.count(outcome.status)
         pending.append(outcome_row(item.insight, outcome))
-        if len(pending) >= RECORD_EVERY:
+        if len(pending) >= RECORD_EVERY or time.monotonic() - last_save[0] >= RECORD_EVERY_S:
             report.recorded += save(pending)
-            pending = []
+            pending, last_save[0] = [], time.monotonic()
+
+    # a short window of calls in flight: a crash leaves few calls made and not recorded (docs/annotate.md)
+    window: deque[tuple[Decided, Future[Outcome]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="offpipe-apply")
+    try:
+        for item in decided:
+            if item.decision is None:
+                continue
+            window.append((item, pool.submit(outcome_of, item)))
+            if len(window) >= 2 * max(1, workers):
+                settle(*_result(window.popleft()))
+        while window:
+            settle(*_result(window.popleft()))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if pending:
         report.recorded += save(pending)
+    return written
 
 
 def outcome_row(
@@ -272,12 +339,17 @@ def refresh_products(
     settings: Settings,
     source: ProductSource,
     resources: Resources | None = None,
+    known: pa.Table | None = None,
 ) -> int:
-    """Refresh the insights of ``codes`` from their current rows (one per-product refresh session); the
-    products refreshed. A product the source does not have is left alone (absence is not deletion)."""
-    if not codes:
+    """Refresh the insights of ``codes``, read from ``source`` now, and of the products of ``known`` (rows
+    already read and still current), in one per-product refresh session; the products refreshed. A product
+    the source does not have is left alone (absence is not deletion)."""
+    parts = [known] if known is not None and known.num_rows else []
+    if codes:
+        parts.append(source.rows(flavor, codes, {code: code for code in codes}))
+    if not parts:
         return 0
-    rows = source.rows(flavor, codes, {code: code for code in codes})
+    rows = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else parts[0]
     found = sorted(set(rows.column("normalized_code").to_pylist()))
     if not found:
         return 0

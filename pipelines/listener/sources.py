@@ -18,6 +18,7 @@ import itertools
 import logging
 import string
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -171,26 +172,28 @@ class MongoSource:
 
 @dataclass
 class ApiSource:
-    """Product Opener's read API (``/api/v2/product/<code>``, the whole product), one request per product,
-    with the fetch module's timeouts and retries; a 404 (or ``status: 0``) means the API does not have the
-    product under that code: not found, which is not taken for a deletion."""
+    """Product Opener's read API (``/api/v2/product/<code>``, the whole product), one request per product
+    (up to ``workers`` at once), with the fetch module's timeouts and retries; a 404 (or ``status: 0``)
+    means the API does not have the product under that code: not found, which is not taken for a deletion."""
 
     settings: Settings
     session: requests.Session = field(default_factory=requests.Session)
     attempts: int = 3
     backoff_s: float = 0.5
+    workers: int = 4  # requests in flight at most for one call of rows
     name: str = "api"
 
     def url(self, flavor: Flavor, code: str) -> str:
         return f"{self.settings.flavor_urls(flavor).world}/api/v2/product/{barcodes.validated_code(code)}"
 
     def rows(self, flavor: Flavor, codes: Sequence[str], raw_codes: Mapping[str, str]) -> pa.Table:
-        documents = []
-        for code in sorted(set(codes)):
-            document = self._product(flavor, code)
-            if document is not None:
-                documents.append(document)
-        rows, _ = documents_to_rows(documents)
+        wanted = sorted(set(codes))
+        if len(wanted) > 1 and self.workers > 1:  # a few requests in flight: the API answers each on its own
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(wanted))) as pool:
+                found = list(pool.map(lambda code: self._product(flavor, code), wanted))
+        else:
+            found = [self._product(flavor, code) for code in wanted]
+        rows, _ = documents_to_rows([document for document in found if document is not None])
         return _only(rows, codes)
 
     def _product(self, flavor: Flavor, code: str) -> dict | None:
