@@ -120,3 +120,33 @@ def test_credentials_come_from_the_environment_and_stay_masked() -> None:
     assert "s3cret" not in repr(credentials) and "s3cret" not in str(credentials)
     with pytest.raises(CredentialsMissingError, match="OFF_USER and OFF_PASSWORD"):
         Credentials.from_env({"OFF_USER": "offpipe-bot"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "value_tag", "field", "after"),
+    [
+        ("label", None, "en:organic", "labels_tags", ["en:vegan", "en:organic"]),
+        ("category", None, "en:biscuits", "categories_tags", ["en:biscuits"]),
+        ("store", "Carrefour", "carrefour", "stores_tags", ["carrefour"]),
+        ("brand", "Ferrero", "ferrero", "brands", "Ferrero"),
+        ("product_weight", "400 g", None, "quantity", "400 g"),
+        ("expiration_date", "12/2027", None, "expiration_date", "12/2027"),
+        ("packager_code", "FR 40.261.001 CE", None, "emb_codes", "EMB 72180,FR 40.261.001 CE"),
+    ],
+)
+def test_each_type_is_written_then_found_done(
+    opener: ProductOpener, kind: str, value: str | None, value_tag: str | None, field: str, after: object
+) -> None:
+    """Per type: the call changes the product on Product Opener, the next decision on its new state sends
+    nothing (brand excepted, as in Robotoff), and a failed call leaves the product as it was."""
+    insight = Insight(id=INSIGHT_ID, barcode=CODE, type=kind, value=value, value_tag=value_tag)
+    before = dict(opener.products[CODE])
+    opener.fail.status_500 = 1
+    assert apply(opener, insight).transient and opener.products[CODE] == before
+    assert apply(opener, insight).status is AnnotationStatus.updated
+    assert opener.products[CODE][field] == after
+    again = decide(insight, opener.products[CODE])
+    if kind == "brand":
+        assert isinstance(again, Write)
+    else:
+        assert again.status is AnnotationStatus.error_already_annotated  # type: ignore[union-attr]
