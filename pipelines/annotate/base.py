@@ -55,3 +55,13 @@ MISSING_PRODUCT = Done(AnnotationStatus.error_missing_product, "the product coul
 def tags(product: Product, name: str) -> list[str]:
     """A tag list of the product (``None`` and absent are empty)."""
     return list(product.get(name) or ())
+
+
+def unless_tagged(product: Product, field: str, tag: str | None, write: Write) -> Decision:
+    """``write``, unless the product's tag list ``field`` holds ``tag`` already."""
+    return ALREADY_ANNOTATED if tag in tags(product, field) else write
+
+
+def unless_set(product: Product, field: str, write: Write) -> Decision:
+    """``write``, unless the product's ``field`` has a value already (an empty one counts as none)."""
+    return ALREADY_ANNOTATED if product.get(field) else write

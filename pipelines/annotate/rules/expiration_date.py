@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pipelines.annotate.base import ALREADY_ANNOTATED, PRODUCT_UPDATE, Decision, Insight, Product, Write
+from pipelines.annotate.base import PRODUCT_UPDATE, Decision, Insight, Product, Write, unless_set
 
 TYPE = "expiration_date"
 FIELDS = ("expiration_date",)
 
 
 def decide(insight: Insight, product: Product) -> Decision:
-    if product.get("expiration_date"):
-        return ALREADY_ANNOTATED
     date = insight.value or ""
-    return Write(PRODUCT_UPDATE, {"expiration_date": date}, f"Adding expiration date '{date}'")
+    write = Write(PRODUCT_UPDATE, {"expiration_date": date}, f"Adding expiration date '{date}'")
+    return unless_set(product, "expiration_date", write)

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.annotate.base import (
-    ALREADY_ANNOTATED,
-    PRODUCT_UPDATE,
-    Decision,
-    Insight,
-    Product,
-    Write,
-    tags,
-)
+from pipelines.annotate.base import PRODUCT_UPDATE, Decision, Insight, Product, Write, unless_tagged
 
 TYPE = "label"
 FIELDS = ("labels_tags",)
@@ -18,6 +10,5 @@ FIELDS = ("labels_tags",)
 
 def decide(insight: Insight, product: Product) -> Decision:
     tag = insight.value_tag or ""
-    if tag in tags(product, "labels_tags"):
-        return ALREADY_ANNOTATED
-    return Write(PRODUCT_UPDATE, {"add_labels": tag}, f"Adding label tag '{tag}'")
+    write = Write(PRODUCT_UPDATE, {"add_labels": tag}, f"Adding label tag '{tag}'")
+    return unless_tagged(product, "labels_tags", tag, write)

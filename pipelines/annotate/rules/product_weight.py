@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pipelines.annotate.base import ALREADY_ANNOTATED, PRODUCT_UPDATE, Decision, Insight, Product, Write
+from pipelines.annotate.base import PRODUCT_UPDATE, Decision, Insight, Product, Write, unless_set
 
 TYPE = "product_weight"
 FIELDS = ("quantity",)
 
 
 def decide(insight: Insight, product: Product) -> Decision:
-    if product.get("quantity"):
-        return ALREADY_ANNOTATED
     quantity = insight.value or ""
-    return Write(PRODUCT_UPDATE, {"quantity": quantity}, f"Updating quantity to '{quantity}'")
+    write = Write(PRODUCT_UPDATE, {"quantity": quantity}, f"Updating quantity to '{quantity}'")
+    return unless_set(product, "quantity", write)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pipelines.annotate.base import (
-    ALREADY_ANNOTATED,
-    PRODUCT_UPDATE,
-    Decision,
-    Insight,
-    Product,
-    Write,
-    tags,
-)
+from pipelines.annotate.base import PRODUCT_UPDATE, Decision, Insight, Product, Write, unless_tagged
 
 TYPE = "store"
 FIELDS = ("stores_tags",)
 
 
 def decide(insight: Insight, product: Product) -> Decision:
-    if insight.value_tag in tags(product, "stores_tags"):
-        return ALREADY_ANNOTATED
     store = insight.value or ""
-    return Write(PRODUCT_UPDATE, {"add_stores": store}, f"Adding store '{store}'")
+    write = Write(PRODUCT_UPDATE, {"add_stores": store}, f"Adding store '{store}'")
+    return unless_tagged(product, "stores_tags", insight.value_tag, write)
