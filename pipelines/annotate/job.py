@@ -140,9 +140,9 @@ def apply_due_insights(
             send = lambda insight, write: writer.send(insight, write, automatic=True)  # noqa: E731
         touched: set[str] = set()
 
-        def save(rows: list[dict[str, Any]]) -> int:
-            touched.update(row["barcode"] for row in rows)
-            return record(flavor, rows, store=store, settings=settings)
+        def save(outcomes: list[dict[str, Any]]) -> int:
+            touched.update(outcome["barcode"] for outcome in outcomes)
+            return record(flavor, outcomes, store=store, settings=settings)
 
         written = _apply(decided, send, rate, workers, report, save)
         # the products written are read again; the others' rows, read a moment ago, are still current
