@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pipelines.annotate.base import Done, Insight, Write
 from pipelines.annotate.config import Credentials
 from pipelines.annotate.errors import AnnotateError
-from pipelines.annotate.job import TABLES, record, refresh_products
+from pipelines.annotate.job import TABLES, decide_all, record, refresh_products
 from pipelines.annotate.job import outcome_row as _outcome_row
-from pipelines.annotate.registry import decide
+from pipelines.annotate.registry import fields
 from pipelines.annotate.results import AnnotationStatus, Outcome
 from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
@@ -69,6 +69,7 @@ def annotate_insight(
     insight, annotated = found
     if annotated is not None:
         return Outcome(AnnotationStatus.error_already_annotated, f"annotated already ({annotated})")
+    source = source or product_source(settings)
     outcome = Outcome(AnnotationStatus.saved, "the annotation was saved")
     if value == 1:
         outcome = _accept(insight, settings, source, send)
@@ -78,7 +79,6 @@ def annotate_insight(
     flavor = Flavor(insight.server_type)
     if not record(flavor, [row], store=store, settings=settings):
         return Outcome(AnnotationStatus.error_already_annotated, "annotated by someone else meanwhile")
-    source = source or product_source(settings)
     refresh_products(
         flavor, [insight.barcode], store=store, settings=settings, source=source, resources=resources
     )
@@ -98,15 +98,16 @@ def _read(insight: str, store: StoreRef, settings: Settings) -> tuple[Insight, i
     return Insight(**rows[0]), annotation
 
 
-def _accept(insight: Insight, settings: Settings, source: ProductSource | None, send: Send | None) -> Outcome:
+def _accept(insight: Insight, settings: Settings, source: ProductSource, send: Send | None) -> Outcome:
+    """The automatic run's decision for this one insight (``decide_all``), sent as the operator's edit."""
     flavor = Flavor(insight.server_type)
-    rows = (source or product_source(settings)).rows(
-        flavor, [insight.barcode], {insight.barcode: insight.barcode}
-    )
-    products = {row["normalized_code"]: row for row in rows.to_pylist()}
-    decision = decide(insight, products.get(insight.barcode))
+    [decided], _ = decide_all(flavor, [insight], source)
+    decision = decided.decision
+    if decision is None:  # a type not written back: the registry's one-line error
+        fields(insight.type)
     if isinstance(decision, Done):
         return Outcome(decision.status, decision.detail)
+    assert isinstance(decision, Write)
     if send is None:
         writer = ProductOpenerWriter(settings, flavor, Credentials.from_env())
         return writer.send(insight, decision, automatic=False)
