@@ -68,7 +68,10 @@ _GS1_CHAR = r"""[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]"""
 _GS1_VALUE_CHAR = r"""[!"%&'*+,\-./0-9:;<=>?A-Z_a-z]"""
 _STRICT_GS1_BRACKETED = re.compile(rf"\(01\)[0-9]{{14}}(?:\([0-9]{{2,4}}\){_GS1_VALUE_CHAR}+)*")
 _STRICT_GS1_RAW = re.compile(rf"\^?01[0-9]{{14}}(?:\^?[0-9](?:{_GS1_CHAR}|\^)*)?")
-_STRICT_DIGITAL_LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
+# re.ASCII: with Unicode case folding, IGNORECASE lets "İ", "ſ" or the Kelvin sign match the ASCII letters
+_STRICT_DIGITAL_LINK = re.compile(
+    r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE | re.ASCII
+)
 
 
 class InvalidBarcodeError(OffpipeError, ValueError):

@@ -345,3 +345,9 @@ def test_what_the_strict_check_accepts_is_digits_or_a_gs1_form(raw: str) -> None
         text = raw.strip(" \t\n\r\f\v")
         assert (text.isascii() and text.isdigit()) or barcodes.gs1_gtin(text) is not None
         assert barcodes.strict_code(raw) == barcodes.validated_code(text)
+
+
+@pytest.mark.parametrize("letter", ["\u0130", "\u212a", "\u017f"])  # İ, the Kelvin sign, long s
+def test_strict_check_refuses_letters_that_fold_to_ascii(letter: str) -> None:
+    """Found by the property test above: Unicode case folding let these match the URL's ASCII letters."""
+    assert not barcodes.is_strict_code(f"https://{letter}id.gs1.org/01/03017620422003/10/ABC")
