@@ -11,13 +11,13 @@ walk finds, stated as a rule (checked against a literal simulation in the tests)
   a match is consumed, so the next match starts strictly after it.
 
 Here the candidate occurrences of every keyword of every list in every text come from one Aho-Corasick
-pass (Polars' ``find_many``/``extract_many``: all overlapping occurrences, byte offsets). The boundary rules
-are checks on the byte before and after each occurrence: UTF-8 bytes of non-ASCII characters are never ASCII
-word bytes, so byte checks equal character checks. The leftmost-longest, non-overlapping choice keeps the
-longest occurrence per start and then every occurrence that starts after all earlier ones ended; only the
-rare texts where occurrences overlap go through a small Python scan. Byte offsets become character offsets
-of the original text at the end, with Robotoff's correction for ``İ`` (the one character whose lowercase is
-two characters long).
+pass (Polars' ``find_many``/``extract_many``: all overlapping occurrences, character offsets since Polars 2.2,
+byte offsets before — hence the floor in ``pyproject.toml``). The boundary rules are checks on the character
+before and after each occurrence. The leftmost-longest, non-overlapping choice keeps the longest occurrence
+per start and then every occurrence that starts after all earlier ones ended; only the rare texts where
+occurrences overlap go through a small Python scan. Offsets in the lowercased text become offsets in the
+original text at the end, with Robotoff's correction for ``İ`` (the one character whose lowercase is two
+characters long).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-WORD_BYTES = list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+WORD_CHARACTERS = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 DOTTED_CAPITAL_I = "İ"
 
 MATCH_SCHEMA = {"list": pl.String, "row": pl.UInt32, "start": pl.Int64, "end": pl.Int64, "keyword": pl.String}
@@ -169,20 +169,17 @@ def _patterns(lists: Mapping[str, KeywordSet]) -> _Patterns:
 
 
 def _occurrences(lowered: pl.Series, patterns: list[str]) -> pl.DataFrame:
-    """Every occurrence of every pattern whose ends fall on boundaries: row, byte start/end, pattern."""
+    """Every occurrence of every pattern whose ends fall on boundaries: row, character start/end, pattern."""
     frame = pl.DataFrame({"text": lowered}).with_row_index("row")
     found = frame.with_columns(
         start=pl.col("text").str.find_many(patterns, overlapping=True),
         keyword=pl.col("text").str.extract_many(patterns, overlapping=True),
     ).filter(pl.col("start").list.len() > 0)
-    found = found.with_columns(pl.col("text").cast(pl.Binary)).explode("start", "keyword")
-    found = found.with_columns(
-        start=pl.col("start").cast(pl.Int64),
-        end=pl.col("start").cast(pl.Int64) + pl.col("keyword").str.len_bytes(),
-    )
-    before = pl.when(pl.col("start") > 0).then(pl.col("text").bin.get(pl.col("start") - 1, null_on_oob=True))
-    after = pl.col("text").bin.get(pl.col("end"), null_on_oob=True)
-    on_boundaries = ~before.is_in(WORD_BYTES).fill_null(False) & ~after.is_in(WORD_BYTES).fill_null(False)
+    found = found.explode("start", "keyword").with_columns(start=pl.col("start").cast(pl.Int64))
+    found = found.with_columns(end=pl.col("start") + pl.col("keyword").str.len_chars())
+    before = pl.when(pl.col("start") > 0).then(pl.col("text").str.slice(pl.col("start") - 1, 1))
+    after = pl.col("text").str.slice(pl.col("end"), 1)  # "" at the text end
+    on_boundaries = ~before.is_in(WORD_CHARACTERS).fill_null(False) & ~after.is_in(WORD_CHARACTERS)
     return found.filter(on_boundaries).select("row", "start", "end", "keyword")
 
 
@@ -232,23 +229,17 @@ def _choose(occurrences: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([clean, chosen]).sort("list", "row", "start")
 
 
-def _to_characters(chosen: pl.DataFrame, texts: pl.Series, lowered: pl.Series) -> pl.DataFrame:
-    """Byte offsets in the lowercased text → character offsets in the original text."""
-    non_ascii = (lowered.str.len_bytes() != lowered.str.len_chars()).fill_null(False)
+def _to_original(chosen: pl.DataFrame, texts: pl.Series, lowered: pl.Series) -> pl.DataFrame:
+    """Character offsets in the lowercased text → character offsets in the original text (they differ only
+    where the text holds ``İ``)."""
+    longer = (lowered.str.len_chars() != texts.str.len_chars()).fill_null(False)
     rows = chosen["row"]
-    needs = non_ascii.gather(rows)
+    needs = longer.gather(rows)
     if not needs.any():
         return chosen
     starts, ends = chosen["start"].to_list(), chosen["end"].to_list()
     for index in needs.arg_true().to_list():
-        row = rows[index]
-        original, low = texts[row], lowered[row]
-        encoded = low.encode("utf-8")
-        start = len(encoded[: starts[index]].decode("utf-8"))
-        end = len(encoded[: ends[index]].decode("utf-8"))
-        if len(original) != len(low):
-            start, end = _original_span(original, start, end)
-        starts[index], ends[index] = start, end
+        starts[index], ends[index] = _original_span(texts[rows[index]], starts[index], ends[index])
     return chosen.with_columns(start=pl.Series(starts, dtype=pl.Int64), end=pl.Series(ends, dtype=pl.Int64))
 
 
@@ -286,4 +277,4 @@ def match_keywords(
         return pl.DataFrame(schema=MATCH_SCHEMA)
     occurrences = occurrences.join(index.owners, on="keyword", how="inner")
     chosen = _choose(occurrences)
-    return _to_characters(chosen, texts, lowered).select(list(MATCH_SCHEMA))
+    return _to_original(chosen, texts, lowered).select(list(MATCH_SCHEMA))
