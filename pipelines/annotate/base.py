@@ -25,6 +25,8 @@ class Insight:
     source_image: str | None = None
     automatic_processing: bool = False
     data: Mapping[str, Any] = field(default_factory=dict)
+    # the value tag is the operator's (annotation 2), not the predicted one
+    user_value: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,19 +41,32 @@ def apply_command(
 def annotate_command(
     insight: str = typer.Argument(..., help="The insight's id (a UUID)."),
     value: int = typer.Option(
-        ..., "--value", help="1 accepts (and writes to Product Opener), 0 refuses, -1 skips."
+        ...,
+        "--value",
+        help="1 accepts (and writes to Product Opener), 2 accepts with --data, 0 refuses, -1 skips.",
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help='With --value 2: the operator\'s value as JSON, e.g. {"value_tag": "en:jams"}.'
     ),
     store: str | None = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
     """Annotate one insight as an operator; accepting it writes it to Product Opener as OFF_USER.
 
-    Prints the outcome as JSON; a write Product Opener refused or could not take records nothing and exits
-    with code 1.
+    Prints the outcome as JSON; a write Product Opener refused or could not take, or invalid data, records
+    nothing and exits with code 1.
     """
     from pipelines.annotate.manual import annotate_insight
     from pipelines.annotate.results import AnnotationStatus
 
-    outcome = annotate_insight(insight, value, store=store)
+    parsed = None
+    if data is not None:
+        try:
+            parsed = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not JSON: {exc.msg}", param_hint="--data") from None
+        if not isinstance(parsed, dict):
+            raise typer.BadParameter("a JSON object expected", param_hint="--data")
+    outcome = annotate_insight(insight, value, data=parsed, store=store)
     typer.echo(json.dumps({"insight": insight, "status": outcome.status.name, "detail": outcome.detail}))
-    if outcome.status is AnnotationStatus.error_failed_update:
+    if outcome.status in (AnnotationStatus.error_failed_update, AnnotationStatus.error_invalid_data):
         raise typer.Exit(1)

@@ -15,3 +15,7 @@ class UnsupportedInsightError(AnnotateError, ValueError):
 
 class CredentialsMissingError(AnnotateError, ValueError):
     """A write to Product Opener without ``OFF_USER`` and ``OFF_PASSWORD`` set."""
+
+
+class InvalidDataError(AnnotateError, ValueError):
+    """An operator's data that does not fit the insight's type (Robotoff's ``error_invalid_data``)."""

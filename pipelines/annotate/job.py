@@ -291,6 +291,7 @@ def outcome_row(
     one, or ``error_failed_update`` for a call Product Opener refused (so that it is not sent again every
     run; docs/annotate.md, "Results")."""
     recorded = outcome.recorded or outcome.status is AnnotationStatus.error_failed_update
+    user_value = outcome.status is AnnotationStatus.user_input_updated
     return {
         "id": insight.id,
         "barcode": insight.barcode,
@@ -298,6 +299,7 @@ def outcome_row(
         "annotated_result": int(outcome.status) if recorded else None,
         "completed_at": dt.datetime.now(dt.UTC),
         "username": username,
+        "user_value_tag": insight.value_tag if user_value else None,
     }
 
 
@@ -309,6 +311,7 @@ OUTCOMES_SCHEMA = pa.schema(
         pa.field("annotated_result", pa.int32()),
         pa.field("completed_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("username", pa.string()),
+        pa.field("user_value_tag", pa.string()),  # the operator's value tag, written (annotation 2)
     ]
 )
 

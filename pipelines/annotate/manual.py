@@ -2,7 +2,10 @@
 
 Robotoff (release 1.85.10, ``robotoff/insights/annotate.py``, ``InsightAnnotator.annotate``): ``1`` accepts
 the insight and sends its call to Product Opener (the same decision and write as the automatic run,
-:mod:`pipelines.annotate.job`), ``0`` refuses it and ``-1`` skips it — both only recorded (result ``saved``).
+:mod:`pipelines.annotate.job`), ``2`` accepts it with the operator's ``data`` (a category of their own:
+``user_input_updated``; the other types ignore the data), ``0`` refuses it and ``-1`` skips it — both only
+recorded (result ``saved``). Data without ``2``, ``2`` without data, or data that does not fit the type end
+with ``error_invalid_data`` and record nothing.
 An insight annotated already is left as it is (``error_already_annotated``), an unknown id is
 ``error_unknown_insight``. A call that fails records nothing (the operator tries again); the edit is made as
 ``OFF_USER``, whose name is recorded as the annotation's user, and is not marked automated.
@@ -12,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
 
 from pipelines.annotate.base import Done, Insight, Write
 from pipelines.annotate.config import Credentials
-from pipelines.annotate.errors import AnnotateError
+from pipelines.annotate.errors import AnnotateError, InvalidDataError
 from pipelines.annotate.job import TABLES, decide_all, record, refresh_products
 from pipelines.annotate.job import outcome_row as _outcome_row
-from pipelines.annotate.registry import fields
+from pipelines.annotate.registry import fields, with_user_value
 from pipelines.annotate.results import AnnotationStatus, Outcome
 from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
@@ -30,8 +35,9 @@ from pipelines.store.session import StoreRef, scope_barcodes, store_reader
 
 logger = logging.getLogger(__name__)
 
-# accept, refuse, skip (Robotoff's 2, an annotation carrying the operator's own value, is not here)
-VALUES = (1, 0, -1)
+# accept, refuse, skip, accept with the operator's data
+VALUES = (1, 0, -1, 2)
+ACCEPTED = (1, 2)
 
 Send = Callable[[Insight, Write], Outcome]
 
@@ -52,16 +58,23 @@ def annotate_insight(
     raw_id: str,
     value: int,
     *,
+    data: Mapping[str, Any] | None = None,
     store: StoreRef = None,
     settings: Settings | None = None,
     source: ProductSource | None = None,
     send: Send | None = None,
     resources: Resources | None = None,
 ) -> Outcome:
-    """Annotate one insight with ``value`` (1, 0 or -1); the outcome, recorded unless the call failed. The
-    product's insights are refreshed after a recorded annotation, as Robotoff does."""
+    """Annotate one insight with ``value`` (1, 0, -1, or 2 with ``data``); the outcome, recorded unless the
+    call failed or the data was invalid. The product's insights are refreshed after a recorded annotation, as
+    Robotoff does."""
     if value not in VALUES:
-        raise AnnotateError(f"annotation {value} not supported: 1 (accept), 0 (refuse) or -1 (skip)")
+        raise AnnotateError(
+            f"annotation {value} not supported: 1 (accept), 0 (refuse), -1 (skip) or 2 (accept with data)"
+        )
+    if (value == 2) != (data is not None):
+        detail = "data must be provided if annotation is 2" if value == 2 else "data needs annotation 2"
+        return Outcome(AnnotationStatus.error_invalid_data, detail)
     settings = settings or get_settings()
     found = _read(insight_id(raw_id), store, settings)
     if found is None:
@@ -69,12 +82,19 @@ def annotate_insight(
     insight, annotated = found
     if annotated is not None:
         return Outcome(AnnotationStatus.error_already_annotated, f"annotated already ({annotated})")
+    if data is not None:
+        try:
+            insight = with_user_value(insight, data)
+        except InvalidDataError as exc:
+            return Outcome(AnnotationStatus.error_invalid_data, str(exc))
     source = source or product_source(settings)
     outcome = Outcome(AnnotationStatus.saved, "the annotation was saved")
-    if value == 1:
+    if value in ACCEPTED:
         outcome = _accept(insight, settings, source, send)
         if outcome.status is AnnotationStatus.error_failed_update:
             return outcome  # nothing recorded: the operator sees why and tries again
+        if insight.user_value and outcome.status is AnnotationStatus.updated:
+            outcome = replace(outcome, status=AnnotationStatus.user_input_updated)
     row = _outcome_row(insight, outcome, annotation=value, username=settings.write_user)
     flavor = Flavor(insight.server_type)
     if not record(flavor, [row], store=store, settings=settings):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 from pipelines.annotate.base import MISSING_PRODUCT, Decision, Insight, Product
 from pipelines.annotate.errors import UnsupportedInsightError
@@ -36,6 +37,14 @@ def decide(insight: Insight, product: Product | None) -> Decision:
         return MISSING_PRODUCT
     decide_type: Callable[[Insight, Product], Decision] = rule.decide
     return decide_type(insight, product)
+
+
+def with_user_value(insight: Insight, data: Mapping[str, Any]) -> Insight:
+    """``insight`` as an operator's annotation ``2`` with ``data`` accepts it: with the operator's value for
+    the types that take one (category), unchanged for the others — Robotoff ignores their data too."""
+    rule = _rule(insight.type)
+    apply: Callable[[Insight, Mapping[str, Any]], Insight] | None = getattr(rule, "with_user_value", None)
+    return insight if apply is None else apply(insight, data)
 
 
 def _rule(insight_type: str) -> ModuleType:
