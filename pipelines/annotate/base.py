@@ -27,6 +27,7 @@ class Insight:
     data: Mapping[str, Any] = field(default_factory=dict)
     # the value tag is the operator's (annotation 2), not the predicted one
     user_value: bool = False
+    attempts: int = 0  # failed calls so far (``annotate_attempt``)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ not annotated, ``process_after`` passed). A run here does the same in four steps
    listener skips the update events of our own edits, so this is where the products' other insights learn of
    them.
 
-A call that may succeed later (5xx, timeout, lost connection) records nothing: the insight stays due. A run
+A call that may succeed later (5xx, timeout, lost connection) leaves the insight unannotated and counts the
+attempt (``sql/annotate/record_attempts.sql``): it waits a backoff that doubles per attempt, and after
+:attr:`Backoff.attempts` failed calls it is recorded as failed, as a refused call (4xx) is at once. A run
 killed between a call and its record sends nothing twice for the types with an "already done" check: the
 next run reads the product's new state and records ``error_already_annotated`` instead.
 """
@@ -66,7 +68,19 @@ DEFAULT_WORKERS = 4  # calls in flight at most (the rate cap still holds across 
 # (the DuckDB store's writer lock, short) costs tens of milliseconds whatever it records.
 RECORD_EVERY = 200
 RECORD_EVERY_S = 2.0
-TABLES = ("product_insight",)
+TABLES = ("product_insight", "annotate_attempt")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How often an insight whose calls fail transiently is tried, and how long it waits in between:
+    ``first_s`` after the first failure, doubling each time up to ``max_s`` (defaults: ten calls over about
+    twelve hours, so that an outage of Product Opener for a night's part costs no insight;
+    docs/annotate.md, "Failures")."""
+
+    attempts: int = 10
+    first_s: float = 120.0
+    max_s: float = 4 * 3600.0
 
 
 class Mode(StrEnum):
@@ -119,6 +133,7 @@ def apply_due_insights(
     resources: Resources | None = None,
     workers: int = DEFAULT_WORKERS,
     now: dt.datetime | None = None,
+    backoff: Backoff = Backoff(),
 ) -> RunReport:
     """Plan or apply the flavor's due insights (at most ``limit``); ``send`` replaces the Product Opener
     writer (built from ``OFF_USER``/``OFF_PASSWORD`` in apply mode), called by ``workers`` threads at once;
@@ -141,10 +156,10 @@ def apply_due_insights(
         touched: set[str] = set()
 
         def save(outcomes: list[dict[str, Any]]) -> int:
-            touched.update(outcome["barcode"] for outcome in outcomes)
-            return record(flavor, outcomes, store=store, settings=settings)
+            touched.update(outcome["barcode"] for outcome in outcomes if outcome["annotation"] is not None)
+            return record(flavor, outcomes, store=store, settings=settings, backoff=backoff, now=now)
 
-        written = _apply(decided, send, rate, workers, report, save)
+        written = _apply(decided, send, rate, workers, report, save, backoff.attempts)
         # the products written are read again; the others' rows, read a moment ago, are still current
         unchanged = rows.filter(
             pc.is_in(rows.column("normalized_code"), pa.array(sorted(touched - written), pa.string()))
@@ -230,9 +245,11 @@ def _apply(
     workers: int,
     report: RunReport,
     save: Callable[[list[dict[str, Any]]], int],
+    attempts: int,
 ) -> set[str]:
     """Send the calls (``workers`` at a time, at most ``rate`` a second) and record the outcomes as they come,
-    in the insights' order; the barcodes of the products written."""
+    in the insights' order; the barcodes of the products written. A transient failure is recorded as an
+    attempt, or as a failure when it was the insight's last of ``attempts``."""
     limit = _RateLimit(rate)
 
     def outcome_of(item: Decided) -> Outcome:
@@ -248,18 +265,27 @@ def _apply(
 
     def settle(item: Decided, outcome: Outcome) -> None:
         nonlocal pending
+        row = None
         if isinstance(item.decision, Write):
             report.sent += 1
-            if outcome.transient:
+            tried = item.insight.attempts + 1
+            if outcome.transient and tried < attempts:
                 report.retry_later += 1
-                logger.warning("insight %s left for a later run: %s", item.insight.id, outcome.detail)
-                return
-            if outcome.status is AnnotationStatus.error_failed_update:
+                logger.warning(
+                    "insight %s left for a later run (attempt %d of %d): %s",
+                    item.insight.id, tried, attempts, outcome.detail,
+                )  # fmt: skip
+                row = attempt_row(item.insight, outcome.detail)
+            elif outcome.status is AnnotationStatus.error_failed_update:
+                if outcome.transient:
+                    outcome = Outcome(outcome.status, f"gave up after {tried} attempts: {outcome.detail}")
                 logger.error("insight %s not applied: %s", item.insight.id, outcome.detail)
             else:
                 written.add(item.insight.barcode)
-        report.count(outcome.status)
-        pending.append(outcome_row(item.insight, outcome))
+        if row is None:
+            report.count(outcome.status)
+            row = outcome_row(item.insight, outcome)
+        pending.append(row)
         if len(pending) >= RECORD_EVERY or time.monotonic() - last_save[0] >= RECORD_EVERY_S:
             report.recorded += save(pending)
             pending, last_save[0] = [], time.monotonic()
@@ -290,7 +316,8 @@ def outcome_row(
     processing, which Robotoff records without a user), with Robotoff's result code where Robotoff records
     one, or ``error_failed_update`` for a call Product Opener refused (so that it is not sent again every
     run; docs/annotate.md, "Results")."""
-    recorded = outcome.recorded or outcome.status is AnnotationStatus.error_failed_update
+    failed = outcome.status is AnnotationStatus.error_failed_update
+    recorded = outcome.recorded or failed
     user_value = outcome.status is AnnotationStatus.user_input_updated
     return {
         "id": insight.id,
@@ -300,6 +327,23 @@ def outcome_row(
         "completed_at": dt.datetime.now(dt.UTC),
         "username": username,
         "user_value_tag": insight.value_tag if user_value else None,
+        "error": outcome.detail if failed else None,
+        "retry": False,
+    }
+
+
+def attempt_row(insight: Insight, error: str) -> dict[str, Any]:
+    """A failed call to try again later: no annotation, one more attempt (``record_attempts.sql``)."""
+    return {
+        "id": insight.id,
+        "barcode": insight.barcode,
+        "annotation": None,
+        "annotated_result": None,
+        "completed_at": dt.datetime.now(dt.UTC),
+        "username": None,
+        "user_value_tag": None,
+        "error": error,
+        "retry": True,
     }
 
 
@@ -307,18 +351,30 @@ OUTCOMES_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("barcode", pa.string(), nullable=False),
-        pa.field("annotation", pa.int32(), nullable=False),
+        pa.field("annotation", pa.int32()),  # none: a failed call to try again later
         pa.field("annotated_result", pa.int32()),
         pa.field("completed_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("username", pa.string()),
         pa.field("user_value_tag", pa.string()),  # the operator's value tag, written (annotation 2)
+        pa.field("error", pa.string()),  # why the call failed
+        pa.field("retry", pa.bool_(), nullable=False),  # whether it is tried again later
     ]
 )
 
 
-def record(flavor: Flavor, rows: list[dict[str, Any]], *, store: StoreRef, settings: Settings) -> int:
-    """Record ``rows`` (:func:`outcome_row`) in one session of their products; the number recorded (an
-    insight annotated by someone else meanwhile keeps that annotation and is not counted)."""
+def record(
+    flavor: Flavor,
+    rows: list[dict[str, Any]],
+    *,
+    store: StoreRef,
+    settings: Settings,
+    backoff: Backoff = Backoff(),
+    now: dt.datetime | None = None,
+) -> int:
+    """Record ``rows`` (:func:`outcome_row`, :func:`attempt_row`) in one session of their products: the
+    annotations, then the failed attempts and the attempts done with. The number of annotations recorded (an
+    insight annotated by someone else meanwhile keeps that annotation and is not counted). ``now``: the run's
+    clock, from which the backoff counts."""
     outcomes = pa.Table.from_pylist(rows, schema=OUTCOMES_SCHEMA)
     codes = sorted({row["barcode"] for row in rows})
     session = store_session(
@@ -329,7 +385,12 @@ def record(flavor: Flavor, rows: list[dict[str, Any]], *, store: StoreRef, setti
         con.register("annotate_outcomes", outcomes)
         try:
             with write_transaction(con, purpose="record annotations"):
-                return len(con.execute(load_statement("annotate/record_outcomes")).fetchall())
+                recorded = len(con.execute(load_statement("annotate/record_outcomes")).fetchall())
+                params = {"now": now or dt.datetime.now(dt.UTC), "backoff_s": backoff.first_s}
+                params["backoff_max_s"] = backoff.max_s
+                con.execute(load_statement("annotate/record_attempts"), params)
+                con.execute(load_statement("annotate/clear_attempts"))
+                return recorded
         finally:
             con.unregister("annotate_outcomes")
 

@@ -50,6 +50,7 @@ SCHEMA_OBJECTS = (
     "store/ocr_image",
     "store/image",
     "store/listener_log",
+    "store/annotate_attempt",
 )
 _OPEN_RETRY_SECONDS = 0.1
 DEFAULT_READER_TIMEOUT = 60.0  # how long a reader waits for writers to let go of the file

@@ -4,7 +4,8 @@
 -- PARAMS: -
 -- Records the annotations of a write-back run: annotation, result, completion time, user.
 --
--- `annotate_outcomes` holds one row per insight that reached an end (docs/annotate.md, "Results"); an
+-- `annotate_outcomes` holds one row per insight that reached an end (docs/annotate.md, "Results"), and one
+-- without an annotation per call to try again later (sql/annotate/record_attempts.sql counts those); an
 -- insight annotated meanwhile by someone else (Robotoff's API, a vote) keeps its annotation: only
 -- unannotated rows change, here and, on PostgreSQL, again when the change is applied
 -- (sql/postgres/apply_update.sql's guard). An operator's own value written to Product Opener
@@ -24,5 +25,6 @@ SET annotation = o.annotation,
     END
 FROM annotate_outcomes AS o
 WHERE i.id = o.id::UUID
+  AND o.annotation IS NOT NULL
   AND i.annotation IS NULL
 RETURNING i.id::VARCHAR AS id;

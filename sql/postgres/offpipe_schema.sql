@@ -1,10 +1,11 @@
--- MODEL: run, ocr_image, listener_log, image, product_version, product_version_seq, schema_version
+-- MODEL: run, ocr_image, listener_log, image, annotate_attempt, product_version, product_version_seq, schema_version
 -- KIND: SCHEMA
 -- READS: -
 -- PARAMS: -
 -- The project's own tables in a PostgreSQL store, in the schema `offpipe`, apart from Robotoff's.
 --
--- The same tables as the DuckDB store's (store/run, store/ocr_image, store/listener_log, store/image), plus
+-- The same tables as the DuckDB store's (store/run, store/ocr_image, store/listener_log, store/image,
+-- store/annotate_attempt), plus
 -- the per-product version the concurrent writers compare (product_version). They live in their own schema
 -- so that Robotoff's migrations, dumps and table names never meet them (Robotoff has an `image` table of
 -- its own). `schema_version` holds one row: the version of this schema, for a later upgrade to read.
@@ -51,6 +52,16 @@ CREATE TABLE IF NOT EXISTS offpipe.image (
     deleted boolean NOT NULL DEFAULT false,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (barcode, server_type, image_id)
+);
+
+CREATE TABLE IF NOT EXISTS offpipe.annotate_attempt (
+    insight_id uuid PRIMARY KEY,
+    barcode text NOT NULL,
+    server_type text NOT NULL,
+    attempts integer NOT NULL,
+    last_error text,
+    last_attempt_at timestamptz NOT NULL,
+    retry_after timestamptz
 );
 
 CREATE SEQUENCE IF NOT EXISTS offpipe.product_version_seq;

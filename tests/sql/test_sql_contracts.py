@@ -98,6 +98,8 @@ INPUTS: dict[str, pa.Schema] = {
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 # A value of the right type for each parameter name ($path is set per file: an input or an output file).
 PARAMS: dict[str, object] = {
+    "backoff_max_s": 3600.0,
+    "backoff_s": 120.0,
     "barcode": "3017620422003",
     "barcodes": ["3017620422003"],
     "before": NOW,

@@ -186,6 +186,21 @@ LISTENER_LOG = Mirrored(
     ),
 )
 
+ANNOTATE_ATTEMPT = Mirrored(
+    name="annotate_attempt",
+    relation="offpipe.annotate_attempt",
+    key=("insight_id",),
+    columns=(
+        _c("insight_id", "UUID", "uuid"),
+        _text("barcode"),
+        _text("server_type"),
+        _c("attempts", "INTEGER", "integer"),
+        _text("last_error"),
+        _c("last_attempt_at", "TIMESTAMPTZ", "timestamptz", Kind.tstz),
+        _c("retry_after", "TIMESTAMPTZ", "timestamptz", Kind.tstz),
+    ),
+)
+
 RUN = Mirrored(
     name="run",
     relation="offpipe.run",
@@ -203,7 +218,9 @@ RUN = Mirrored(
     ),
 )
 
-MIRRORED: tuple[Mirrored, ...] = (PREDICTION, PRODUCT_INSIGHT, IMAGE, OCR_IMAGE, LISTENER_LOG, RUN)
+MIRRORED: tuple[Mirrored, ...] = (
+    PREDICTION, PRODUCT_INSIGHT, IMAGE, OCR_IMAGE, LISTENER_LOG, ANNOTATE_ATTEMPT, RUN
+)
 BY_NAME = {table.name: table for table in MIRRORED}
 
 

@@ -156,6 +156,7 @@ OFFPIPE_TABLES = (
     "offpipe.ocr_image",
     "offpipe.listener_log",
     "offpipe.image",
+    "offpipe.annotate_attempt",
     "offpipe.product_version",
     "offpipe.schema_version",
 )

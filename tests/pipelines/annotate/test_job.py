@@ -102,9 +102,46 @@ def test_a_failure_that_may_pass_later_leaves_the_insight_due(
     opener.fail.status_500 = 1
     first = run(store, opener, tmp_path)
     assert (first.sent, first.retry_later, first.recorded) == (2, 1, 2)
-    second = run(store, opener, tmp_path)
+    assert attempts(store) == [(1, "Product Opener answered HTTP 500", False)]
+    assert run(store, opener, tmp_path, now=DUE + dt.timedelta(seconds=100)).due == 0  # backing off (120 s)
+    second = run(store, opener, tmp_path, now=DUE + dt.timedelta(seconds=130))
     assert (second.due, second.sent, second.statuses) == (1, 1, {"updated": 1})
     assert {annotation for annotation, _, _ in annotations(store).values()} == {1, None}  # C's code only
+    assert attempts(store) == []  # written: its count is forgotten
+
+
+def attempts(store: Store) -> list[tuple[int, str, bool]]:
+    """(attempts, last error, given up) of each insight with failed calls."""
+    table = "offpipe.annotate_attempt" if store.backend == "postgresql" else "annotate_attempt"
+    query = f"SELECT attempts, last_error, retry_after IS NULL FROM {table} ORDER BY insight_id"
+    return [(n, error.split(":")[0], done) for n, error, done in store.sql(query)]
+
+
+def test_transient_failures_back_off_then_give_up(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    seed(store)
+    opener.fail.status_500 = 100
+    backoff = job.Backoff(attempts=3, first_s=60, max_s=100)
+    now = DUE
+    first = run(store, opener, tmp_path, now=now, backoff=backoff)
+    assert (first.sent, first.retry_later) == (2, 2)
+    # waits 60 s, then 100 (doubled, capped), then gives up at the third failed call
+    for wait, due in ((59, 0), (1, 2), (99, 0), (1, 2)):
+        now += dt.timedelta(seconds=wait)
+        assert run(store, opener, tmp_path, now=now, backoff=backoff).due == due
+    last = run(store, opener, tmp_path, now=now + dt.timedelta(days=1), backoff=backoff)
+    assert last.due == 0
+    assert sorted(result for _, result, _ in annotations(store).values() if result) == [10, 10]
+    assert attempts(store) == [(3, "gave up after 3 attempts", True)] * 2
+    assert len(opener.writes()) == 6  # two insights, three calls each
+
+
+def test_a_refused_call_keeps_its_reason(store: Store, opener: ProductOpener, tmp_path: Path) -> None:
+    seed(store)
+    opener.fail.status_4xx = 1
+    run(store, opener, tmp_path)
+    assert attempts(store) == [(1, "Product Opener answered HTTP 403", True)]
 
 
 def test_a_refused_call_is_recorded_failed_and_not_sent_again(
