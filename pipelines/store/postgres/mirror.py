@@ -219,7 +219,13 @@ RUN = Mirrored(
 )
 
 MIRRORED: tuple[Mirrored, ...] = (
-    PREDICTION, PRODUCT_INSIGHT, IMAGE, OCR_IMAGE, LISTENER_LOG, ANNOTATE_ATTEMPT, RUN
+    PREDICTION,
+    PRODUCT_INSIGHT,
+    IMAGE,
+    OCR_IMAGE,
+    LISTENER_LOG,
+    ANNOTATE_ATTEMPT,
+    RUN,
 )
 BY_NAME = {table.name: table for table in MIRRORED}
 
