@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from pipelines.annotate.base import Done, Insight, Write
 from pipelines.annotate.config import Credentials
 from pipelines.annotate.errors import UnsupportedInsightError
-from pipelines.annotate.registry import decide
+from pipelines.annotate.registry import RULES, decide
 from pipelines.annotate.results import AnnotationStatus, Outcome
 from pipelines.annotate.writer import ProductOpenerWriter
 from pipelines.common.config import Flavor, Settings, get_settings
@@ -184,7 +184,7 @@ def read_due(
     flavor: Flavor, *, now: dt.datetime, limit: int, store: StoreRef, settings: Settings
 ) -> list[Insight]:
     """The due insights, oldest due first (``sql/annotate/due_insights.sql``)."""
-    params = {"server_type": flavor.value, "now": now, "limit": limit}
+    params = {"server_type": flavor.value, "types": sorted(RULES), "now": now, "limit": limit}
     codes = scope_barcodes("postgres/due_insight_barcodes", params, store, settings)
     if codes is not None and not codes:
         return []

@@ -1,7 +1,7 @@
 -- MODEL: due_insight_barcodes
 -- KIND: QUERY
 -- READS: product_insight, offpipe.annotate_attempt
--- PARAMS: %(server_type)s, %(now)s, %(limit)s
+-- PARAMS: %(server_type)s, %(types)s, %(now)s, %(limit)s
 -- The products of the insights due for automatic processing: the scope of a write-back run's session.
 --
 -- The rule is sql/annotate/due_insights.sql, run in the session's working copy; this only narrows what the
@@ -13,6 +13,7 @@ FROM (
     FROM product_insight AS i
     LEFT JOIN offpipe.annotate_attempt AS a ON a.insight_id = i.id
     WHERE i.server_type = %(server_type)s::text
+      AND i.type = ANY (%(types)s::text[])
       AND i.annotation IS NULL
       AND i.automatic_processing
       AND i.process_after <= (%(now)s::timestamptz AT TIME ZONE 'UTC')

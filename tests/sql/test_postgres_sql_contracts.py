@@ -48,6 +48,7 @@ PARAMS: dict[str, object] = {
     "server_types": ["off", "obf"],
     "now": NOW,
     "limit": 10,
+    "types": ["label", "store"],
     "id": "00000000-0000-0000-0000-000000000001",
 }
 # A trusted SQL fragment for each {name} template slot, as the code would fill it.

@@ -194,3 +194,18 @@ def test_written_products_are_refreshed_from_their_current_state(
 
 def insight_values(store: Store, kind: str) -> list[tuple[str, Any]]:
     return sorted((i["barcode"], i["annotation"]) for i in store.insights(kind))
+
+
+def test_due_insights_of_types_not_written_back_never_fill_a_run(
+    store: Store, opener: ProductOpener, tmp_path: Path
+) -> None:
+    seed(store)  # in a database shared with Robotoff, its image orientation insights are due first
+    store.sql(
+        "UPDATE product_insight SET type = 'image_orientation', process_after = process_after - INTERVAL '1 hour'"
+        " WHERE barcode = ? AND type = 'store'",
+        C,
+    )
+    first = run(store, opener, tmp_path, limit=1)
+    assert (first.due, first.sent, first.unsupported) == (1, 1, 0)
+    assert run(store, opener, tmp_path, limit=1).due == 1
+    assert run(store, opener, tmp_path, limit=1).due == 0
