@@ -201,8 +201,8 @@ def test_due_insights_of_types_not_written_back_never_fill_a_run(
 ) -> None:
     seed(store)  # in a database shared with Robotoff, its image orientation insights are due first
     store.sql(
-        "UPDATE product_insight SET type = 'image_orientation', process_after = process_after - INTERVAL '1 hour'"
-        " WHERE barcode = ? AND type = 'store'",
+        "UPDATE product_insight SET type = 'image_orientation',"
+        " process_after = process_after - INTERVAL '1 hour' WHERE barcode = ? AND type = 'store'",
         C,
     )
     first = run(store, opener, tmp_path, limit=1)
