@@ -27,7 +27,7 @@ from pipelines.download.cli import download_command
 from pipelines.facets.cli import facets_command
 from pipelines.insights.cli import insights_app, refresh_command
 from pipelines.listener.cli import listen_command
-from pipelines.ocr.cli import ocr_ingest_command
+from pipelines.ocr.cli import ocr_ingest_command, ocr_sync_command
 from pipelines.predictors.cli import predict_command
 from pipelines.reference.cli import reference_app
 from pipelines.store.cli import predictions_app, store_app
@@ -100,6 +100,7 @@ app.command("download")(download_command)
 app.command("convert")(convert_command)
 app.command("audit-barcodes")(audit_barcodes_command)
 app.command("ocr-ingest")(ocr_ingest_command)
+app.command("ocr-sync")(ocr_sync_command)
 app.command("predict")(predict_command)
 app.command("refresh")(refresh_command(after_refresh=_replay_listener_log))
 app.command("listen")(listen_command(deployment_dispatcher=_deployment_dispatcher))

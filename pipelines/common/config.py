@@ -94,6 +94,8 @@ DEFAULT_SNAPSHOT_MIN_RATIO = 0.9
 # repository stores its .gz files in Git LFS, whose content only the media host serves (raw.githubusercontent
 # answers with the LFS pointer).
 DEFAULT_TAXONOMY_URL = "https://static.openfoodfacts.org/data/taxonomies"
+# Open Food Facts' images and OCR JSON on AWS open data (anonymous HTTPS; docs/ocr.md, "The images bucket").
+DEFAULT_OCR_BUCKET_URL = "https://openfoodfacts-images.s3.eu-west-3.amazonaws.com"
 DEFAULT_ROBOTOFF_REF = "main"
 # Redis streams Product Opener publishes on: the seed's name, then Product Opener's current one.
 DEFAULT_REDIS_STREAMS = ("product_updates_off", "product_updates")
@@ -173,6 +175,7 @@ class Settings:
     # What `offpipe insights apply` and the apply_insights flow do with due insights: "plan" (write the calls
     # they would make, send nothing) or "apply" (send them); docs/annotate.md.
     apply_mode: str = "plan"
+    ocr_bucket_url: str = DEFAULT_OCR_BUCKET_URL  # OFF's images bucket (keys under /data/)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -232,6 +235,7 @@ class Settings:
             store_url=(env.get("OFF_STORE_URL") or "").strip() or None,
             write_user=(env.get("OFF_USER") or "").strip() or None,
             apply_mode=_choice_setting(env, "OFF_APPLY_MODE", ("plan", "apply"), "plan"),
+            ocr_bucket_url=_url_setting(env, "OFF_OCR_BUCKET_URL", DEFAULT_OCR_BUCKET_URL),
         )
 
     @property

@@ -32,3 +32,22 @@ def ocr_ingest_command(
     with progress_bar(f"ingesting {archive.name}", None) as advance:
         report = ingest_archive(archive, out, chosen, workers, settings=settings, progress=advance)
     typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+def ocr_sync_command(
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off (the bucket holds OFF's images only)."),
+    prefix: str | None = typer.Option(None, "--prefix", help="Only barcodes starting with these digits."),
+    keys: Path | None = typer.Option(
+        None, "--keys", help="A local key list (data_keys.gz) instead of the bucket's own."
+    ),
+    workers: int = typer.Option(8, "--workers", min=1, help="Fetches in flight."),
+) -> None:
+    """Sync the OCR JSON of Open Food Facts' images bucket into $OFF_DATA_DIR/parquet/<flavor>/ocr_texts/
+    (images already there are not fetched again; bad ones quarantined); prints the report as JSON."""
+    from pipelines.common.config import get_settings
+    from pipelines.ocr.bucket import sync_bucket
+
+    if keys is not None and not keys.is_file():
+        raise typer.BadParameter(f"no such file: {keys}", param_hint="--keys")
+    report = sync_bucket(flavor, settings=get_settings(), prefix=prefix, keys_file=keys, workers=workers)
+    typer.echo(json.dumps(report.to_dict(), indent=2))

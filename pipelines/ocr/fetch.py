@@ -64,11 +64,11 @@ def fetch_ocr_table(
     finally:
         if own_session:
             http.close()
-    payload = _decode(body, url)
+    payload = decode_ocr_body(body, url)
     return ocr_table_from_json(payload, barcode=code, image_id=image, source=url)
 
 
-def _decode(body: bytes, url: str) -> object:
+def decode_ocr_body(body: bytes, url: str) -> object:
     """The JSON document of a body. ``Content-Encoding: gzip`` is undone by requests; a body that is itself
     gzip (a ``.json.gz`` file served as is) is decompressed here."""
     if body[:2] == b"\x1f\x8b":
