@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -122,9 +122,10 @@ def sync_bucket(
     workers: int = DEFAULT_WORKERS,
     batch: int = DEFAULT_BATCH,
     retry: RetryPolicy | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SyncReport:
     """Sync the OCR texts of the bucket (under ``prefix``) into the flavor's dataset; ``keys_file``: a local
-    key list instead of the bucket's ``data/data_keys.gz``."""
+    key list instead of the bucket's ``data/data_keys.gz``; ``progress`` is told of each batch's images."""
     started = time.perf_counter()
     try:
         flavor = Flavor(flavor)
@@ -155,9 +156,13 @@ def sync_bucket(
             pending.append(item)
             if len(pending) >= batch:
                 _sync_batch(pending, session, settings, dataset, run, workers, retry, report, bad)
+                if progress is not None:
+                    progress(len(pending))
                 pending = []
         if pending:
             _sync_batch(pending, session, settings, dataset, run, workers, retry, report, bad)
+            if progress is not None:
+                progress(len(pending))
     counts = Counter(record.reason for record in bad)
     report.quarantined = dict(sorted(counts.items()))
     if bad:

@@ -45,9 +45,13 @@ def ocr_sync_command(
     """Sync the OCR JSON of Open Food Facts' images bucket into $OFF_DATA_DIR/parquet/<flavor>/ocr_texts/
     (images already there are not fetched again; bad ones quarantined); prints the report as JSON."""
     from pipelines.common.config import get_settings
+    from pipelines.common.logs import progress_bar
     from pipelines.ocr.bucket import sync_bucket
 
     if keys is not None and not keys.is_file():
         raise typer.BadParameter(f"no such file: {keys}", param_hint="--keys")
-    report = sync_bucket(flavor, settings=get_settings(), prefix=prefix, keys_file=keys, workers=workers)
+    with progress_bar("fetching OCR from the images bucket", None) as advance:
+        report = sync_bucket(
+            flavor, settings=get_settings(), prefix=prefix, keys_file=keys, workers=workers, progress=advance
+        )
     typer.echo(json.dumps(report.to_dict(), indent=2))
