@@ -27,14 +27,11 @@ from pipelines.nightly import count_rows, nightly_markdown
 
 @task(cache_policy=NO_CACHE)
 def ocr_table_task(flavor: str, ocr: str) -> str:
-    """The OCR-text table to predict from: ``ocr`` itself (.parquet) or the table ingested from an archive."""
-    path = Path(ocr)
-    if path.suffix == ".parquet":
-        return str(path)
-    from pipelines.ocr.ingest import default_output, ingest_archive
+    """The OCR texts to predict from: ``ocr`` itself (a .parquet table or the images bucket's dataset folder)
+    or the table ingested from an archive (``pipelines.ocr.ingest.ocr_texts_for``)."""
+    from pipelines.ocr.ingest import ocr_texts_for
 
-    ingest_archive(path, flavor=flavor)
-    return str(default_output(flavor))
+    return str(ocr_texts_for(Path(ocr), flavor)[0])
 
 
 @flow(name="nightly", flow_run_name="nightly-{flavor}")

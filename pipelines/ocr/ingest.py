@@ -120,6 +120,22 @@ def default_output(flavor: Flavor | str, settings: Settings | None = None) -> Pa
     return (settings or get_settings()).parquet_dir(flavor) / OCR_TEXTS_FILE
 
 
+def ocr_texts_for(
+    path: Path,
+    flavor: Flavor | str = Flavor.off,
+    *,
+    settings: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Path, OcrIngestReport | None]:
+    """What the OCR predictors read for ``path``: a Parquet table, or a folder of parts (the images bucket's
+    dataset, ``offpipe ocr-sync``), as it is; an OCR archive (``.jsonl[.gz]``) ingested into the flavor's
+    table first (with the ingestion's report)."""
+    if path.is_dir() or path.suffix == ".parquet":
+        return path, None
+    report = ingest_archive(path, flavor=flavor, settings=settings, progress=progress)
+    return Path(report.output), report
+
+
 def quarantine_path(out_path: Path) -> Path:
     """The quarantine beside an output: ``ocr_texts.parquet`` → ``ocr_texts.bad.jsonl``."""
     return out_path.with_name(out_path.with_suffix("").name + ".bad.jsonl")

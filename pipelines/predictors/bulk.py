@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipelines.common.config import Flavor, Settings, get_settings
@@ -58,7 +59,16 @@ class PredictReport:
 
 
 def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
-    """Tables of at most ``batch_rows`` rows of a Parquet file, only ``columns`` read."""
+    """Tables of at most ``batch_rows`` rows of a Parquet file, or of a folder of Parquet parts (the OCR
+    dataset of ``offpipe ocr-sync``: files and folders named ``_…`` or ``.…`` — quarantine, key list, temp
+    files — are not parts), only ``columns`` read."""
+    if path.is_dir():
+        dataset = ds.dataset(path, format="parquet")
+        names = [c for c in columns if c in dataset.schema.names] if columns else None
+        for batch in dataset.to_batches(columns=names, batch_size=batch_rows):
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch])
+        return
     if not path.is_file():
         raise SnapshotNotFoundError(f"no Parquet table at {path}")
     parquet = pq.ParquetFile(path)

@@ -9,16 +9,15 @@ import typer
 
 
 def _ocr_table(ocr: Path, flavor) -> Path:
-    """An OCR-text Parquet table as given, or the table ingested from an OCR archive (.jsonl[.gz])."""
-    if ocr.suffix == ".parquet":
-        return ocr
+    """The OCR texts to predict from (``ocr_texts_for``): an archive is ingested first, its report printed."""
     from pipelines.common.logs import progress_bar
-    from pipelines.ocr.ingest import ingest_archive
+    from pipelines.ocr.ingest import ocr_texts_for
 
     with progress_bar(f"ingesting {ocr.name}", None) as advance:
-        report = ingest_archive(ocr, flavor=flavor, progress=advance)
-    typer.echo(json.dumps({"ocr_ingest": report.to_dict()}, indent=2, default=str), err=True)
-    return Path(report.output)
+        table, report = ocr_texts_for(ocr, flavor, progress=advance)
+    if report is not None:
+        typer.echo(json.dumps({"ocr_ingest": report.to_dict()}, indent=2, default=str), err=True)
+    return table
 
 
 def predict_command(
@@ -26,7 +25,8 @@ def predict_command(
     ocr: Path | None = typer.Option(
         None,
         "--ocr",
-        help="OCR texts: a table from `offpipe ocr-ingest` (.parquet) or an OCR archive (.jsonl[.gz]).",
+        help="OCR texts: a table from `offpipe ocr-ingest` (.parquet), the dataset folder of `offpipe"
+        " ocr-sync`, or an OCR archive (.jsonl[.gz]).",
     ),
     types: list[str] | None = typer.Option(
         None, "--type", "-t", help="Prediction types to run (default: all)."

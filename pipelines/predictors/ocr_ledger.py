@@ -78,7 +78,8 @@ def predictors_fingerprint(resources: Resources) -> str:
 
 
 def ocr_hashes(ocr: Path | pa.Table) -> pa.Table:
-    """``barcode, source_image, ocr_hash`` of every row of an OCR-text table (a Parquet file or a table)."""
+    """``barcode, source_image, ocr_hash`` of every row of an OCR-text table (a Parquet file, a folder of
+    Parquet parts, or a table)."""
     if isinstance(ocr, pa.Table):  # the per-product path: this thread's kept connection
         con = scratch()
         con.register("ocr_rows", ocr)
@@ -86,9 +87,14 @@ def ocr_hashes(ocr: Path | pa.Table) -> pa.Table:
             return arrow_table(con, load_statement("predictors/ocr_hash")).cast(HASHED_SCHEMA)
         finally:
             con.unregister("ocr_rows")
+    parts = str(ocr)
+    if ocr.is_dir():  # the OCR dataset (offpipe ocr-sync): its parts, not its quarantine or temp files
+        if not any(ocr.rglob("*.parquet")):
+            return HASHED_SCHEMA.empty_table()
+        parts = str(ocr / "**" / "*.parquet")
     con = connect()
     try:
-        con.read_parquet(str(ocr)).create_view("ocr_rows")
+        con.read_parquet(parts, hive_partitioning=False).create_view("ocr_rows")
         return con.sql(load_statement("predictors/ocr_hash")).to_arrow_table().cast(HASHED_SCHEMA)
     finally:
         con.close()

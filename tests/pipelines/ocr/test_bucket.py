@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -18,7 +19,10 @@ from pipelines.cli import app
 from pipelines.common.config import get_settings
 from pipelines.common.http import RetryPolicy
 from pipelines.ocr.bucket import BucketSyncError, OcrKey, dataset_path, select_keys, sync_bucket
+from pipelines.ocr.ingest import ocr_texts_for
 from pipelines.ocr.rows import build_row
+from pipelines.predictors.bulk import iter_parquet
+from pipelines.predictors.ocr_ledger import ocr_hashes
 from tests.pipelines.ocr.conftest import SynthOcr
 from tests.support.http_server import DumpServer, ServedFile
 
@@ -155,3 +159,23 @@ def test_the_command(bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not any(r["path"] == "/data/data_keys.gz" for r in bucket.server.requests)
     bad = CliRunner().invoke(app, ["ocr-sync", "--flavor", "obf"])
     assert bad.exit_code == 1 and "error: the images bucket holds" in bad.output
+
+
+def test_the_dataset_reads_as_the_archive_table_does(
+    bucket: Bucket, synth_ocr: SynthOcr, tmp_path: Path
+) -> None:
+    """What the predictors and the OCR ledger read from the synced dataset equals the archive's table."""
+    settings = settings_for(bucket, tmp_path)
+    sync_bucket("off", settings=settings, batch=40, retry=FAST)
+    dataset = dataset_path("off", settings)
+    assert ocr_texts_for(dataset, "off") == (dataset, None)
+    archive_table, report = ocr_texts_for(synth_ocr.archive, "off", settings=settings)
+    assert report is not None and report.rows_out == len(bucket.good)
+    key = [("barcode", "ascending"), ("image_id", "ascending")]
+    synced = pa.concat_tables(iter_parquet(dataset, None, 64)).sort_by(key)
+    ingested = pq.read_table(archive_table).sort_by(key)
+    assert synced.drop_columns(["ocr_source"]).equals(ingested.drop_columns(["ocr_source"]))
+    # the ledger reads the folder as it reads a table (its hash covers the OCR's source: a bucket URL here)
+    by_image = [("source_image", "ascending")]
+    hashed = ocr_hashes(dataset).sort_by(by_image)
+    assert hashed.num_rows == len(bucket.good) and hashed.equals(ocr_hashes(synced).sort_by(by_image))
