@@ -39,7 +39,7 @@ import requests
 
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.common.errors import OffpipeError
-from pipelines.common.files import atomic_path, write_bytes
+from pipelines.common.files import atomic_path, write_bytes, write_text
 from pipelines.common.http import FetchError, FetchNotFoundError, RetryPolicy, get_bytes, retrying, stream
 from pipelines.ocr.fetch import decode_ocr_body
 from pipelines.ocr.rows import OcrRecordError, build_row, parse_source, rows_to_table
@@ -179,24 +179,34 @@ def sync_bucket(
 
 
 def _download_keys(session: requests.Session, settings: Settings, dataset: Path, retry: RetryPolicy) -> Path:
-    """The bucket's key list, downloaded beside the dataset (temp + rename)."""
+    """The bucket's key list, kept beside the dataset (temp + rename) with its ETag: it changes monthly, so a
+    nightly sync asks ``If-None-Match`` and reuses the copy on a 304."""
     url = f"{settings.ocr_bucket_url}/{KEYS_PATH}"
     dest = dataset / "_keys" / "data_keys.gz"
+    etag_file = dest.with_name("data_keys.etag")
+    known = etag_file.read_text().strip() if dest.is_file() and etag_file.is_file() else ""
+    headers = {"If-None-Match": known} if known else {}
 
-    def attempt() -> Path:
-        with (
-            stream(session, url, what="key list", retry=retry) as body,
-            atomic_path(dest) as tmp,
-            tmp.open("wb") as out,
-        ):
-            for chunk in body.chunks():
-                out.write(chunk)
-        return dest
+    def attempt() -> str | None:
+        with stream(session, url, what="key list", headers=headers, retry=retry, accept=(200, 304)) as body:
+            if body.status == 304:
+                return None
+            with atomic_path(dest) as tmp, tmp.open("wb") as out:
+                for chunk in body.chunks():
+                    out.write(chunk)
+            return body.headers.get("ETag")
 
     try:
-        return retrying(retry, attempt)
+        etag = retrying(retry, attempt)
     except FetchError as exc:
         raise BucketSyncError(f"the bucket's key list could not be downloaded: {exc}") from exc
+    if etag is None and known:
+        logger.info("key list unchanged (ETag %s): reusing %s", known, dest)
+    elif etag:  # written after the list: a crash in between only costs one more download
+        write_text(etag_file, etag)
+    else:
+        etag_file.unlink(missing_ok=True)
+    return dest
 
 
 def _key_lines(path: Path, report: SyncReport) -> Iterator[str]:

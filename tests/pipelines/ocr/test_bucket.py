@@ -179,3 +179,18 @@ def test_the_dataset_reads_as_the_archive_table_does(
     by_image = [("source_image", "ascending")]
     hashed = ocr_hashes(dataset).sort_by(by_image)
     assert hashed.num_rows == len(bucket.good) and hashed.equals(ocr_hashes(synced).sort_by(by_image))
+
+
+def test_an_unchanged_key_list_is_not_downloaded_again(bucket: Bucket, tmp_path: Path) -> None:
+    settings = settings_for(bucket, tmp_path)
+    sync_bucket("off", settings=settings, retry=FAST)
+    again = sync_bucket("off", settings=settings, retry=FAST)
+    asked = [r for r in bucket.server.requests if r["path"] == "/data/data_keys.gz"]
+    assert len(asked) == 2 and "If-None-Match" not in asked[0]["headers"]
+    assert asked[1]["headers"]["If-None-Match"] == bucket.server.files["/data/data_keys.gz"].etag
+    assert again.keys_listed == len(bucket.keys) and again.rows_out == 0  # the kept copy was read
+    bucket.server.files["/data/data_keys.gz"] = ServedFile(
+        gzip.compress(b"data/301/762/042/2009/1.json.gz\n")
+    )
+    changed = sync_bucket("off", settings=settings, retry=FAST)
+    assert changed.keys_listed == 1 and changed.quarantined == {"not_found": 1}
