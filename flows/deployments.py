@@ -51,8 +51,11 @@ def build_deployments(
     hour: int = DEFAULT_HOUR,
     minute: int = DEFAULT_MINUTE,
     timezone: str = DEFAULT_TIMEZONE,
+    nightly_ocr: str | None = None,
 ) -> list[RunnerDeployment]:
-    """Per flavor: a scheduled nightly deployment, a refresh deployment, the facet one where it applies."""
+    """Per flavor: a scheduled nightly deployment, a refresh deployment, the facet one where it applies.
+    ``nightly_ocr`` (``OFF_NIGHTLY_OCR``): the OCR the off nightly predicts from — ``bucket`` (Open Food
+    Facts' images bucket, synced first), a dataset folder or table; none by default."""
     cron = nightly_cron(hour, minute)
     deployments = []
     for flavor in (Flavor(f) for f in flavors):
@@ -60,7 +63,8 @@ def build_deployments(
             nightly.to_deployment(
                 name=f"nightly-{flavor.value}",
                 schedules=[Cron(cron, timezone=timezone)],
-                parameters={"flavor": flavor.value},
+                parameters={"flavor": flavor.value}
+                | ({"ocr": nightly_ocr} if nightly_ocr and flavor is Flavor.off else {}),
                 tags=[*TAGS, flavor.value],
                 description=f"{flavor.value} nightly: download, convert, audit, predict, refresh, facets",
             )

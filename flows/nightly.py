@@ -22,7 +22,17 @@ from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
 from pipelines.common.config import Flavor
 from pipelines.facets.plan import FACET_FLAVORS
-from pipelines.nightly import count_rows, nightly_markdown
+from pipelines.nightly import STEPS, count_rows, nightly_markdown
+
+OCR_BUCKET = "bucket"  # the nightly's `ocr` value that syncs OFF's images bucket first (docs/ocr.md)
+
+
+@task(cache_policy=NO_CACHE)
+def ocr_sync_task(flavor: str) -> dict[str, Any]:
+    """New OCR of Open Food Facts' images bucket into the flavor's dataset (``offpipe ocr-sync``)."""
+    from pipelines.ocr.bucket import sync_bucket
+
+    return sync_bucket(flavor).to_dict()
 
 
 @task(cache_policy=NO_CACHE)
@@ -46,16 +56,18 @@ def nightly(
 ) -> dict[str, Any]:
     """The whole nightly job for one flavor; returns the steps' reports and the outcome.
 
-    ``url`` overrides the dump URL (http(s), ``file://`` or a path); ``ocr`` is an OCR-text table or archive
-    to predict from (its images already predicted are skipped); ``force`` reruns everything on an unchanged
-    dump, accepts a snapshot that shrinks below ``OFF_SNAPSHOT_MIN_RATIO`` and overrides the refresh's 90%
-    safety stop; ``min_lines`` is the floor of the dump's lines and of the snapshot's rows (default: the
-    flavor's ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables both). A snapshot without any row is always refused
-    and fails the run before the refresh. Facets are written for the flavors that have them (off).
+    ``url`` overrides the dump URL (http(s), ``file://`` or a path); ``ocr`` is an OCR-text table, dataset
+    folder or archive to predict from, or ``"bucket"``: sync Open Food Facts' images bucket into the flavor's
+    dataset first and predict from it (its images already predicted are skipped); ``force`` reruns everything
+    on an unchanged dump, accepts a snapshot that shrinks below ``OFF_SNAPSHOT_MIN_RATIO`` and overrides the
+    refresh's 90% safety stop; ``min_lines`` is the floor of the dump's lines and of the snapshot's rows
+    (default: the flavor's ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables both). A snapshot without any row is
+    always refused and fails the run before the refresh. Facets are written for the flavors that have them
+    (off).
     """
     logger = get_run_logger()
     flavor = Flavor(flavor).value
-    steps: dict[str, Any] = dict.fromkeys(("download", "convert", "audit", "refresh", "facets"))
+    steps: dict[str, Any] = dict.fromkeys(STEPS)
     steps["download"] = download_dump(flavor, url=url, force=force, min_lines=min_lines)
     outcome = "completed"
     if steps["download"]["status"] == "unchanged" and not force:
@@ -66,6 +78,9 @@ def nightly(
             flavor, source=steps["download"]["path"], min_rows=min_lines, force=force
         )
         steps["audit"] = audit_barcodes(flavor)
+        if ocr == OCR_BUCKET:
+            steps["ocr_sync"] = ocr_sync_task(flavor)
+            ocr = steps["ocr_sync"]["dataset"]
         ocr_table = ocr_table_task(flavor, ocr) if ocr else None
         steps["refresh"] = refresh_insights(flavor, ocr_table=ocr_table, force=force)
         if facets and Flavor(flavor) in FACET_FLAVORS:

@@ -11,7 +11,6 @@ import logging
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -147,10 +146,11 @@ def nightly_command(
         help="Run every step on an unchanged dump; accept a shrinking snapshot; override the refresh's "
         "90% safety stop.",
     ),
-    ocr: Path | None = typer.Option(
+    ocr: str | None = typer.Option(
         None,
         "--ocr",
-        help="OCR texts to predict from: an OCR-text table (.parquet) or an archive (.jsonl[.gz]).",
+        help="OCR texts to predict from: an OCR-text table (.parquet), a dataset folder, an archive "
+        "(.jsonl[.gz]), or 'bucket' (sync OFF's images bucket first and predict from its dataset).",
     ),
     min_lines: int | None = typer.Option(
         None,
@@ -179,7 +179,7 @@ def nightly_command(
         url=url,
         force=force,
         min_lines=min_lines,
-        ocr=str(ocr) if ocr is not None else None,
+        ocr=ocr,
         facets=not no_facets,
         facets_dry_run=facets_dry_run,
     )
@@ -188,14 +188,16 @@ def nightly_command(
 
 def _deployments(flavors: list[str] | None, hour: int, minute: int, timezone: str) -> list:
     from flows.deployments import build_deployments
-    from pipelines.common.config import Flavor
+    from pipelines.common.config import Flavor, get_settings
 
     try:
         chosen = [Flavor(f) for f in flavors or ["off"]]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--flavor") from exc
     try:
-        return build_deployments(chosen, hour=hour, minute=minute, timezone=timezone)
+        return build_deployments(
+            chosen, hour=hour, minute=minute, timezone=timezone, nightly_ocr=get_settings().nightly_ocr
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -255,6 +257,10 @@ def show_config() -> None:
         "MONGO_DB": settings.mongo_db,
         "MONGO_COLLECTION": settings.mongo_collection,
         "OFF_STORE_URL": _mask(settings.store_url) if settings.store_url else None,
+        "OFF_USER": settings.write_user,
+        "OFF_APPLY_MODE": settings.apply_mode,
+        "OFF_OCR_BUCKET_URL": settings.ocr_bucket_url,
+        "OFF_NIGHTLY_OCR": settings.nightly_ocr,
         "store": _mask(settings.store_url)
         if settings.store_url and "://" in settings.store_url
         else str(settings.store_path),

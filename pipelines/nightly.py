@@ -1,10 +1,10 @@
 """The nightly job's report: one table of counts and one markdown page over every step's own report.
 
-The nightly flow (``flows/nightly.py``) chains download → convert → barcode audit → predictions → insight
-refresh → quality facets; each step already returns a JSON-ready report. This module folds them into what the
-Prefect UI shows for a run (and ``offpipe nightly`` prints): a flat table with one row per count, so runs can
-be compared in the artifact history, and a markdown summary linking the report files on disk. Pure functions
-over plain dicts: no Prefect here.
+The nightly flow (``flows/nightly.py``) chains download → convert → barcode audit → (OCR sync from the images
+bucket) → predictions → insight refresh → quality facets; each step already returns a JSON-ready report. This
+module folds them into what the Prefect UI shows for a run (and ``offpipe nightly`` prints): a flat table with
+one row per count, so runs can be compared in the artifact history, and a markdown summary linking the report
+files on disk. Pure functions over plain dicts: no Prefect here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-STEPS = ("download", "convert", "audit", "refresh", "facets")
+STEPS = ("download", "convert", "audit", "ocr_sync", "refresh", "facets")
 COUNT_KINDS = ("created", "updated", "deleted", "kept_protected")
 
 
@@ -39,6 +39,11 @@ def _convert_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 def _audit_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for name in ("products", "invalid", "changed_code", "moved", "not_moved", "same_path"):
         yield _row("audit", name.replace("_", " "), report[name])
+
+
+def _ocr_sync_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for name in ("selected", "present", "rows_out", "quarantined_total"):
+        yield _row("ocr sync", name.replace("_", " "), report[name])
 
 
 def _refresh_rows(summary: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -74,6 +79,7 @@ def count_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         "download": _download_rows,
         "convert": _convert_rows,
         "audit": _audit_rows,
+        "ocr_sync": _ocr_sync_rows,
         "refresh": _refresh_rows,
         "facets": _facet_rows,
     }
@@ -94,6 +100,8 @@ def report_files(summary: Mapping[str, Any]) -> dict[str, str]:
     if steps.get("audit"):
         files["barcode audit (CSV)"] = steps["audit"]["csv"]
         files["barcode audit (markdown)"] = steps["audit"]["markdown"]
+    if steps.get("ocr_sync"):
+        files["OCR dataset"] = steps["ocr_sync"]["dataset"]
     if steps.get("facets") and steps["facets"].get("plan"):
         files["fiber facet plan"] = steps["facets"]["plan"]
     return files
@@ -116,6 +124,12 @@ def nightly_markdown(summary: Mapping[str, Any]) -> str:
         )
     if steps.get("audit"):
         lines.append(f"- barcode audit: {steps['audit']['summary']}")
+    if steps.get("ocr_sync"):
+        sync = steps["ocr_sync"]
+        lines.append(
+            f"- OCR from the images bucket: {sync['rows_out']} new images, {sync['present']} already there, "
+            f"{sync['quarantined_total']} quarantined ({sync['seconds']} s)"
+        )
     if steps.get("refresh"):
         totals = steps["refresh"]["totals"]
         predicted = steps["refresh"].get("predict") or {}

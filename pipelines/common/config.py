@@ -176,6 +176,8 @@ class Settings:
     # they would make, send nothing) or "apply" (send them); docs/annotate.md.
     apply_mode: str = "plan"
     ocr_bucket_url: str = DEFAULT_OCR_BUCKET_URL  # OFF's images bucket (keys under /data/)
+    # The OCR the scheduled off nightly predicts from: "bucket", a dataset folder or table; None: none.
+    nightly_ocr: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -236,6 +238,7 @@ class Settings:
             write_user=(env.get("OFF_USER") or "").strip() or None,
             apply_mode=_choice_setting(env, "OFF_APPLY_MODE", ("plan", "apply"), "plan"),
             ocr_bucket_url=_url_setting(env, "OFF_OCR_BUCKET_URL", DEFAULT_OCR_BUCKET_URL),
+            nightly_ocr=(env.get("OFF_NIGHTLY_OCR") or "").strip() or None,
         )
 
     @property

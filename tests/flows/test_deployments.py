@@ -55,3 +55,10 @@ def test_deploy_registers_a_scheduled_nightly_per_flavor_and_ad_hoc_runs() -> No
 def test_nightly_cron_refuses_impossible_times(hour: int, minute: int) -> None:
     with pytest.raises(ValueError, match="time of day"):
         nightly_cron(hour, minute)
+
+
+def test_the_off_nightly_can_predict_from_the_images_bucket() -> None:
+    deployments = build_deployments(["off", "obf"], nightly_ocr="bucket")
+    stored = {d.name: d for d in _read(apply_deployments(deployments))}
+    assert stored["nightly-off"].parameters == {"flavor": "off", "ocr": "bucket"}
+    assert stored["nightly-obf"].parameters == {"flavor": "obf"}  # the bucket holds OFF's images only

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.synth.generator import SynthSpec, generate
 from tests.flows.artifacts import artifact
+from tests.support.http_server import DumpServer, ServedFile
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -161,3 +162,33 @@ def test_nightly_floor_and_force_reach_the_snapshot_guard(
     convert = forced["steps"]["convert"]
     assert (convert["rows_out"], convert["previous_rows"], convert["shrink_accepted"]) == (100, 150, True)
     assert forced["outcome"] == "completed" and forced["steps"]["refresh"] is not None
+
+
+def test_nightly_syncs_the_images_bucket_then_predicts_from_its_dataset(
+    dump: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.nightly import nightly
+
+    lines = gzip.decompress(dump.with_name("ocr.jsonl.gz").read_bytes()).splitlines()
+    with DumpServer() as bucket:
+        keys = []
+        for line in lines:
+            record = json.loads(line)
+            keys.append("data" + record["source"] + ".gz")
+            bucket.files["/" + keys[-1]] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
+        bucket.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+        monkeypatch.setenv("OFF_OCR_BUCKET_URL", bucket.base)
+        first = nightly(flavor="off", url=str(dump), min_lines=0, ocr="bucket", facets=False)
+        sync, predicted = first["steps"]["ocr_sync"], first["steps"]["refresh"]["predict"]
+        assert sync["rows_out"] == len(lines) == predicted["images"] and sync["quarantined_total"] == 0
+        assert Path(sync["dataset"]) == data_dir / "parquet" / "off" / "ocr_texts"
+        assert _counts("nightly-off-counts")[("ocr sync", "rows out")] == len(lines)
+        markdown = max(artifact("nightly-off"), key=lambda a: a.created).data
+        assert f"OCR from the images bucket: {len(lines)} new images" in markdown
+
+        again = nightly(flavor="off", url=str(dump), min_lines=0, ocr="bucket", facets=False, force=True)
+        sync, predicted = again["steps"]["ocr_sync"], again["steps"]["refresh"]["predict"]
+        assert (sync["rows_out"], sync["present"]) == (0, len(lines))  # nothing fetched again…
+        assert predicted["images"] == 0 and predicted["images_already_predicted"] == len(
+            lines
+        )  # …or predicted
