@@ -52,6 +52,7 @@ def _refresh_rows(summary: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         yield _row("predict", "products", predicted["products"])
         yield _row("predict", "images predicted", predicted["images"])
         yield _row("predict", "images already predicted", predicted.get("images_already_predicted", 0))
+        yield _row("predict", "images re-run for changed lists", predicted.get("images_partial", 0))
         for kind, count in sorted(predicted["per_type"].items()):
             yield _row("predict", f"predictions: {kind}", count)
     refresh = summary["refresh"]

@@ -38,6 +38,11 @@ class Predictor:
     reads: tuple[str, ...]
     run: Callable[[pl.DataFrame, Any], pl.DataFrame]
     version: str = PREDICTOR_VERSION
+    # The reference files it reads, as (folder, file-name pattern): folder is "keywords", "taxonomies" or
+    # "grammars" (OFF_KEYWORDS_DIR, OFF_TAXONOMY_DIR, OFF_GRAMMARS_DIR). The OCR ledger re-runs a predictor
+    # over the images already predicted only when one of these changes (pipelines/predictors/ocr_ledger.py);
+    # a test runs each predictor with only these files present.
+    files: tuple[tuple[str, str], ...] = ()
 
     def applies_to(self, source: str) -> bool:
         return source in self.sources

@@ -48,6 +48,10 @@ class PredictReport:
     products: int = 0
     images: int = 0
     images_already_predicted: int = 0
+    # images predicted again with only the predictors whose reference files changed (the OCR ledger), and
+    # those predictors' types
+    images_partial: int = 0
+    partial_types: list[str] = field(default_factory=list)
     predictions: int = 0
     per_type: dict[str, int] = field(default_factory=dict)
     seconds_predict: float = 0.0
@@ -79,7 +83,7 @@ def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> 
 
 def predict_tables(
     products: Iterator[pa.Table] | None,
-    ocr: Iterator[pa.Table] | None,
+    ocr: Iterator[tuple[pa.Table, Sequence[str] | None]] | None,
     *,
     flavor: Flavor | str,
     types: Sequence[str] | None,
@@ -96,9 +100,12 @@ def predict_tables(
         if progress:
             progress(batch.num_rows)
     images_started = time.perf_counter()
-    for batch in ocr or ():
-        tables.append(predict(ocr=batch, types=types, flavor=flavor, resources=resources))
+    for batch, batch_types in ocr or ():
+        chosen = types if batch_types is None else batch_types
+        tables.append(predict(ocr=batch, types=chosen, flavor=flavor, resources=resources))
         report.images += batch.num_rows
+        if batch_types is not None:
+            report.images_partial += batch.num_rows
         if progress:
             progress(batch.num_rows)
     report.seconds_predict_images = round(time.perf_counter() - images_started, 3)
@@ -251,14 +258,17 @@ def predict_bulk(
     if resources.category_classifier is not None and (types is None or "category" in types):
         columns += CATEGORY_MODEL_COLUMNS
     products = iter_parquet(snapshot, columns, PRODUCT_BATCH_ROWS)
-    ocr = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
+    batches = iter_parquet(ocr_table, None, OCR_BATCH_ROWS) if ocr_table is not None else None
+    ocr = ((batch, None) for batch in batches) if batches is not None else None
     ledger = ocr_table is not None and for_import and types is None
     fingerprint = ocr_ledger.predictors_fingerprint(resources) if ledger else ""
     pending = None
-    if ledger and ocr is not None and ocr_table is not None:
+    if ledger and batches is not None and ocr_table is not None:
         pending = _pending_images(ocr_table, flavor, target, fingerprint, all_images, report)
-        keys = ocr_ledger.image_keys(pending)
-        ocr = (ocr_ledger.keep_images(batch, keys) for batch in ocr)
+        groups = ocr_ledger.type_groups(pending, fingerprint)
+        report.images_already_predicted += sum(len(keys) for kinds, keys in groups if kinds == ())
+        report.partial_types = sorted({kind for kinds, _ in groups if kinds for kind in kinds})
+        ocr = _grouped(batches, groups)
     predictions = predict_tables(
         products, ocr, flavor=flavor, types=types, resources=resources, report=report, progress=progress
     )
@@ -271,6 +281,19 @@ def predict_bulk(
     )
     valid = prediction_products(predictions, snapshot) if for_import else None
     return BulkImport(flavor, report, predictions, valid, pending, fingerprint)
+
+
+def _grouped(
+    batches: Iterator[pa.Table], groups: list[tuple[tuple[str, ...] | None, pa.Array]]
+) -> Iterator[tuple[pa.Table, tuple[str, ...] | None]]:
+    """Each OCR batch's pending images with the types to run over them (``None``: every type)."""
+    for batch in batches:
+        for kinds, keys in groups:
+            if kinds == ():
+                continue
+            part = ocr_ledger.keep_images(batch, keys)
+            if part.num_rows:
+                yield part, kinds
 
 
 def _pending_images(
@@ -286,7 +309,7 @@ def _pending_images(
 
     hashed = ocr_ledger.ocr_hashes(ocr_table)
     if all_images:
-        return hashed
+        return hashed.append_column("recorded", pa.nulls(hashed.num_rows, pa.string()))
     purpose = f"OCR ledger {flavor.value}"
     with store_session(store, server_type=flavor.value, purpose=purpose, tables=("ocr_image",)) as con:
         pending = ocr_ledger.pending_images(con, hashed, server_type=flavor.value, fingerprint=fingerprint)

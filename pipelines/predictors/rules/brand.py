@@ -86,4 +86,10 @@ PREDICTOR = Predictor(
     sources=frozenset({NAME_SOURCE, OCR_SOURCE}),
     reads=("text", "words", "logos"),
     run=run,
+    files=(
+        ("keywords", "brand.txt"),
+        ("keywords", "brand_from_taxonomy.gz"),
+        ("keywords", "brand_taxonomy_blacklist.txt"),
+        ("keywords", "brand_logo_annotation.txt"),
+    ),
 )

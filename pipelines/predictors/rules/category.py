@@ -95,4 +95,5 @@ PREDICTOR = Predictor(
     sources=frozenset({OCR_SOURCE}),
     reads=("full_text_contiguous", "words"),
     run=run,
+    files=(("taxonomies", "categories.*"),),
 )

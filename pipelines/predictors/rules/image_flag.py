@@ -153,4 +153,5 @@ PREDICTOR = Predictor(
     sources=frozenset({OCR_SOURCE}),
     reads=("text", "safe_search", "labels", "faces"),
     run=run,
+    files=(("keywords", "image_flag_beauty.txt"), ("keywords", "image_flag_miscellaneous.txt")),
 )

@@ -200,4 +200,5 @@ PREDICTOR = Predictor(
     sources=frozenset({NAME_SOURCE, OCR_SOURCE}),
     reads=("full_text", "full_text_contiguous", "text", "words", "logos"),
     run=run,
+    files=(("keywords", "label_flashtext.txt"), ("keywords", "label_logo_annotation.txt")),
 )

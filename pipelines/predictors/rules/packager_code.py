@@ -121,4 +121,5 @@ PREDICTOR = Predictor(
     sources=frozenset({OCR_SOURCE, NAME_SOURCE}),
     reads=("full_text", "full_text_contiguous", "text", "words"),
     run=run,
+    files=(("keywords", "fishing_flashtext.txt"),),
 )

@@ -204,4 +204,5 @@ PREDICTOR = Predictor(
     sources=frozenset({OCR_SOURCE}),
     reads=("text",),
     run=run,
+    files=(("grammars", "**/*"),),
 )

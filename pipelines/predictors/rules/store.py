@@ -81,4 +81,5 @@ PREDICTOR = Predictor(
     sources=frozenset({OCR_SOURCE, NAME_SOURCE}),
     reads=("full_text_contiguous", "words"),
     run=run,
+    files=(("keywords", "store_regex.txt"),),
 )
