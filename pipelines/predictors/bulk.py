@@ -67,11 +67,7 @@ def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> 
     dataset of ``offpipe ocr-sync``: files and folders named ``_…`` or ``.…`` — quarantine, key list, temp
     files — are not parts), only ``columns`` read."""
     if path.is_dir():
-        dataset = ds.dataset(path, format="parquet")
-        names = [c for c in columns if c in dataset.schema.names] if columns else None
-        for batch in dataset.to_batches(columns=names, batch_size=batch_rows):
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+        yield from _dataset_tables(path, columns, batch_rows)
         return
     if not path.is_file():
         raise SnapshotNotFoundError(f"no Parquet table at {path}")
@@ -79,6 +75,25 @@ def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> 
     names = [c for c in columns if c in parquet.schema_arrow.names] if columns else None
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=names):
         yield pa.Table.from_batches([batch])
+
+
+def _dataset_tables(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+    """A folder's parts as tables of ``batch_rows`` rows (the last one shorter): its files may be small (one
+    per barcode prefix and sync batch), and a predictor's set-up costs the same for 10 rows as for 10,000."""
+    dataset = ds.dataset(path, format="parquet")
+    names = [c for c in columns if c in dataset.schema.names] if columns else None
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in dataset.to_batches(columns=names, batch_size=batch_rows):
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= batch_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_rows)
+            rest = table.slice(batch_rows)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
 
 
 def predict_tables(
