@@ -21,13 +21,15 @@ Counts balance: ``selected == present + rows_out + quarantined`` for the OCR key
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +53,7 @@ OCR_SUFFIX = ".json.gz"
 PREFIX_DIGITS = 3  # partitions: the first three digits of the barcode (the image path's first folder)
 DEFAULT_WORKERS = 8  # fetches in flight: the bucket answers each request on its own
 DEFAULT_BATCH = 2000  # images per batch: one part per prefix and batch
+PARSE_CHUNK = 100  # documents per task of the parsing processes
 MAX_OCR_BYTES = 64 * 1024 * 1024  # the largest real responses weigh a few MB
 NOT_FOUND = "not_found"
 FETCH_FAILED = "fetch_failed"
@@ -123,9 +126,11 @@ def sync_bucket(
     batch: int = DEFAULT_BATCH,
     retry: RetryPolicy | None = None,
     progress: Callable[[int], None] | None = None,
+    parse_workers: int | None = None,
 ) -> SyncReport:
     """Sync the OCR texts of the bucket (under ``prefix``) into the flavor's dataset; ``keys_file``: a local
-    key list instead of the bucket's ``data/data_keys.gz``; ``progress`` is told of each batch's images."""
+    key list instead of the bucket's ``data/data_keys.gz``; ``progress`` is told of each batch's images;
+    ``parse_workers``: processes parsing the documents (default one per core; 1: in this process)."""
     started = time.perf_counter()
     try:
         flavor = Flavor(flavor)
@@ -141,7 +146,11 @@ def sync_bucket(
     report = SyncReport(flavor=flavor.value, dataset=str(dataset))
     run = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     bad: list[Quarantined] = []
-    with requests.Session() as session:
+    parsers = parse_workers or os.cpu_count() or 1
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(requests.Session())
+        pool = stack.enter_context(ProcessPoolExecutor(parsers)) if parsers > 1 else None
+        fetch = _Fetch(session, settings, retry, workers, pool)
         keys = keys_file or _download_keys(session, settings, dataset, retry)
         present = _Present(dataset)
         pending: list[OcrKey] = []
@@ -155,12 +164,12 @@ def sync_bucket(
                 continue
             pending.append(item)
             if len(pending) >= batch:
-                _sync_batch(pending, session, settings, dataset, run, workers, retry, report, bad)
+                _sync_batch(pending, fetch, dataset, run, report, bad)
                 if progress is not None:
                     progress(len(pending))
                 pending = []
         if pending:
-            _sync_batch(pending, session, settings, dataset, run, workers, retry, report, bad)
+            _sync_batch(pending, fetch, dataset, run, report, bad)
             if progress is not None:
                 progress(len(pending))
     counts = Counter(record.reason for record in bad)
@@ -244,22 +253,62 @@ class _Present:
         return found
 
 
+@dataclass
+class _Fetch:
+    """How a sync fetches (``workers`` threads: the bucket answers each request on its own) and parses
+    (``parsers``, a process pool: the SDK's parsing is pure Python, 2–5 ms a document; None: here)."""
+
+    session: requests.Session
+    settings: Settings
+    retry: RetryPolicy
+    workers: int
+    parsers: ProcessPoolExecutor | None
+
+    def url(self, key: OcrKey) -> str:
+        return f"{self.settings.ocr_bucket_url}/{key.key}"
+
+    def body(self, key: OcrKey) -> bytes | Quarantined:
+        url = self.url(key)
+        try:
+            return get_bytes(self.session, url, what="OCR JSON", max_bytes=MAX_OCR_BYTES, retry=self.retry)
+        except FetchNotFoundError as exc:
+            return _bad(key.key, NOT_FOUND, str(exc))
+        except FetchError as exc:
+            return _bad(key.key, FETCH_FAILED, str(exc))
+
+    def rows(self, keys: list[OcrKey]) -> list[dict[str, Any] | Quarantined]:
+        """Each key's row or quarantine record, in order."""
+        with ThreadPoolExecutor(max(1, self.workers), thread_name_prefix="offpipe-ocr-sync") as threads:
+            bodies = list(threads.map(self.body, keys))
+        jobs = [
+            (key.key, key.barcode, key.image_id, self.url(key), body)
+            for key, body in zip(keys, bodies, strict=True)
+            if not isinstance(body, Quarantined)
+        ]
+        chunks = [jobs[i : i + PARSE_CHUNK] for i in range(0, len(jobs), PARSE_CHUNK)]
+        results = self.parsers.map(parse_chunk, chunks) if self.parsers else map(parse_chunk, chunks)
+        parsed = iter([item for chunk in results for item in chunk])
+        return [body if isinstance(body, Quarantined) else next(parsed) for body in bodies]
+
+
+def parse_chunk(items: list[tuple[str, str, str, str, bytes]]) -> list[dict[str, Any] | Quarantined]:
+    """Rows (or quarantine records) of fetched documents ``(key, barcode, image id, url, body)``, built by the
+    function the archive ingestion uses; run in a parsing process."""
+    out: list[dict[str, Any] | Quarantined] = []
+    for key, barcode, image_id, url, body in items:
+        try:
+            out.append(build_row(decode_ocr_body(body, url), barcode=barcode, image_id=image_id, source=url))
+        except OcrRecordError as exc:
+            out.append(_bad(key, exc.reason, exc.detail))
+    return out
+
+
 def _sync_batch(
-    keys: list[OcrKey],
-    session: requests.Session,
-    settings: Settings,
-    dataset: Path,
-    run: str,
-    workers: int,
-    retry: RetryPolicy,
-    report: SyncReport,
-    bad: list[Quarantined],
+    keys: list[OcrKey], fetch: _Fetch, dataset: Path, run: str, report: SyncReport, bad: list[Quarantined]
 ) -> None:
     """Fetch and parse ``keys``, then write one part per prefix."""
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="offpipe-ocr-sync") as pool:
-        results = list(pool.map(lambda key: _fetch_row(key, session, settings, retry), keys))
     by_prefix: dict[str, list[dict[str, Any]]] = {}
-    for key, result in zip(keys, results, strict=True):
+    for key, result in zip(keys, fetch.rows(keys), strict=True):
         if isinstance(result, Quarantined):
             bad.append(result)
         else:
@@ -271,23 +320,6 @@ def _sync_batch(
             pq.write_table(table, tmp, compression="zstd")
         report.parts += 1
         report.rows_out += table.num_rows
-
-
-def _fetch_row(
-    key: OcrKey, session: requests.Session, settings: Settings, retry: RetryPolicy
-) -> dict[str, Any] | Quarantined:
-    """The OCR text row of one key, or its quarantine record (``reason`` set)."""
-    url = f"{settings.ocr_bucket_url}/{key.key}"
-    try:
-        body = get_bytes(session, url, what="OCR JSON", max_bytes=MAX_OCR_BYTES, retry=retry)
-        payload = decode_ocr_body(body, url)
-        return build_row(payload, barcode=key.barcode, image_id=key.image_id, source=url)
-    except FetchNotFoundError as exc:
-        return _bad(key.key, NOT_FOUND, str(exc))
-    except FetchError as exc:
-        return _bad(key.key, FETCH_FAILED, str(exc))
-    except OcrRecordError as exc:
-        return _bad(key.key, exc.reason, exc.detail)
 
 
 @dataclass(frozen=True)
