@@ -22,6 +22,7 @@ from pipelines.predictors.ocr_ledger import ocr_hashes, predictors_fingerprint, 
 from pipelines.predictors.registry import PREDICTORS, predict
 from pipelines.predictors.resources import Resources
 from pipelines.predictors.texts import OCR_SOURCE
+from pipelines.synth.generator import SynthSpec, generate
 from tests.conftest import shared_path
 
 TYPES = ("brand", "label", "packaging", "store")
@@ -222,9 +223,19 @@ def _with_rare_mentions(table: pa.Table) -> pa.Table:
     return table
 
 
+@pytest.fixture(scope="module")
+def sample_ocr(tmp_path_factory: pytest.TempPathFactory, taxonomy_dir: Path, keywords_dir: Path) -> pa.Table:
+    """The OCR texts of ``ocr_archive``'s synthetic products, built once for the parameters below."""
+    folder = tmp_path_factory.mktemp("declared-files")
+    spec = SynthSpec(products=300, seed=5, taxonomy_dir=taxonomy_dir, keywords_dir=keywords_dir)
+    generate(spec, folder / "dump.jsonl.gz", ocr_out=folder / "ocr.jsonl.gz")
+    ingest_archive(folder / "ocr.jsonl.gz", folder / "ocr.parquet", "off", 1)
+    return _with_rare_mentions(pq.read_table(folder / "ocr.parquet"))
+
+
 @pytest.mark.parametrize("predictor", OCR_PREDICTORS, ids=lambda p: p.type)
 def test_each_predictor_reads_only_the_files_it_declares(
-    predictor: Predictor, ocr_texts: Path, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
+    predictor: Predictor, sample_ocr: pa.Table, tmp_path: Path, keywords_dir: Path, taxonomy_dir: Path
 ) -> None:
     """With only its declared files present, a predictor predicts what it predicts with every file: a file
     it reads without declaring it would be missing (MissingResourceError), or change the output."""
@@ -239,7 +250,7 @@ def test_each_predictor_reads_only_the_files_it_declares(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
     only = Resources(folders["keywords"], folders["taxonomies"], grammars_dir=folders["grammars"])
-    table = _with_rare_mentions(pq.read_table(ocr_texts))
+    table = sample_ocr
     every = predict(ocr=table, types=[predictor.type], resources=_resources(keywords_dir, taxonomy_dir))
     declared = predict(ocr=table, types=[predictor.type], resources=only)
     assert declared.equals(every)
