@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import duckdb
 
 from pipelines.common.config import Settings, get_settings
 from pipelines.common.errors import OffpipeError
-from pipelines.common.sql import connect, load_sql
+from pipelines.common.sql import connect, fit_threads, load_sql
 from pipelines.store.lock import (
     DEFAULT_LOCK_TIMEOUT,
     StoreLockedError,
@@ -175,12 +175,18 @@ class KeptWriter:
 
     @contextmanager
     def session(
-        self, purpose: str = "write", *, server_type: str | None = None, barcodes: object = None
+        self,
+        purpose: str = "write",
+        *,
+        server_type: str | None = None,
+        barcodes: Sequence[str] | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The kept connection for one job; a job that raises closes it (its state is not trusted).
-        ``server_type`` and ``barcodes`` (the products of the job) matter only to the PostgreSQL store."""
+        ``barcodes`` (the products of the job) set its DuckDB threads (``fit_threads``); ``server_type``
+        matters only to the PostgreSQL store."""
         con = self._con if self._con is not None else self._open(purpose)
         try:
+            fit_threads(con, None if barcodes is None else len(barcodes))
             yield con
         except BaseException:
             self.close()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 
 from pipelines.common.config import Settings, get_settings
+from pipelines.common.sql import fit_threads
 from pipelines.store.db import KeptWriter, open_store, store_writer
 from pipelines.store.lock import DEFAULT_LOCK_TIMEOUT
 from pipelines.store.target import DuckDBTarget, PostgresTarget, StoreTarget, store_target
@@ -65,6 +66,7 @@ def store_session(
     target = store_target(store, settings)
     if isinstance(target, DuckDBTarget):
         with store_writer(target.path, timeout=timeout, purpose=purpose) as con:
+            fit_threads(con, None if barcodes is None else len(barcodes))
             yield con
         return
     from pipelines.store.postgres.session import Scope

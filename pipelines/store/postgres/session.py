@@ -42,7 +42,7 @@ from psycopg import sql as pgsql
 
 from pipelines.common.errors import OffpipeError
 from pipelines.common.sql import connect as duck_connect
-from pipelines.common.sql import load_sql, load_statement, parsed
+from pipelines.common.sql import fit_threads, load_sql, load_statement, parsed
 from pipelines.store.postgres import mirror
 from pipelines.store.postgres.connection import connect
 from pipelines.store.postgres.mirror import MIRRORED, Mirrored
@@ -288,6 +288,7 @@ class PostgresStore:
         read = [table for table in tables if table.by_product]
         with self._scratch_dir(keep=self.keep_copy) as tmp, self._working(tmp) as copy, conn.transaction():
             conn.execute(_pg("postgres/lock_buckets"), {"space": mirror.LOCK_SPACE, "buckets": buckets})
+            fit_threads(copy.con, len(codes))
             empty = _read(conn, copy.con, scope, read, tmp, clear=copy.dirty)
             copy.dirty = {table.name for table in MIRRORED} - empty
             yield copy.con

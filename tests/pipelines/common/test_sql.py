@@ -5,7 +5,15 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.common.sql import SqlNotFoundError, connect, load_sql, macro_names
+from pipelines.common.sql import (
+    SMALL_SCOPE_PRODUCTS,
+    SqlNotFoundError,
+    connect,
+    fit_threads,
+    load_sql,
+    macro_names,
+    scratch,
+)
 
 
 def test_load_by_name() -> None:
@@ -30,3 +38,24 @@ def test_every_macro_file_installs(tmp_path) -> None:
     raw.close()
     assert "normalize_code" not in stored
     connect(tmp_path / "store.duckdb").close()
+
+
+def _threads(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT current_setting('threads')").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("products", "one_thread"),
+    [(1, True), (SMALL_SCOPE_PRODUCTS, True), (SMALL_SCOPE_PRODUCTS + 1, False), (None, False)],
+)
+def test_small_scopes_run_on_one_thread_and_others_on_all(products: int | None, one_thread: bool) -> None:
+    con = connect()
+    default = _threads(con)  # the machine's cores
+    fit_threads(con, 3)  # a previous small session's setting is undone by a larger scope
+    fit_threads(con, products)
+    assert _threads(con) == (1 if one_thread else default)
+    con.close()
+
+
+def test_the_scratch_connection_runs_on_one_thread() -> None:
+    assert _threads(scratch()) == 1

@@ -196,3 +196,12 @@ def test_rows_read_back_equal_the_duckdb_stores(duckdb_store: DuckStore, pg_stor
     assert {i["type"] for i in expected} == {"store", "category", "label", "brand"}
     assert any(i["confidence"] is not None for i in expected)
     assert [{k: v for k, v in i.items() if k != "id"} for i in pg_store.insights()] == expected
+
+
+def test_a_per_product_session_runs_its_working_copy_on_one_thread(pg_store: PgStore) -> None:
+    pg = PostgresStore(pg_store.target, work_dir=pg_store.settings.data_dir / "tmp", keep_copy=True)
+    try:
+        with pg.writer(Scope("off", tuple(CODES[:2])), purpose="test listener") as con:
+            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    finally:
+        pg.close()
