@@ -14,7 +14,13 @@ step timed with its peak RSS:
    against a full re-run of every predictor on a copy of the same store — target ≤ 1/4 of its time
    (issue 24).
 
-Not measured yet: the same pass on a Dask LocalCluster (issue 24's scale-out is not built). Figures only.
+4. the ``ocr-pass`` flow (sync + predict + import in shards of barcode prefix, ``flows/ocr.py``) into fresh
+   data folders, run first in this process (one shard after the other) then on a ``LocalCluster`` of
+   ``--dask-workers`` processes (0: skipped): images/s of each and their ratio — target ≥ 1.6× with 2
+   workers on a 2-core machine (issue 24) — and the peak RSS of each worker process (sampled every 0.2 s).
+   A trivial flow runs first, so that the ephemeral Prefect API's start is not counted.
+
+Figures only.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +74,63 @@ def lay_out_bucket(archive: Path, folder: Path) -> int:
     return len(keys)
 
 
+class ChildRss:
+    """The peak RSS of every process below this one, sampled every 0.2 s (psutil comes with Dask)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            for child in self.me.children(recursive=True):
+                try:
+                    self.peak[child.pid] = max(self.peak.get(child.pid, 0), child.memory_info().rss)
+                except Exception:  # gone meanwhile
+                    continue
+
+    def __enter__(self) -> ChildRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def flow_pass(data: Path, base_env: dict[str, str], workers: int | None) -> dict[str, Any]:
+    """The ``ocr-pass`` flow into the fresh data folder ``data`` (an empty snapshot: OCR only)."""
+    from flows.ocr import run_ocr_pass
+
+    os.environ.update(base_env | {"OFF_DATA_DIR": str(data)})
+    snapshot = products_path("off", get_settings())
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(PRODUCT_SCHEMA.empty_table(), snapshot)
+    started = time.perf_counter()
+    with ChildRss() as rss:
+        out = run_ocr_pass(workers=workers, flavor="off")
+    seconds = round(time.perf_counter() - started, 2)
+    images = out["predict"]["images"]
+    step = {
+        "step": f"ocr-pass flow, {f'LocalCluster of {workers} workers' if workers else 'in process'}",
+        "seconds": seconds,
+        "images": images,
+        "images_per_s": round(images / seconds, 1),
+        "flow_steps_s": out["seconds"],
+        "shards": out["shards"]["predicted"],
+        "shard_processes": len(out["shards"]["workers"]),
+    }
+    if workers:
+        step["worker_peak_rss_mb"] = sorted(
+            round(v / 2**20) for v in rss.peak.values() if v > 200 * 2**20
+        )  # the workers (the http server and Dask's helpers stay far below)
+    return step
+
+
 def timed(step: str, call: Any) -> tuple[Any, dict[str, Any]]:
     started = time.perf_counter()
     result = call()
@@ -79,6 +143,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=20_000, help="products of the synthetic dump")
     parser.add_argument("--cache", type=Path, default=Path("data/bench"))
     parser.add_argument("--workers", type=int, default=8, help="fetches in flight")
+    parser.add_argument("--dask-workers", type=int, default=2, help="LocalCluster processes (0: skip)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     os.environ.update(_env())
@@ -118,6 +183,16 @@ def main() -> None:
             step |= {"images_per_s": round(report.rows_out / step["seconds"], 1), "rows_out": report.rows_out}
             step["dataset_bytes_per_image"] = round(size / max(1, report.rows_out))
             results["steps"].append(step)
+            if args.dask_workers:
+                from prefect import flow
+
+                base = _env() | {"OFF_OCR_BUCKET_URL": env["OFF_OCR_BUCKET_URL"]}
+                flow(lambda: None, name="warm-up")()  # the ephemeral API starts here, not in a timed pass
+                here = flow_pass(root / "flow-here", base, None)
+                on_dask = flow_pass(root / "flow-dask", base, args.dask_workers)
+                results["steps"] += [here, on_dask]
+                results["dask_over_in_process"] = round(on_dask["images_per_s"] / here["images_per_s"], 2)
+                os.environ["OFF_DATA_DIR"] = str(data)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -150,13 +225,14 @@ def main() -> None:
         )
         step |= {"images": partial.images, "partial_types": partial.partial_types}
         results["steps"].append(step)
+        incremental_s = step["seconds"]
         full, step = timed(
             "new label list: full re-run",
             lambda: run_predictions("off", store=copy, resources=after, all_images=True, **options),
         )
         step["images"] = full.images
         results["steps"].append(step)
-        results["incremental_over_full"] = round(results["steps"][2]["seconds"] / step["seconds"], 3)
+        results["incremental_over_full"] = round(incremental_s / step["seconds"], 3)
     print(json.dumps(results, indent=2))
 
 

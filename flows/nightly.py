@@ -20,7 +20,8 @@ from prefect.cache_policies import NO_CACHE
 from flows.dumps import audit_barcodes, convert_to_parquet, download_dump
 from flows.facets import write_quality_facets
 from flows.insights import refresh_insights
-from pipelines.common.config import Flavor
+from flows.ocr import run_ocr_pass
+from pipelines.common.config import Flavor, get_settings
 from pipelines.facets.plan import FACET_FLAVORS
 from pipelines.nightly import STEPS, count_rows, nightly_markdown
 
@@ -57,13 +58,14 @@ def nightly(
     """The whole nightly job for one flavor; returns the steps' reports and the outcome.
 
     ``url`` overrides the dump URL (http(s), ``file://`` or a path); ``ocr`` is an OCR-text table, dataset
-    folder or archive to predict from, or ``"bucket"``: sync Open Food Facts' images bucket into the flavor's
-    dataset first and predict from it (its images already predicted are skipped); ``force`` reruns everything
-    on an unchanged dump, accepts a snapshot that shrinks below ``OFF_SNAPSHOT_MIN_RATIO`` and overrides the
-    refresh's 90% safety stop; ``min_lines`` is the floor of the dump's lines and of the snapshot's rows
-    (default: the flavor's ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables both). A snapshot without any row is
-    always refused and fails the run before the refresh. Facets are written for the flavors that have them
-    (off).
+    folder or archive to predict from, or ``"bucket"``: sync Open Food Facts' images bucket into the
+    flavor's dataset first and predict from it (its images already predicted are skipped; with
+    ``OFF_DASK_ADDRESS`` the sync and the OCR prediction run in shards on that Dask cluster,
+    ``flows/ocr.py``); ``force`` reruns everything on an unchanged dump, accepts a snapshot that shrinks
+    below ``OFF_SNAPSHOT_MIN_RATIO`` and overrides the refresh's 90% safety stop; ``min_lines`` is the
+    floor of the dump's lines and of the snapshot's rows (default: the flavor's
+    ``OFF_DUMP_MIN_LINES_<FLAVOR>``; 0 disables both). A snapshot without any row is always refused and
+    fails the run before the refresh. Facets are written for the flavors that have them (off).
     """
     logger = get_run_logger()
     flavor = Flavor(flavor).value
@@ -78,7 +80,13 @@ def nightly(
             flavor, source=steps["download"]["path"], min_rows=min_lines, force=force
         )
         steps["audit"] = audit_barcodes(flavor)
-        if ocr == OCR_BUCKET:
+        if ocr == OCR_BUCKET and get_settings().dask_address:
+            # sync, predict and import the new OCR in shards on the Dask cluster (docs/scale-out.md); the
+            # refresh then finds every image of the dataset predicted (the ledger) and predicts names only
+            passed = run_ocr_pass(flavor=flavor)
+            steps["ocr_sync"] = passed["sync"] | {"seconds": passed["seconds"]["sync"]}
+            ocr = steps["ocr_sync"]["dataset"]
+        elif ocr == OCR_BUCKET:
             steps["ocr_sync"] = ocr_sync_task(flavor)
             ocr = steps["ocr_sync"]["dataset"]
         ocr_table = ocr_table_task(flavor, ocr) if ocr else None

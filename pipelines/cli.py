@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -186,6 +187,51 @@ def nightly_command(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
+@app.command("ocr-pass")
+def ocr_pass_command(
+    flavor: str = typer.Option("off", "--flavor", "-f", help="off (the bucket holds OFF's images only)."),
+    no_sync: bool = typer.Option(False, "--no-sync", help="Predict from the OCR dataset as it is."),
+    keys: Path | None = typer.Option(None, "--keys", help="A local key list instead of the bucket's own."),
+    prefix: str | None = typer.Option(None, "--prefix", help="Only barcodes starting with these digits."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Run the shards on a local Dask cluster of this many processes."
+    ),
+    dask_address: str | None = typer.Option(
+        None, "--dask-address", help="Run the shards on this Dask scheduler (default: OFF_DASK_ADDRESS)."
+    ),
+    store: str | None = typer.Option(None, "--store", help="The store (default: OFF_STORE_URL or the file)."),
+    shard_keys: int | None = typer.Option(None, "--shard-keys", min=1, help="OCR keys per sync shard."),
+    shard_images: int | None = typer.Option(
+        None, "--shard-images", min=1, help="Images to predict per predict shard."
+    ),
+) -> None:
+    """The OCR pass in shards of barcode prefix, as a Prefect flow: sync the images bucket into the OCR
+    dataset, predict its pending images, import them (docs/scale-out.md). Prints the reports as JSON."""
+    from flows.ocr import run_ocr_pass
+    from pipelines.common.config import Flavor
+
+    if Flavor(flavor) is not Flavor.off and not no_sync:
+        raise typer.BadParameter(
+            "the images bucket holds Open Food Facts' images only", param_hint="--flavor"
+        )
+    if prefix is not None and not (prefix.isascii() and prefix.isdigit()):
+        raise typer.BadParameter(f"digits only, not {prefix!r}", param_hint="--prefix")
+    if keys is not None and not keys.is_file():
+        raise typer.BadParameter(f"no such file: {keys}", param_hint="--keys")
+    summary = run_ocr_pass(
+        workers=workers,
+        address=dask_address,
+        flavor=Flavor(flavor).value,
+        sync=not no_sync,
+        keys=str(keys) if keys else None,
+        prefix=prefix,
+        store=store,
+        shard_keys=shard_keys,
+        shard_images=shard_images,
+    )
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 def _deployments(flavors: list[str] | None, hour: int, minute: int, timezone: str) -> list:
     from flows.deployments import build_deployments
     from pipelines.common.config import Flavor, get_settings
@@ -261,6 +307,7 @@ def show_config() -> None:
         "OFF_APPLY_MODE": settings.apply_mode,
         "OFF_OCR_BUCKET_URL": settings.ocr_bucket_url,
         "OFF_NIGHTLY_OCR": settings.nightly_ocr,
+        "OFF_DASK_ADDRESS": _mask(settings.dask_address) if settings.dask_address else None,
         "store": _mask(settings.store_url)
         if settings.store_url and "://" in settings.store_url
         else str(settings.store_path),

@@ -178,6 +178,9 @@ class Settings:
     ocr_bucket_url: str = DEFAULT_OCR_BUCKET_URL  # OFF's images bucket (keys under /data/)
     # The OCR the scheduled off nightly predicts from: "bucket", a dataset folder or table; None: none.
     nightly_ocr: str | None = None
+    # OFF_DASK_ADDRESS: the Dask scheduler the OCR pass's shards run on (docs/scale-out.md); unset: a
+    # LocalCluster when --workers is given, else this process
+    dask_address: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -239,6 +242,7 @@ class Settings:
             apply_mode=_choice_setting(env, "OFF_APPLY_MODE", ("plan", "apply"), "plan"),
             ocr_bucket_url=_url_setting(env, "OFF_OCR_BUCKET_URL", DEFAULT_OCR_BUCKET_URL),
             nightly_ocr=(env.get("OFF_NIGHTLY_OCR") or "").strip() or None,
+            dask_address=(env.get("OFF_DASK_ADDRESS") or "").strip() or None,
         )
 
     @property

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipelines.common.config import Flavor, Settings, get_settings
 from pipelines.convert.snapshot import convert_report, existing_snapshot, snapshot_etag
 from pipelines.insights.refresh import INSIGHT_TYPES, TAXONOMIES, RefreshError, refresh_insights
-from pipelines.predictors.bulk import predict_bulk
+from pipelines.predictors.bulk import OcrShards, predict_bulk
 from pipelines.predictors.resources import Resources, default_resources
 from pipelines.store.target import StoreTarget
 
@@ -112,6 +112,7 @@ def nightly_step(
     all_images: bool = False,
     started: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    ocr_shards: OcrShards | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predict over the snapshot (and the OCR images the store has no predictions for, or all of them with
     ``all_images``), import, then :func:`refresh_step`'s work, the import and the refresh in one store
@@ -137,6 +138,7 @@ def nightly_step(
         resources=resources,
         all_images=all_images,
         progress=progress,
+        ocr_shards=ocr_shards,
     )
     failure: Exception | None = None
     refreshed: dict[str, Any] = {}

@@ -218,15 +218,27 @@ def _download_keys(session: requests.Session, settings: Settings, dataset: Path,
     return dest
 
 
-def _key_lines(path: Path, report: SyncReport) -> Iterator[str]:
+def key_list(flavor: Flavor | str = Flavor.off, settings: Settings | None = None) -> Path:
+    """The bucket's key list, downloaded unless the copy kept beside the dataset is current (ETag)."""
+    settings = settings or get_settings()
+    retry = RetryPolicy(attempts=3, backoff_s=0.5)
+    with requests.Session() as session:
+        return _download_keys(session, settings, dataset_path(flavor, settings), retry)
+
+
+def key_lines(path: Path) -> Iterator[str]:
     """The lines of a key list, gzip or plain (a proxy may have undone the compression)."""
     with path.open("rb") as probe:
         zipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if zipped else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as lines:  # type: ignore[operator]
-        for line in lines:
-            report.keys_listed += 1
-            yield line
+        yield from lines
+
+
+def _key_lines(path: Path, report: SyncReport) -> Iterator[str]:
+    for line in key_lines(path):
+        report.keys_listed += 1
+        yield line
 
 
 class _Present:

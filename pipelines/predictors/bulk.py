@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -38,6 +38,15 @@ PRODUCT_COLUMNS = ("code", "normalized_code", "product_name", "product_type")
 CATEGORY_MODEL_COLUMNS = ("ingredients_original_tags", "nutriments")  # read only when a category model is set
 PRODUCT_BATCH_ROWS = 250_000
 OCR_BATCH_ROWS = 5_000
+
+
+class OcrShards(Protocol):
+    """Predicts a bulk run's pending OCR images elsewhere (``pipelines.predictors.shards``: shards of
+    the dataset on a Dask cluster) and returns their predictions; ``predict_bulk`` does the rest."""
+
+    def __call__(
+        self, ocr_table: Path, pending: pa.Table, fingerprint: str, report: PredictReport
+    ) -> pa.Table: ...
 
 
 @dataclass
@@ -126,11 +135,17 @@ def predict_tables(
     report.seconds_predict_images = round(time.perf_counter() - images_started, 3)
     result = concat_predictions(tables)
     report.seconds_predict = round(time.perf_counter() - started, 3)
-    report.predictions = result.num_rows
-    if result.num_rows:
-        counts = pl.from_arrow(result.select(["type"]))["type"].value_counts()  # type: ignore[index]
-        report.per_type = dict(sorted(zip(counts["type"].to_list(), counts["count"].to_list(), strict=True)))
+    count_predictions(result, report)
     return result
+
+
+def count_predictions(predictions: pa.Table, report: PredictReport) -> None:
+    """The report's prediction counts, in all and per type."""
+    report.predictions = predictions.num_rows
+    report.per_type = {}
+    if predictions.num_rows:
+        counts = pl.from_arrow(predictions.select(["type"]))["type"].value_counts()  # type: ignore[index]
+        report.per_type = dict(sorted(zip(counts["type"].to_list(), counts["count"].to_list(), strict=True)))
 
 
 def prediction_products(predictions: pa.Table, products: Path | pa.Table) -> pa.Table:
@@ -165,12 +180,14 @@ def run_predictions(
     import_into_store: bool = True,
     all_images: bool = False,
     progress: Callable[[int], None] | None = None,
+    ocr_shards: OcrShards | None = None,
 ) -> PredictReport:
     """The bulk run: predict over the flavor's snapshot (and OCR table), import into the store.
 
     OCR images the store already holds predictions for (same OCR, same predictors: ``ocr_ledger``) are
     skipped unless ``all_images``; they are always all predicted when only some ``types`` are asked for or
-    nothing is imported, since the ledger then could not be kept exact.
+    nothing is imported, since the ledger then could not be kept exact. ``ocr_shards``: where the pending
+    OCR images are predicted (default: here, batch after batch).
     """
     from pipelines.store.session import store_session
 
@@ -185,6 +202,7 @@ def run_predictions(
         for_import=import_into_store,
         all_images=all_images,
         progress=progress,
+        ocr_shards=ocr_shards,
     )
     if import_into_store:
         session = store_session(
@@ -258,9 +276,12 @@ def predict_bulk(
     for_import: bool = True,
     all_images: bool = False,
     progress: Callable[[int], None] | None = None,
+    ocr_shards: OcrShards | None = None,
 ) -> BulkImport:
     """Predict over the snapshot and the OCR images to predict (those the store's ledger does not cover,
-    read in a session of its own, unless ``all_images``); nothing is written."""
+    read in a session of its own, unless ``all_images``); nothing is written. ``ocr_shards``: where the
+    pending images are predicted (:class:`OcrShards`; default here, batch after batch) — only with the
+    ledger (every type, for import)."""
     from pipelines.store.target import store_target
 
     settings = settings or get_settings()
@@ -283,10 +304,17 @@ def predict_bulk(
         groups = ocr_ledger.type_groups(pending, fingerprint)
         report.images_already_predicted += sum(len(keys) for kinds, keys in groups if kinds == ())
         report.partial_types = sorted({kind for kinds, _ in groups if kinds for kind in kinds})
-        ocr = _grouped(batches, groups)
+        ocr = pending_batches(batches, groups)
+    elsewhere = None
+    if ocr_shards is not None and pending is not None and ocr_table is not None:
+        elsewhere = ocr_shards(ocr_table, pending, fingerprint, report)
+        ocr = None
     predictions = predict_tables(
         products, ocr, flavor=flavor, types=types, resources=resources, report=report, progress=progress
     )
+    if elsewhere is not None:
+        predictions = concat_predictions([predictions, elsewhere])
+        count_predictions(predictions, report)
     logger.info(
         "%d predictions from %d products and %d images (%d images already predicted)",
         report.predictions,
@@ -298,7 +326,7 @@ def predict_bulk(
     return BulkImport(flavor, report, predictions, valid, pending, fingerprint)
 
 
-def _grouped(
+def pending_batches(
     batches: Iterator[pa.Table], groups: list[tuple[tuple[str, ...] | None, pa.Array]]
 ) -> Iterator[tuple[pa.Table, tuple[str, ...] | None]]:
     """Each OCR batch's pending images with the types to run over them (``None``: every type)."""

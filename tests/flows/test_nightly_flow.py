@@ -192,3 +192,46 @@ def test_nightly_syncs_the_images_bucket_then_predicts_from_its_dataset(
         assert predicted["images"] == 0 and predicted["images_already_predicted"] == len(
             lines
         )  # …or predicted
+
+
+def test_nightly_with_a_dask_scheduler_runs_the_ocr_in_shards_there(
+    dump: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import LocalCluster
+
+    from flows.nightly import nightly
+
+    lines = gzip.decompress(dump.with_name("ocr.jsonl.gz").read_bytes()).splitlines()
+    with (
+        DumpServer() as bucket,
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+    ):
+        keys = []
+        for line in lines:
+            record = json.loads(line)
+            keys.append("data" + record["source"] + ".gz")
+            bucket.files["/" + keys[-1]] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
+        bucket.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+        monkeypatch.setenv("OFF_OCR_BUCKET_URL", bucket.base)
+        monkeypatch.setenv("OFF_DASK_ADDRESS", cluster.scheduler_address)
+        run = nightly(flavor="off", url=str(dump), min_lines=0, ocr="bucket", facets=False)
+        executed = cluster.scheduler.transition_counter
+    sync, predicted = run["steps"]["ocr_sync"], run["steps"]["refresh"]["predict"]
+    assert sync["rows_out"] == len(lines) and sync["shards"] >= 1 and executed > 0
+    # the shards predicted and imported every image: the refresh finds them in the ledger
+    assert predicted["images"] == 0 and predicted["images_already_predicted"] == len(lines)
+    assert f"OCR from the images bucket: {len(lines)} new images" in nightly_markdown_of(run)
+    con = duckdb.connect(str(data_dir / "store.duckdb"), read_only=True)
+    try:
+        ocr_predictions = con.execute(
+            "SELECT count(*) FROM prediction WHERE source_image IS NOT NULL"
+        ).fetchone()
+    finally:
+        con.close()
+    assert ocr_predictions is not None and ocr_predictions[0] > 0
+
+
+def nightly_markdown_of(run: dict) -> str:
+    from pipelines.nightly import nightly_markdown
+
+    return nightly_markdown(run)
