@@ -1,7 +1,8 @@
 """Benchmark of the OCR corpus path: the images bucket synced into the dataset, predicted, then re-predicted
 after a label-list change.
 
-    python bench/ocr_corpus.py [--products 20000] [--cache data/bench] [--workers 8]
+    python bench/ocr_corpus.py [--products 20000] [--cache data/bench] [--workers 8] [--dask-workers 2]
+                               [--flows-only]
 
 A synthetic dump with an OCR archive (~2 images per product, cached under ``--cache`` by bench/predict.py's
 helper) is laid out as the images bucket — ``data/<image folder>/<imgid>.json.gz`` and ``data/data_keys.gz``
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("data/bench"))
     parser.add_argument("--workers", type=int, default=8, help="fetches in flight")
     parser.add_argument("--dask-workers", type=int, default=2, help="LocalCluster processes (0: skip)")
+    parser.add_argument("--flows-only", action="store_true", help="step 4 only (the flow, here and on Dask)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     os.environ.update(_env())
@@ -177,12 +179,16 @@ def main() -> None:
             data = root / "data"
             env = {"OFF_DATA_DIR": str(data), "OFF_OCR_BUCKET_URL": f"http://127.0.0.1:{port}"}
             settings = get_settings(_env() | env)
-            report, step = timed("sync", lambda: sync_bucket("off", settings=settings, workers=args.workers))
             dataset = dataset_path("off", settings)
-            size = sum(p.stat().st_size for p in dataset.rglob("*.parquet"))
-            step |= {"images_per_s": round(report.rows_out / step["seconds"], 1), "rows_out": report.rows_out}
-            step["dataset_bytes_per_image"] = round(size / max(1, report.rows_out))
-            results["steps"].append(step)
+            if not args.flows_only:
+                report, step = timed(
+                    "sync", lambda: sync_bucket("off", settings=settings, workers=args.workers)
+                )
+                size = sum(p.stat().st_size for p in dataset.rglob("*.parquet"))
+                step |= {"images_per_s": round(report.rows_out / step["seconds"], 1)}
+                step |= {"rows_out": report.rows_out}
+                step["dataset_bytes_per_image"] = round(size / max(1, report.rows_out))
+                results["steps"].append(step)
             if args.dask_workers:
                 from prefect import flow
 
@@ -196,6 +202,9 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+        if args.flows_only:
+            print(json.dumps(results, indent=2))
+            return
         snapshot = products_path("off", settings)  # no products: the OCR pass alone
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(PRODUCT_SCHEMA.empty_table(), snapshot)

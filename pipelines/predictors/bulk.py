@@ -86,10 +86,29 @@ def iter_parquet(path: Path, columns: Sequence[str] | None, batch_rows: int) -> 
         yield pa.Table.from_batches([batch])
 
 
-def _dataset_tables(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
-    """A folder's parts as tables of ``batch_rows`` rows (the last one shorter): its files may be small (one
-    per barcode prefix and sync batch), and a predictor's set-up costs the same for 10 rows as for 10,000."""
-    dataset = ds.dataset(path, format="parquet")
+def iter_folders(
+    folders: Sequence[Path], columns: Sequence[str] | None, batch_rows: int
+) -> Iterator[pa.Table]:
+    """Tables of at most ``batch_rows`` rows over the parts of several dataset folders, in order (a shard's
+    barcode prefixes: each may hold a few rows only, so the batches run across them)."""
+    files = [
+        str(part)
+        for folder in folders
+        if folder.is_dir()
+        for part in sorted(folder.glob("*.parquet"))
+        if not part.name.startswith(("_", "."))
+    ]
+    if files:
+        yield from _dataset_tables(files, columns, batch_rows)
+
+
+def _dataset_tables(
+    source: Path | list[str], columns: Sequence[str] | None, batch_rows: int
+) -> Iterator[pa.Table]:
+    """A folder's parts (or a list of part files) as tables of ``batch_rows`` rows (the last one shorter):
+    its files may be small (one per barcode prefix and sync batch), and a predictor's set-up costs the same
+    for 10 rows as for 10,000."""
+    dataset = ds.dataset(source, format="parquet")
     names = [c for c in columns if c in dataset.schema.names] if columns else None
     pending: list[pa.RecordBatch] = []
     rows = 0

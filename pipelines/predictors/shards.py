@@ -22,7 +22,6 @@ functions take and return plain values, so any worker that can import ``pipeline
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import os
 import shutil
@@ -43,7 +42,7 @@ from pipelines.predictors import ocr_ledger
 from pipelines.predictors.bulk import (
     OCR_BATCH_ROWS,
     PredictReport,
-    iter_parquet,
+    iter_folders,
     pending_batches,
     predict_tables,
 )
@@ -173,9 +172,7 @@ def predict_shard(
     pending = pq.read_table(pending_file)
     groups = ocr_ledger.type_groups(pending, fingerprint)
     report = PredictReport(flavor=flavor)
-    batches = itertools.chain.from_iterable(
-        iter_parquet(Path(dataset) / f"prefix={p}", None, OCR_BATCH_ROWS) for p in prefixes
-    )
+    batches = iter_folders([Path(dataset) / f"prefix={p}" for p in prefixes], None, OCR_BATCH_ROWS)
     table = predict_tables(
         None, pending_batches(batches, groups), flavor=flavor, types=None, resources=resources, report=report
     )
