@@ -103,7 +103,7 @@ class ChildRss:
         self._thread.join()
 
 
-def flow_pass(data: Path, base_env: dict[str, str], workers: int | None) -> dict[str, Any]:
+def flow_pass(data: Path, base_env: dict[str, str], workers: int | None, server_pid: int) -> dict[str, Any]:
     """The ``ocr-pass`` flow into the fresh data folder ``data`` (an empty snapshot: OCR only)."""
     from flows.ocr import run_ocr_pass
 
@@ -111,10 +111,16 @@ def flow_pass(data: Path, base_env: dict[str, str], workers: int | None) -> dict
     snapshot = products_path("off", get_settings())
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(PRODUCT_SCHEMA.empty_table(), snapshot)
+    import psutil
+
+    server = psutil.Process(server_pid)
+    server_cpu, driver_cpu = sum(server.cpu_times()[:2]), time.process_time()
     started = time.perf_counter()
     with ChildRss() as rss:
         out = run_ocr_pass(workers=workers, flavor="off")
     seconds = round(time.perf_counter() - started, 2)
+    server_cpu = round(sum(server.cpu_times()[:2]) - server_cpu, 1)
+    driver_cpu = round(time.process_time() - driver_cpu, 1)
     images = out["predict"]["images"]
     step = {
         "step": f"ocr-pass flow, {f'LocalCluster of {workers} workers' if workers else 'in process'}",
@@ -124,6 +130,10 @@ def flow_pass(data: Path, base_env: dict[str, str], workers: int | None) -> dict
         "flow_steps_s": out["seconds"],
         "shards": out["shards"]["predicted"],
         "shard_processes": len(out["shards"]["workers"]),
+        # what shares the cores with the shards: the bucket stand-in, and this process (the driver's steps,
+        # Prefect's ephemeral API; in process, the shards too)
+        "bucket_server_cpu_s": server_cpu,
+        "driver_cpu_s": driver_cpu,
     }
     if workers:
         step["worker_peak_rss_mb"] = sorted(
@@ -194,8 +204,8 @@ def main() -> None:
 
                 base = _env() | {"OFF_OCR_BUCKET_URL": env["OFF_OCR_BUCKET_URL"]}
                 flow(lambda: None, name="warm-up")()  # the ephemeral API starts here, not in a timed pass
-                here = flow_pass(root / "flow-here", base, None)
-                on_dask = flow_pass(root / "flow-dask", base, args.dask_workers)
+                here = flow_pass(root / "flow-here", base, None, server.pid)
+                on_dask = flow_pass(root / "flow-dask", base, args.dask_workers, server.pid)
                 results["steps"] += [here, on_dask]
                 results["dask_over_in_process"] = round(on_dask["images_per_s"] / here["images_per_s"], 2)
                 os.environ["OFF_DATA_DIR"] = str(data)
