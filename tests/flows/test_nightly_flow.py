@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.synth.generator import SynthSpec, generate
 from tests.flows.artifacts import artifact
-from tests.support.http_server import DumpServer, ServedFile
+from tests.support.http_server import DumpServer, serve_as_bucket
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -171,12 +171,7 @@ def test_nightly_syncs_the_images_bucket_then_predicts_from_its_dataset(
 
     lines = gzip.decompress(dump.with_name("ocr.jsonl.gz").read_bytes()).splitlines()
     with DumpServer() as bucket:
-        keys = []
-        for line in lines:
-            record = json.loads(line)
-            keys.append("data" + record["source"] + ".gz")
-            bucket.files["/" + keys[-1]] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
-        bucket.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+        serve_as_bucket(bucket, lines)
         monkeypatch.setenv("OFF_OCR_BUCKET_URL", bucket.base)
         first = nightly(flavor="off", url=str(dump), min_lines=0, ocr="bucket", facets=False)
         sync, predicted = first["steps"]["ocr_sync"], first["steps"]["refresh"]["predict"]
@@ -206,12 +201,7 @@ def test_nightly_with_a_dask_scheduler_runs_the_ocr_in_shards_there(
         DumpServer() as bucket,
         LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
     ):
-        keys = []
-        for line in lines:
-            record = json.loads(line)
-            keys.append("data" + record["source"] + ".gz")
-            bucket.files["/" + keys[-1]] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
-        bucket.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+        serve_as_bucket(bucket, lines)
         monkeypatch.setenv("OFF_OCR_BUCKET_URL", bucket.base)
         monkeypatch.setenv("OFF_DASK_ADDRESS", cluster.scheduler_address)
         run = nightly(flavor="off", url=str(dump), min_lines=0, ocr="bucket", facets=False)

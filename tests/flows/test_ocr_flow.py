@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.synth.generator import SynthSpec, generate
-from tests.support.http_server import DumpServer, ServedFile
+from tests.support.http_server import DumpServer, serve_as_bucket
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -48,12 +48,7 @@ def test_the_pass_on_a_local_dask_cluster_stores_what_the_in_process_pass_stores
     convert_dump(source / "products.jsonl.gz", "off")
     lines = gzip.decompress((source / "ocr.jsonl.gz").read_bytes()).splitlines()
     with DumpServer() as bucket:
-        keys = ["data/1/1.json.gz"]  # a 1-digit barcode folder: quarantined by its shard
-        for line in lines:
-            record = json.loads(line)
-            keys.append("data" + record["source"] + ".gz")
-            bucket.files["/" + keys[-1]] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
-        bucket.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+        serve_as_bucket(bucket, lines, ("data/1/1.json.gz",))  # a 1-digit folder: quarantined by its shard
         monkeypatch.setenv("OFF_OCR_BUCKET_URL", bucket.base)
 
         here = data_dir / "here.duckdb"

@@ -140,3 +140,22 @@ class DumpServer:
                 time.sleep(0.05)
             return
         request.wfile.write(body)
+
+
+def serve_as_bucket(
+    server: DumpServer, archive_lines: list[bytes], extra_keys: tuple[str, ...] = ()
+) -> list[str]:
+    """Lay out an OCR archive's records (``{"source": …, "content": …}`` lines) on ``server`` as the images
+    bucket does: ``data/<image folder>/<imgid>.json.gz`` each, every key listed in ``data/data_keys.gz``
+    (with ``extra_keys``: listed, not served). The keys listed."""
+    import gzip
+    import json
+
+    keys = list(extra_keys)
+    for line in archive_lines:
+        record = json.loads(line)
+        key = "data" + record["source"] + ".gz"
+        server.files["/" + key] = ServedFile(gzip.compress(json.dumps(record["content"]).encode()))
+        keys.append(key)
+    server.files["/data/data_keys.gz"] = ServedFile(gzip.compress("\n".join(keys).encode()))
+    return keys

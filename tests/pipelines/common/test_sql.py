@@ -41,7 +41,7 @@ def test_every_macro_file_installs(tmp_path) -> None:
 
 
 def _threads(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT current_setting('threads')").fetchone()[0]
+    return con.execute("SELECT current_setting('threads')").fetchall()[0][0]
 
 
 @pytest.mark.parametrize(

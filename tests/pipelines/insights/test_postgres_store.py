@@ -202,6 +202,6 @@ def test_a_per_product_session_runs_its_working_copy_on_one_thread(pg_store: PgS
     pg = PostgresStore(pg_store.target, work_dir=pg_store.settings.data_dir / "tmp", keep_copy=True)
     try:
         with pg.writer(Scope("off", tuple(CODES[:2])), purpose="test listener") as con:
-            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+            assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 1
     finally:
         pg.close()

@@ -152,9 +152,9 @@ def test_a_stale_doorbell_does_not_stop_the_writer(store: Path) -> None:
 def test_a_few_products_session_runs_on_one_thread_and_a_bulk_one_on_all(store: Path) -> None:
     writer = KeptWriter(store)
     with writer.session() as con:
-        default = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        default = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     with writer.session(server_type="off", barcodes=["3017620422003", "3274080005003"]) as con:
-        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+        assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 1
     with writer.session() as con:  # the same connection: the setting follows the scope
-        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == default
+        assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == default
     writer.close()
